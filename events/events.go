@@ -1,0 +1,185 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/google/uuid"
+)
+
+// Type is the event_type of an envelope: the event's name and its schema
+// version.
+type Type string
+
+// The event types the library emits.
+const (
+	CardCreated        Type = "create-1"
+	CardUpdated        Type = "update-1"
+	CustomerBound      Type = "bind_card-1"
+	NonameCancellation Type = "noname_cancellation-1"
+)
+
+// Domain is the envelope's domain for every event of the library.
+const Domain = "cards"
+
+// SchemaVersion is the envelope's schema_version.
+const SchemaVersion = 1
+
+// Event is the envelope of SPEC section 5. Seq and CardID are not part of
+// the envelope: Seq is the outbox position, assigned by the store at commit
+// time order; CardID orders a card's events.
+type Event struct {
+	ID            string          `json:"event_id"`
+	Domain        string          `json:"domain"`
+	Type          Type            `json:"event_type"`
+	SchemaVersion int             `json:"schema_version"`
+	OrgID         string          `json:"org_id"`
+	CID           string          `json:"cid"`
+	Timestamp     time.Time       `json:"timestamp"`
+	Data          json.RawMessage `json:"data"`
+
+	Seq    int64 `json:"-"`
+	CardID int64 `json:"-"`
+}
+
+// Operation types carried in card events' operation_type.
+const (
+	OpCreation           = "CARD_CREATION"
+	OpStatusUpdate       = "STATUS_UPDATE"
+	OpActivation         = "ACTIVATION"
+	OpSuccessorActivated = "SUCCESSOR_ACTIVATED"
+	OpReissue            = "REISSUE"
+	OpBind               = "BIND"
+	OpBulkStart          = "NONAME_BULK_START"
+	OpBulkCancel         = "NONAME_BULK_CANCEL"
+	OpValidityElapsed    = "CARD_VALIDITY_ELAPSED"
+	OpValidityRenewal    = "CARD_VALIDITY_RENEWAL"
+	OpExpiration         = "CARD_EXPIRATION"
+	OpIssuance           = "ISSUANCE"
+	OpSync               = "CARD_SYNC"
+)
+
+// CardData is the data of the card events (create-1, update-1, bind_card-1).
+// Absent optional fields are omitted.
+type CardData struct {
+	CardID              int64  `json:"card_id"`
+	CardToken           string `json:"card_token,omitempty"`
+	AccountID           string `json:"account_id,omitempty"`
+	CustomerID          string `json:"customer_id,omitempty"`
+	ProgramID           int64  `json:"program_id"`
+	CardStatus          string `json:"card_status"`
+	CardPreviousStatus  string `json:"card_previous_status,omitempty"`
+	CardType            string `json:"card_type"`
+	CardName            string `json:"card_name,omitempty"`
+	CardPrintedName     string `json:"card_printed_name,omitempty"`
+	CardLastFourNumbers string `json:"card_last_four_numbers,omitempty"`
+	CardHash            string `json:"card_hash,omitempty"`
+	IssuingDate         string `json:"issuing_date,omitempty"`
+	ExpirationDate      string `json:"expiration_date,omitempty"`
+	ActivationDate      string `json:"activation_date,omitempty"`
+	ValidUntil          string `json:"valid_until,omitempty"`
+	BulkID              string `json:"bulk_id,omitempty"`
+	ExternalID          string `json:"external_id,omitempty"`
+	ReissuedCardID      int64  `json:"reissued_card_id,omitempty"`
+	TrackNumber         int    `json:"track_number"`
+	OperationType       string `json:"operation_type"`
+	Version             int64  `json:"version"`
+}
+
+// CancellationData is the data of noname_cancellation-1.
+type CancellationData struct {
+	BulkID     string  `json:"bulk_id"`
+	CancelType string  `json:"cancel_type"`
+	CardIDs    []int64 `json:"card_ids"`
+}
+
+// DataOf renders a card into event data.
+func DataOf(c *card.Card, operation string) CardData {
+	return CardData{
+		CardID:              c.ID,
+		CardToken:           c.Token,
+		AccountID:           c.AccountID,
+		CustomerID:          c.CustomerID,
+		ProgramID:           c.ProgramID,
+		CardStatus:          c.Status.String(),
+		CardPreviousStatus:  c.PreviousStatus.String(),
+		CardType:            c.Type.String(),
+		CardName:            c.Name,
+		CardPrintedName:     c.PrintedName,
+		CardLastFourNumbers: c.Last4,
+		CardHash:            c.PANHash,
+		IssuingDate:         date(c.IssuingDate),
+		ExpirationDate:      card.FormatExpiration(c.ExpirationDate),
+		ActivationDate:      date(c.ActivationDate),
+		ValidUntil:          date(c.ValidUntil),
+		BulkID:              c.BulkID,
+		ExternalID:          c.ExternalID,
+		ReissuedCardID:      c.ReissuedCardID,
+		TrackNumber:         c.TrackNumber,
+		OperationType:       operation,
+		Version:             c.Version,
+	}
+}
+
+func date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// ForCard builds a card event of type t for c's current state, at now.
+func ForCard(ctx context.Context, t Type, c *card.Card, operation string, now time.Time) (Event, error) {
+	e, err := New(ctx, t, c.OrgID, DataOf(c, operation), now)
+	e.CardID = c.ID
+	return e, err
+}
+
+// New builds an event of type t for org with data, at now. The correlation
+// id comes from ctx (see WithCorrelationID) or is generated.
+func New(ctx context.Context, t Type, org string, data any, now time.Time) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, err
+	}
+	cid, ok := CorrelationID(ctx)
+	if !ok {
+		cid = uuid.NewString()
+	}
+	return Event{
+		ID:            uuid.NewString(),
+		Domain:        Domain,
+		Type:          t,
+		SchemaVersion: SchemaVersion,
+		OrgID:         org,
+		CID:           cid,
+		Timestamp:     now.UTC(),
+		Data:          raw,
+	}, nil
+}
+
+type cidKey struct{}
+
+// WithCorrelationID returns a context whose events carry cid.
+func WithCorrelationID(ctx context.Context, cid string) context.Context {
+	return context.WithValue(ctx, cidKey{}, cid)
+}
+
+// CorrelationID returns the correlation id set by WithCorrelationID.
+func CorrelationID(ctx context.Context) (string, bool) {
+	cid, ok := ctx.Value(cidKey{}).(string)
+	return cid, ok && cid != ""
+}
+
+// String renders the event as its JSON envelope with its seq, for logs and
+// the demo. Card events carry no PAN, so the envelope is safe to print.
+func (e Event) String() string {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "event " + e.ID + ": " + err.Error()
+	}
+	return "#" + strconv.FormatInt(e.Seq, 10) + " " + string(b)
+}

@@ -1,0 +1,97 @@
+// Package storage defines the ports the use cases need from a store, and
+// (in storagetest) the conformance suite every store must pass.
+//
+// The write port is shaped as a unit of work: Store.Update runs a function
+// inside one database transaction, and the function loads cards (locking
+// them), decides with the domain rules, saves the new values and appends the
+// events that describe the change. Either all of it commits or none of it
+// does, so an event is never published for a change that did not commit and
+// a change never commits without its events.
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+)
+
+// Store is the port to the cards, the outbox and the idempotency records.
+// Implementations are safe for concurrent use. Errors wrap the sentinels of
+// package card (card.ErrNotFound, card.ErrConflict...) and never expose
+// driver error types.
+type Store interface {
+	// Outbox is the read side of the transactional outbox, for a relay.
+	events.Outbox
+	// Card returns card id of org, or an error wrapping card.ErrNotFound.
+	Card(ctx context.Context, org string, id int64) (card.Card, error)
+	// CardsByAccount returns the account's cards with id > page.After, by
+	// ascending id, at most page.Limit of them.
+	CardsByAccount(ctx context.Context, org, account string, page Page) ([]card.Card, error)
+	// Update runs fn in one transaction and commits when fn returns nil. When
+	// fn returns an error, or the commit fails, nothing fn wrote is kept and
+	// the error is returned. fn may be run again when the store detects a
+	// serialization failure, so it must not have effects outside tx.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+}
+
+// Page selects a slice of a list ordered by id.
+type Page struct {
+	After int64 // only ids above this
+	Limit int   // at most this many; must be positive
+}
+
+// Tx is a transaction opened by Store.Update. It is not safe for concurrent
+// use and is dead once fn returns.
+type Tx interface {
+	// Card loads card id of org and locks it until the transaction ends, so
+	// no other transaction changes it meanwhile. Errors wrap
+	// card.ErrNotFound when there is no such card in the org.
+	Card(ctx context.Context, org string, id int64) (card.Card, error)
+	// Successor returns the card whose ReissuedCardID is id, or an error
+	// wrapping card.ErrNotFound.
+	Successor(ctx context.Context, org string, id int64) (card.Card, error)
+	// VirtualAliasTaken reports whether the customer already has a VIRTUAL
+	// card named name that is not terminated.
+	VirtualAliasTaken(ctx context.Context, org, customer, name string) (bool, error)
+	// Insert stores a new card and sets its ID (and its Token when empty).
+	// c.Version must be 1. A second non-terminated VIRTUAL card with the
+	// same alias for the customer is a card.ErrConflict.
+	Insert(ctx context.Context, c *card.Card) error
+	// Save stores c over the stored card with the same id and org. c.Version
+	// must be exactly one above the stored version, else the error wraps
+	// card.ErrConflict (a concurrent update) and nothing is written.
+	Save(ctx context.Context, c *card.Card) error
+	// Append writes events to the outbox, in order. The store assigns each
+	// its Seq, ascending within the transaction.
+	Append(ctx context.Context, evs ...events.Event) error
+	// Due returns up to limit cards the sweep must change at now: cards not
+	// terminated whose expiration month is over (ExpiresAt <= now), and
+	// cards in NORMAL, REISSUED, BLOCKED, PENDING or WARNING whose
+	// ValidUntil <= now. The cards are locked; on stores with row locks,
+	// cards locked by another transaction are skipped.
+	Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error)
+	// Claim records key with fingerprint (a digest of the request) when it
+	// is new and returns claimed = true; the caller then stores the result
+	// with Complete in the same transaction. When the key exists it returns
+	// its record and claimed = false. A concurrent Claim of the same key
+	// waits for the first transaction to end.
+	Claim(ctx context.Context, key IdempotencyKey, fingerprint string) (rec IdempotencyRecord, claimed bool, err error)
+	// Complete stores the result of a claimed key.
+	Complete(ctx context.Context, key IdempotencyKey, result []byte) error
+}
+
+// IdempotencyKey names a request that may be replayed.
+type IdempotencyKey struct {
+	OrgID string
+	Scope string // the operation and what it is scoped to, e.g. "create_card:account=42"
+	Key   string // the caller's key, at most 36 characters in the APIs
+}
+
+// IdempotencyRecord is what a store keeps of a key.
+type IdempotencyRecord struct {
+	Fingerprint string // digest of the first request
+	Result      []byte // the first result, nil while the first request is in flight
+	CreatedAt   time.Time
+}
