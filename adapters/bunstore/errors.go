@@ -1,0 +1,104 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cardcore/cardcore/card"
+)
+
+// storeError is a database failure, reported by message only so that no
+// driver or bun type escapes the package.
+type storeError struct {
+	op, msg   string
+	retryable bool
+}
+
+func (e *storeError) Error() string { return "bunstore: " + e.op + ": " + e.msg }
+
+// Interfaces of the drivers' error types, matched without importing them:
+// pgconn.PgError has SQLState, modernc's sqlite.Error has Code.
+type sqlStater interface{ SQLState() string }
+type sqliteCoder interface{ Code() int }
+
+// constraints maps what a unique violation names (the PostgreSQL index, or
+// the SQLite columns) to the rule it enforces.
+var constraints = []struct{ pg, sqlite, rule string }{
+	{"cardcore_cards_virtual_alias", "cardcore_cards.customer_id, cardcore_cards.name", "the customer already has a VIRTUAL card with this name"},
+	{"cardcore_cards_successor", "cardcore_cards.reissued_card_id", "the card already has a successor"},
+	{"cardcore_cards_bulk", "cardcore_cards.external_id", "the external id is already in the bulk"},
+	{"cardcore_cards_token", "cardcore_cards.token", "the card token is already used"},
+}
+
+// translate turns a database error into the library's taxonomy. Errors
+// already in it, and context errors, pass through.
+func translate(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, domain := range []error{card.ErrNotFound, card.ErrInvalid, card.ErrConflict, card.ErrForbidden, card.ErrUnauthorized} {
+		if errors.Is(err, domain) {
+			return err
+		}
+	}
+	var se *storeError
+	if errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("bunstore: %s: %w", op, err)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("bunstore: %s: %w", op, ctxErr)
+	}
+	if unique(err) {
+		rule := "a unique rule of the store"
+		msg := err.Error()
+		for _, c := range constraints {
+			if strings.Contains(msg, c.pg) || strings.Contains(msg, c.sqlite) {
+				rule = c.rule
+				break
+			}
+		}
+		return &card.ConflictError{Operation: op, Reason: rule}
+	}
+	return &storeError{op: op, msg: err.Error(), retryable: retryable(err)}
+}
+
+func unique(err error) bool {
+	var pg sqlStater
+	if errors.As(err, &pg) {
+		return pg.SQLState() == "23505"
+	}
+	var lite sqliteCoder
+	if errors.As(err, &lite) {
+		return lite.Code() == 2067 || lite.Code() == 1555 // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+	}
+	return false
+}
+
+// retryable reports a PostgreSQL serialization failure or deadlock, after
+// which the whole transaction may be run again.
+func retryable(err error) bool {
+	var se *storeError
+	if errors.As(err, &se) {
+		return se.retryable
+	}
+	var pg sqlStater
+	if errors.As(err, &pg) {
+		s := pg.SQLState()
+		return s == "40001" || s == "40P01"
+	}
+	return false
+}
+
+func notFound(ctx context.Context, kind string, id int64, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return card.NotFound(kind, strconv.FormatInt(id, 10))
+	}
+	return translate(ctx, "read "+kind, err)
+}

@@ -1,0 +1,167 @@
+package bunstore
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/uptrace/bun"
+)
+
+// cardRow is a card as stored. Enums are stored by name, so the tables read
+// well without the library; times are UTC with microsecond precision.
+type cardRow struct {
+	bun.BaseModel `bun:"table:cardcore_cards"`
+
+	ID                       int64     `bun:"id,pk,autoincrement"`
+	Token                    string    `bun:"token"`
+	OrgID                    string    `bun:"org_id"`
+	ProgramID                int64     `bun:"program_id"`
+	AccountID                string    `bun:"account_id"`
+	CustomerID               string    `bun:"customer_id"`
+	Type                     string    `bun:"type"`
+	Mode                     string    `bun:"mode"`
+	Status                   string    `bun:"status"`
+	PreviousStatus           string    `bun:"previous_status"`
+	Name                     string    `bun:"name"`
+	PrintedName              string    `bun:"printed_name"`
+	Brand                    string    `bun:"brand"`
+	BIN                      string    `bun:"bin"`
+	Last4                    string    `bun:"last4"`
+	PANHash                  string    `bun:"pan_hash"`
+	IssuingDate              time.Time `bun:"issuing_date"`
+	ExpirationDate           time.Time `bun:"expiration_date,nullzero"`
+	ActivationDate           time.Time `bun:"activation_date,nullzero"`
+	ValidityPeriodHours      int       `bun:"validity_period_hours"`
+	ValidUntil               time.Time `bun:"valid_until,nullzero"`
+	TrackNumber              int       `bun:"track_number"`
+	ReissuedCardID           int64     `bun:"reissued_card_id,nullzero"`
+	BulkID                   string    `bun:"bulk_id,nullzero"`
+	ExternalID               string    `bun:"external_id,nullzero"`
+	Metadata                 string    `bun:"metadata,nullzero"`
+	EmbossingCustomField     string    `bun:"embossing_custom_field"`
+	EmbossingGroup           string    `bun:"embossing_group"`
+	PINLength                int       `bun:"pin_length"`
+	ContactlessEnabled       bool      `bun:"contactless_enabled"`
+	TransactionLimit         string    `bun:"transaction_limit"`
+	TemplateID               string    `bun:"template_id"`
+	CVVRotationIntervalHours *int      `bun:"cvv_rotation_interval_hours"`
+	Version                  int64     `bun:"version"`
+	CreatedAt                time.Time `bun:"created_at"`
+	UpdatedAt                time.Time `bun:"updated_at"`
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func rowOf(c *card.Card) cardRow {
+	return cardRow{
+		ID: c.ID, Token: c.Token, OrgID: c.OrgID, ProgramID: c.ProgramID,
+		AccountID: c.AccountID, CustomerID: c.CustomerID,
+		Type: c.Type.String(), Mode: c.Mode.String(),
+		Status: c.Status.String(), PreviousStatus: c.PreviousStatus.String(),
+		Name: c.Name, PrintedName: c.PrintedName,
+		Brand: c.Brand.String(), BIN: c.BIN, Last4: c.Last4, PANHash: c.PANHash,
+		IssuingDate: utc(c.IssuingDate), ExpirationDate: utc(c.ExpirationDate), ActivationDate: utc(c.ActivationDate),
+		ValidityPeriodHours: c.ValidityPeriodHours, ValidUntil: utc(c.ValidUntil),
+		TrackNumber: c.TrackNumber, ReissuedCardID: c.ReissuedCardID,
+		BulkID: c.BulkID, ExternalID: c.ExternalID, Metadata: string(c.Metadata),
+		EmbossingCustomField: c.EmbossingCustomField, EmbossingGroup: c.EmbossingGroup,
+		PINLength: c.PINLength, ContactlessEnabled: c.ContactlessEnabled,
+		TransactionLimit: c.TransactionLimit, TemplateID: c.TemplateID,
+		CVVRotationIntervalHours: c.CVVRotationIntervalHours,
+		Version: c.Version, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
+	}
+}
+
+// card converts a stored row back. Enum names that do not parse mean the
+// table was written by something else; they are reported, not guessed.
+func (r *cardRow) card() (card.Card, error) {
+	c := card.Card{
+		ID: r.ID, Token: r.Token, OrgID: r.OrgID, ProgramID: r.ProgramID,
+		AccountID: r.AccountID, CustomerID: r.CustomerID,
+		Name: r.Name, PrintedName: r.PrintedName,
+		BIN: r.BIN, Last4: r.Last4, PANHash: r.PANHash,
+		IssuingDate: utc(r.IssuingDate), ExpirationDate: utc(r.ExpirationDate), ActivationDate: utc(r.ActivationDate),
+		ValidityPeriodHours: r.ValidityPeriodHours, ValidUntil: utc(r.ValidUntil),
+		TrackNumber: r.TrackNumber, ReissuedCardID: r.ReissuedCardID,
+		BulkID: r.BulkID, ExternalID: r.ExternalID,
+		EmbossingCustomField: r.EmbossingCustomField, EmbossingGroup: r.EmbossingGroup,
+		PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
+		TransactionLimit: r.TransactionLimit, TemplateID: r.TemplateID,
+		CVVRotationIntervalHours: r.CVVRotationIntervalHours,
+		Version: r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+	if r.Metadata != "" {
+		c.Metadata = json.RawMessage(r.Metadata)
+	}
+	var err error
+	if c.Type, err = card.ParseType(r.Type); err != nil {
+		return c, err
+	}
+	if c.Mode, err = card.ParseMode(r.Mode); err != nil {
+		return c, err
+	}
+	if c.Status, err = card.ParseStatus(r.Status); err != nil {
+		return c, err
+	}
+	if r.PreviousStatus != "" {
+		if c.PreviousStatus, err = card.ParseStatus(r.PreviousStatus); err != nil {
+			return c, err
+		}
+	}
+	if r.Brand != "" {
+		if c.Brand, err = card.ParseBrand(r.Brand); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// outboxRow is one event of the transactional outbox.
+type outboxRow struct {
+	bun.BaseModel `bun:"table:cardcore_outbox"`
+
+	Seq         int64     `bun:"seq,pk,autoincrement"`
+	EventID     string    `bun:"event_id"`
+	OrgID       string    `bun:"org_id"`
+	CardID      int64     `bun:"card_id,nullzero"`
+	EventType   string    `bun:"event_type"`
+	CID         string    `bun:"cid"`
+	OccurredAt  time.Time `bun:"occurred_at"`
+	Data        string    `bun:"data"`
+	PublishedAt time.Time `bun:"published_at,nullzero"`
+}
+
+func outboxRowOf(e *events.Event) outboxRow {
+	return outboxRow{
+		EventID: e.ID, OrgID: e.OrgID, CardID: e.CardID, EventType: string(e.Type),
+		CID: e.CID, OccurredAt: utc(e.Timestamp), Data: string(e.Data),
+	}
+}
+
+func (r *outboxRow) event() events.Event {
+	return events.Event{
+		ID: r.EventID, Domain: events.Domain, Type: events.Type(r.EventType),
+		SchemaVersion: events.SchemaVersion, OrgID: r.OrgID, CID: r.CID,
+		Timestamp: utc(r.OccurredAt), Data: json.RawMessage(r.Data),
+		Seq: r.Seq, CardID: r.CardID,
+	}
+}
+
+// idempotencyRow is a remembered request.
+type idempotencyRow struct {
+	bun.BaseModel `bun:"table:cardcore_idempotency"`
+
+	OrgID       string    `bun:"org_id,pk"`
+	Scope       string    `bun:"scope,pk"`
+	Key         string    `bun:"key,pk"`
+	Fingerprint string    `bun:"fingerprint"`
+	Result      []byte    `bun:"result"`
+	CreatedAt   time.Time `bun:"created_at"`
+}

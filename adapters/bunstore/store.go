@@ -1,0 +1,269 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/storage"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Names of the tables bun's migrator keeps, distinct from the host's own
+// bun_migrations.
+const (
+	MigrationTable      = "cardcore_migrations"
+	MigrationLocksTable = "cardcore_migration_locks"
+)
+
+// Store is the storage.Store of cardcore over bun, for SQLite and PostgreSQL.
+// It is safe for concurrent use.
+type Store struct {
+	db      *bun.DB
+	sqlite  bool
+	retries int
+}
+
+var (
+	_ storage.Store = (*Store)(nil)
+	_ events.Outbox = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithRetries sets how many times Update re-runs a transaction that
+// PostgreSQL aborted as a deadlock or serialization failure (default 3).
+func WithRetries(n int) Option { return func(s *Store) { s.retries = n } }
+
+// New returns a store over db, which the host opened with its driver of
+// choice: SQLite (modernc.org/sqlite, mattn/go-sqlite3...) with
+// sqlitedialect, or PostgreSQL (pgx through database/sql) with pgdialect.
+//
+// For SQLite, New checks that the connection has a busy timeout and turns
+// on WAL; every write transaction is BEGIN IMMEDIATE, whatever the DSN says.
+// New does not migrate: call Migrate first.
+func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
+	s := &Store{db: db, retries: 3}
+	for _, o := range opts {
+		o(s)
+	}
+	switch db.Dialect().Name() {
+	case dialect.SQLite:
+		s.sqlite = true
+		if err := checkSQLite(ctx, db); err != nil {
+			return nil, err
+		}
+	case dialect.PG:
+	default:
+		return nil, fmt.Errorf("bunstore: dialect %s is not supported (SQLite and PostgreSQL are)", db.Dialect().Name())
+	}
+	return s, nil
+}
+
+func checkSQLite(ctx context.Context, db *bun.DB) error {
+	var timeout int
+	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+		return fmt.Errorf("bunstore: read busy_timeout: %v", err)
+	}
+	if timeout <= 0 {
+		return errors.New("bunstore: SQLite connections need a busy timeout; open the database with ModerncDSN or _pragma=busy_timeout(10000)")
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("bunstore: set WAL: %v", err)
+	}
+	if mode != "wal" && mode != "memory" {
+		return fmt.Errorf("bunstore: SQLite journal mode is %q, want wal", mode)
+	}
+	return nil
+}
+
+// ModerncDSN is the data source name for a SQLite file opened with
+// modernc.org/sqlite the way the store wants it: WAL, synchronous NORMAL, a
+// 10 s busy timeout, foreign keys, and immediate transactions.
+func ModerncDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
+}
+
+// Migrations returns the SQL migrations for db's dialect, for hosts that
+// apply migrations with their own tool.
+func Migrations(d dialect.Name) (fs.FS, error) {
+	switch d {
+	case dialect.SQLite:
+		return fs.Sub(migrationFiles, "migrations/sqlite")
+	case dialect.PG:
+		return fs.Sub(migrationFiles, "migrations/postgres")
+	}
+	return nil, fmt.Errorf("bunstore: dialect %s is not supported", d)
+}
+
+// Migrate applies the store's migrations to db, recording them in
+// MigrationTable. It is safe to call on every start.
+func Migrate(ctx context.Context, db *bun.DB) error {
+	files, err := Migrations(db.Dialect().Name())
+	if err != nil {
+		return err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(files); err != nil {
+		return fmt.Errorf("bunstore: migrations: %w", err)
+	}
+	m := migrate.NewMigrator(db, ms,
+		migrate.WithTableName(MigrationTable), migrate.WithLocksTableName(MigrationLocksTable),
+		migrate.WithMarkAppliedOnSuccess(true))
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("bunstore: init migrations: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return fmt.Errorf("bunstore: lock migrations: %w", err)
+	}
+	defer m.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // the lock row is removed; a failure leaves it for the next Migrate to report
+	if _, err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("bunstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// Card implements storage.Store.
+func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, error) {
+	return loadCard(ctx, s.db, org, id, "")
+}
+
+// CardsByAccount implements storage.Store.
+func (s *Store) CardsByAccount(ctx context.Context, org, account string, page storage.Page) ([]card.Card, error) {
+	if page.Limit <= 0 {
+		return nil, card.Invalid("limit", "must be positive")
+	}
+	var rows []cardRow
+	err := s.db.NewSelect().Model(&rows).
+		Where("org_id = ? AND account_id = ? AND id > ?", org, account, page.After).
+		OrderExpr("id").Limit(int64(page.Limit)).Scan(ctx)
+	if err != nil {
+		return nil, translate(ctx, "list cards", err)
+	}
+	return cardsOf(rows)
+}
+
+// Update implements storage.Store. On SQLite the transaction is BEGIN
+// IMMEDIATE on a dedicated connection, so it holds the write lock from the
+// start and never fails upgrading a read lock. On PostgreSQL it is READ
+// COMMITTED with row locks, re-run on deadlock or serialization failure.
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
+	if s.sqlite {
+		return s.updateSQLite(ctx, fn)
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := fn(ctx, &txn{db: tx, pg: true}); err != nil {
+				return fnError{err}
+			}
+			return nil
+		})
+		if err == nil || attempt >= s.retries || !retryable(err) {
+			var fe fnError
+			if errors.As(err, &fe) {
+				return fe.err // already in the taxonomy, or the caller's own
+			}
+			return translate(ctx, "commit", err)
+		}
+	}
+}
+
+// fnError marks an error returned by the function given to Update, so it
+// is passed back as it is rather than translated as a database error.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+func (e fnError) Unwrap() error { return e.err }
+
+func (s *Store) updateSQLite(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return translate(ctx, "connect", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return translate(ctx, "begin", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Runs on error and on panic. A connection that cannot roll back is
+		// discarded so no one inherits its open transaction.
+		if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	if err := fn(ctx, &txn{db: conn}); err != nil {
+		return err // already in the taxonomy, or the caller's own
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return translate(ctx, "commit", err)
+	}
+	committed = true
+	return nil
+}
+
+// Pending implements events.Outbox.
+func (s *Store) Pending(ctx context.Context, limit int) ([]events.Event, error) {
+	var rows []outboxRow
+	err := s.db.NewSelect().Model(&rows).Where("published_at IS NULL").OrderExpr("seq").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, translate(ctx, "read outbox", err)
+	}
+	evs := make([]events.Event, len(rows))
+	for i := range rows {
+		evs[i] = rows[i].event()
+	}
+	return evs, nil
+}
+
+// MarkPublished implements events.Outbox.
+func (s *Store) MarkPublished(ctx context.Context, seqs ...int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	_, err := s.db.NewUpdate().Model((*outboxRow)(nil)).
+		Set("published_at = ?", time.Now().UTC()).
+		Where("seq IN (?)", bun.List(seqs)).Where("published_at IS NULL").Exec(ctx)
+	return translate(ctx, "mark published", err)
+}
+
+func loadCard(ctx context.Context, db bun.IDB, org string, id int64, lock string) (card.Card, error) {
+	var r cardRow
+	q := db.NewSelect().Model(&r).Where("org_id = ? AND id = ?", org, id)
+	if lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return card.Card{}, notFound(ctx, "card", id, err)
+	}
+	return r.card()
+}
+
+func cardsOf(rows []cardRow) ([]card.Card, error) {
+	cs := make([]card.Card, len(rows))
+	for i := range rows {
+		c, err := rows[i].card()
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}

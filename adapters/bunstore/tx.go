@@ -1,0 +1,172 @@
+package bunstore
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/storage"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// txn is a storage.Tx over a bun transaction (PostgreSQL) or a connection
+// inside BEGIN IMMEDIATE (SQLite).
+type txn struct {
+	db bun.IDB
+	pg bool // row locks are available
+}
+
+var _ storage.Tx = (*txn)(nil)
+
+// Statuses the sweep reads through the partial indexes; the predicates are
+// written exactly as in the index definitions so SQLite uses them.
+const (
+	notTerminated = "status NOT IN ('LOST','ROBBED','THEFT','CANCELED','FRAUD','DAMAGED','EXPIRED','DELETED','BROKEN','DEFECT')"
+	validityApply = "status IN ('NORMAL','REISSUED','BLOCKED','PENDING','WARNING')"
+)
+
+func (t *txn) lock() string {
+	if t.pg {
+		return "UPDATE"
+	}
+	return "" // the SQLite transaction already holds the write lock
+}
+
+func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error) {
+	return loadCard(ctx, t.db, org, id, t.lock())
+}
+
+func (t *txn) Successor(ctx context.Context, org string, id int64) (card.Card, error) {
+	var r cardRow
+	err := t.db.NewSelect().Model(&r).Where("org_id = ? AND reissued_card_id = ?", org, id).Scan(ctx)
+	if err != nil {
+		return card.Card{}, notFound(ctx, "successor of card", id, err)
+	}
+	return r.card()
+}
+
+func (t *txn) VirtualAliasTaken(ctx context.Context, org, customer, name string) (bool, error) {
+	ok, err := t.db.NewSelect().Model((*cardRow)(nil)).
+		Where("org_id = ? AND customer_id = ? AND name = ?", org, customer, name).
+		Where("type = 'VIRTUAL' AND " + notTerminated).Exists(ctx)
+	return ok, translate(ctx, "check alias", err)
+}
+
+func (t *txn) Insert(ctx context.Context, c *card.Card) error {
+	if c.ID != 0 || c.Version != 1 {
+		return card.Invalid("version", "a new card has no id and version 1")
+	}
+	if c.Token == "" {
+		c.Token = uuid.NewString()
+	}
+	r := rowOf(c)
+	if _, err := t.db.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
+		return translate(ctx, "insert card", err)
+	}
+	c.ID = r.ID
+	return nil
+}
+
+func (t *txn) Save(ctx context.Context, c *card.Card) error {
+	r := rowOf(c)
+	res, err := t.db.NewUpdate().Model(&r).
+		ExcludeColumn("id", "org_id", "token", "created_at").
+		Where("id = ? AND org_id = ? AND version = ?", c.ID, c.OrgID, c.Version-1).
+		Exec(ctx)
+	if err != nil {
+		return translate(ctx, "save card", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return &card.ConflictError{CardID: c.ID, Operation: "save",
+			Reason: "the card changed concurrently (version " + strconv.FormatInt(c.Version-1, 10) + " is not the stored one)"}
+	}
+	return nil
+}
+
+func (t *txn) Append(ctx context.Context, evs ...events.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	rows := make([]outboxRow, len(evs))
+	for i := range evs {
+		rows[i] = outboxRowOf(&evs[i])
+	}
+	_, err := t.db.NewInsert().Model(&rows).Exec(ctx)
+	return translate(ctx, "append events", err)
+}
+
+func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error) {
+	if limit <= 0 {
+		return nil, card.Invalid("limit", "must be positive")
+	}
+	lock := ""
+	if t.pg {
+		lock = "UPDATE SKIP LOCKED"
+	}
+	var expired []cardRow
+	q := t.db.NewSelect().Model(&expired).
+		Where(notTerminated).Where("expiration_date < ?", card.MonthOf(now)).
+		OrderExpr("expiration_date, id").Limit(int64(limit))
+	if lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(ctx, "find expired cards", err)
+	}
+	rows := expired
+	if len(rows) < limit {
+		var elapsed []cardRow
+		q := t.db.NewSelect().Model(&elapsed).
+			Where(validityApply).Where("valid_until <= ?", utc(now)).
+			OrderExpr("valid_until, id").Limit(int64(limit - len(rows)))
+		if lock != "" {
+			q = q.For(lock)
+		}
+		if err := q.Scan(ctx); err != nil {
+			return nil, translate(ctx, "find cards past validity", err)
+		}
+		seen := make(map[int64]bool, len(rows))
+		for _, r := range rows {
+			seen[r.ID] = true
+		}
+		for _, r := range elapsed {
+			if !seen[r.ID] {
+				rows = append(rows, r)
+			}
+		}
+	}
+	return cardsOf(rows)
+}
+
+func (t *txn) Claim(ctx context.Context, key storage.IdempotencyKey, fingerprint string) (storage.IdempotencyRecord, bool, error) {
+	r := idempotencyRow{OrgID: key.OrgID, Scope: key.Scope, Key: key.Key, Fingerprint: fingerprint, CreatedAt: utc(time.Now())}
+	res, err := t.db.NewInsert().Model(&r).On("CONFLICT DO NOTHING").Exec(ctx)
+	if err != nil {
+		return storage.IdempotencyRecord{}, false, translate(ctx, "claim idempotency key", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		return storage.IdempotencyRecord{Fingerprint: fingerprint, CreatedAt: r.CreatedAt}, true, nil
+	}
+	var got idempotencyRow
+	err = t.db.NewSelect().Model(&got).
+		Where("org_id = ? AND scope = ? AND key = ?", key.OrgID, key.Scope, key.Key).Scan(ctx)
+	if err != nil {
+		return storage.IdempotencyRecord{}, false, translate(ctx, "read idempotency key", err)
+	}
+	return storage.IdempotencyRecord{Fingerprint: got.Fingerprint, Result: got.Result, CreatedAt: utc(got.CreatedAt)}, false, nil
+}
+
+func (t *txn) Complete(ctx context.Context, key storage.IdempotencyKey, result []byte) error {
+	res, err := t.db.NewUpdate().Model((*idempotencyRow)(nil)).Set("result = ?", result).
+		Where("org_id = ? AND scope = ? AND key = ?", key.OrgID, key.Scope, key.Key).Exec(ctx)
+	if err != nil {
+		return translate(ctx, "complete idempotency key", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return card.NotFound("idempotency key", key.Key)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+// Package testdb opens the real databases the tests run against: a SQLite
+// file in the test's temporary directory (modernc.org/sqlite, pure Go) and,
+// when CARDCORE_TEST_PG_DSN is set, PostgreSQL through pgx, each test in a
+// schema of its own. Only tests import it; the library never picks a driver.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // registers "sqlite"
+)
+
+// PGEnv names the variable holding the PostgreSQL DSN of the tests.
+const PGEnv = "CARDCORE_TEST_PG_DSN"
+
+// Kinds are the databases a test can run on.
+var Kinds = []string{"sqlite", "postgres"}
+
+// Each runs f as a subtest on every database: SQLite always, PostgreSQL when
+// CARDCORE_TEST_PG_DSN is set (the subtest is skipped with a message
+// otherwise).
+func Each(t *testing.T, f func(t *testing.T, db *bun.DB)) {
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) { f(t, Open(t, kind)) })
+	}
+}
+
+// Open returns a migrated, empty database of kind, closed when t ends.
+func Open(t testing.TB, kind string) *bun.DB {
+	t.Helper()
+	var db *bun.DB
+	switch kind {
+	case "sqlite":
+		db = SQLite(t, filepath.Join(t.TempDir(), "cardcore.db"))
+	case "postgres":
+		db = Postgres(t)
+	default:
+		t.Fatalf("testdb: unknown database %q", kind)
+	}
+	if err := bunstore.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate %s: %v", kind, err)
+	}
+	return db
+}
+
+// SQLite opens the SQLite file at path.
+func SQLite(t testing.TB, path string) *bun.DB {
+	t.Helper()
+	sqldb, err := sql.Open("sqlite", bunstore.ModerncDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Postgres opens a fresh schema of the PostgreSQL database named by
+// CARDCORE_TEST_PG_DSN, dropped when t ends. It skips t when the variable is
+// unset.
+func Postgres(t testing.TB) *bun.DB {
+	t.Helper()
+	dsn := os.Getenv(PGEnv)
+	if dsn == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", PGEnv)
+	}
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "cardcore_test_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("PostgreSQL at %s is unreachable: %v", PGEnv, err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	sqldb.SetMaxOpenConns(32)
+	sqldb.SetMaxIdleConns(32)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	t.Cleanup(func() {
+		db.Close()
+		drop, err := sql.Open("pgx", dsn)
+		if err == nil {
+			_, _ = drop.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			drop.Close()
+		}
+	})
+	return db
+}
