@@ -45,7 +45,7 @@ type Card struct {
 	BulkID     string // noname cards only
 	ExternalID string
 
-	Metadata                 json.RawMessage // a JSON object or nil
+	Metadata                 json.RawMessage `json:",omitempty"` // a JSON object or nil
 	EmbossingCustomField     string
 	EmbossingGroup           string
 	PINLength                int // 4 or 6

@@ -1,0 +1,426 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/storage"
+)
+
+// Cards runs the lifecycle use cases: create, get, list, update status,
+// activate, renew validity and the sweep. Every change goes through Apply
+// and Persist inside one store transaction, so it commits with its events
+// or not at all. Cards is safe for concurrent use.
+type Cards struct {
+	store      storage.Store
+	programs   card.Programs
+	now        func() time.Time
+	sweepBatch int
+}
+
+// Option configures Cards.
+type Option func(*Cards)
+
+// WithClock sets the clock the use cases read (default time.Now).
+func WithClock(now func() time.Time) Option { return func(c *Cards) { c.now = now } }
+
+// WithSweepBatch sets how many cards one sweep transaction changes (default 500).
+func WithSweepBatch(n int) Option { return func(c *Cards) { c.sweepBatch = n } }
+
+// NewCards returns the use cases over store with the program catalogue.
+func NewCards(store storage.Store, programs card.Programs, opts ...Option) (*Cards, error) {
+	if store == nil {
+		return nil, errors.New("lifecycle: NewCards needs a store")
+	}
+	if programs == nil {
+		programs, _ = card.NewPrograms()
+	}
+	c := &Cards{store: store, programs: programs, now: time.Now, sweepBatch: 500}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.sweepBatch <= 0 {
+		return nil, errors.New("lifecycle: sweep batch must be positive")
+	}
+	return c, nil
+}
+
+// Now returns the current time of the use cases' clock, UTC, to the
+// microsecond the stores keep.
+func (s *Cards) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// CreateRequest is a request for a new named card. Zero values take the
+// defaults shown.
+type CreateRequest struct {
+	OrgID      string
+	AccountID  string
+	CustomerID string
+	ProgramID  int64 // default: program 1
+
+	Type        card.Type // required
+	Mode        card.Mode // default CREDIT
+	Name        string    // alias, required but for PLASTIC (always "PLASTIC")
+	PrintedName string
+
+	ExpirationDate      string // yymm; default: issuing month + the program's months
+	ValidityPeriodHours int    // VIRTUAL and PLASTIC only
+
+	Metadata                 json.RawMessage
+	EmbossingCustomField     string
+	EmbossingGroup           string
+	PINLength                int   // default 4
+	ContactlessEnabled       *bool // default true
+	TransactionLimit         string
+	TemplateID               string
+	CVVRotationIntervalHours *int // required for VIRTUAL
+
+	// IdempotencyKey, when set, makes the request replayable: the same key
+	// for the same org and account returns the first result and writes
+	// nothing; with a different request it is a conflict.
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLength bounds idempotency keys.
+const MaxIdempotencyKeyLength = 36
+
+// Create makes a new card and emits Card created.
+func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error) {
+	now := s.Now()
+	c, err := s.newCard(req, now)
+	if err != nil {
+		return card.Card{}, err
+	}
+	key, fp, err := idempotency(req.OrgID, "create_card:account="+req.AccountID, req.IdempotencyKey, req)
+	if err != nil {
+		return card.Card{}, err
+	}
+	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		if key.Key != "" {
+			replay, done, err := Replay(ctx, tx, key, fp)
+			if err != nil || done {
+				if err == nil {
+					c = card.Card{}
+					err = json.Unmarshal(replay, &c)
+				}
+				return err
+			}
+		}
+		if c.Type == card.Virtual {
+			taken, err := tx.VirtualAliasTaken(ctx, c.OrgID, c.CustomerID, c.Name)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return &card.ConflictError{Operation: "create", Reason: "the customer already has a VIRTUAL card named " + c.Name}
+			}
+		}
+		if err := Persist(ctx, tx, &c, events.CardCreated, events.OpCreation, now); err != nil {
+			return err
+		}
+		return Remember(ctx, tx, key, c)
+	})
+	if err != nil {
+		return card.Card{}, err
+	}
+	return c, nil
+}
+
+func (s *Cards) newCard(req CreateRequest, now time.Time) (card.Card, error) {
+	if req.ProgramID == 0 {
+		req.ProgramID = card.DefaultProgramID
+	}
+	p, err := s.programs.Lookup(req.ProgramID)
+	if err != nil {
+		return card.Card{}, card.Invalid("program_id", "names no configured program")
+	}
+	if req.Type.IsZero() {
+		return card.Card{}, card.Invalid("type", "is required: PLASTIC, VIRTUAL, TEMPORARY or RECURRING")
+	}
+	if req.Mode.IsZero() {
+		req.Mode = card.Credit
+	}
+	if req.Type == card.Plastic {
+		req.Name = card.PlasticName
+	}
+	if req.PINLength == 0 {
+		req.PINLength = 4
+	}
+	contactless := req.ContactlessEnabled == nil || *req.ContactlessEnabled
+	c := card.Card{
+		OrgID: req.OrgID, ProgramID: p.ID, AccountID: req.AccountID, CustomerID: req.CustomerID,
+		Type: req.Type, Mode: req.Mode, Status: p.InitialStatus(req.Type),
+		Name: req.Name, PrintedName: req.PrintedName,
+		IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
+		TrackNumber: 1, Metadata: req.Metadata,
+		EmbossingCustomField: req.EmbossingCustomField, EmbossingGroup: req.EmbossingGroup,
+		PINLength: req.PINLength, ContactlessEnabled: contactless,
+		TransactionLimit: req.TransactionLimit, TemplateID: req.TemplateID,
+		CVVRotationIntervalHours: req.CVVRotationIntervalHours,
+		Version:                  1, CreatedAt: now, UpdatedAt: now,
+	}
+	if req.AccountID == "" {
+		return card.Card{}, card.Invalid("account_id", "is required")
+	}
+	if req.ExpirationDate != "" {
+		if c.ExpirationDate, err = card.ParseExpiration(req.ExpirationDate); err != nil {
+			return card.Card{}, err
+		}
+	}
+	if req.ValidityPeriodHours != 0 {
+		if !card.ValidityApplies(req.Type) {
+			return card.Card{}, card.Invalid("validity_period_hours", "applies only to VIRTUAL and PLASTIC cards")
+		}
+		if req.ValidityPeriodHours < 0 || req.ValidityPeriodHours > 24*366*20 {
+			return card.Card{}, card.Invalid("validity_period_hours", "must be a positive number of hours")
+		}
+		c.ValidityPeriodHours = req.ValidityPeriodHours
+		c.ValidUntil = now.Add(time.Duration(req.ValidityPeriodHours) * time.Hour)
+	}
+	return c, c.Validate()
+}
+
+// Get returns card id of org.
+func (s *Cards) Get(ctx context.Context, org string, id int64) (card.Card, error) {
+	return s.store.Card(ctx, org, id)
+}
+
+// ListByAccount returns the account's cards by ascending id, a page at a time.
+func (s *Cards) ListByAccount(ctx context.Context, org, account string, page storage.Page) ([]card.Card, error) {
+	if page.Limit <= 0 || page.Limit > 1000 {
+		return nil, card.Invalid("limit", "must be 1-1000")
+	}
+	return s.store.CardsByAccount(ctx, org, account, page)
+}
+
+// UpdateStatus sets the card's status by hand, as the transition table
+// allows, and emits Card updated. Setting the status the card already has
+// succeeds and writes nothing.
+func (s *Cards) UpdateStatus(ctx context.Context, org string, id int64, to card.Status) (card.Card, error) {
+	if to.IsZero() {
+		return card.Card{}, card.Invalid("status", "is required")
+	}
+	return s.change(ctx, org, id, func(c *card.Card, now time.Time) (string, error) {
+		changed, err := Apply(c, UpdateStatus, to, now)
+		if !changed {
+			return "", err
+		}
+		return events.OpStatusUpdate, nil
+	})
+}
+
+// Activate makes a CREATED PLASTIC card NORMAL. When the card replaced a
+// predecessor that is not terminated, the predecessor becomes CANCELED in
+// the same transaction, each with its Card updated.
+func (s *Cards) Activate(ctx context.Context, org string, id int64) (card.Card, error) {
+	var out card.Card
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		now := s.Now()
+		c, err := tx.Card(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		if c.Type != card.Plastic {
+			return &card.ConflictError{CardID: c.ID, Operation: Activate.String(), Status: c.Status,
+				Reason: "only PLASTIC cards are activated"}
+		}
+		if _, err := Apply(&c, Activate, card.Normal, now); err != nil {
+			return err
+		}
+		c.ActivationDate = now
+		if err := Persist(ctx, tx, &c, events.CardUpdated, events.OpActivation, now); err != nil {
+			return err
+		}
+		out = c
+		if c.ReissuedCardID == 0 {
+			return nil
+		}
+		return CancelPredecessor(ctx, tx, org, c.ReissuedCardID, now)
+	})
+	return out, err
+}
+
+// CancelPredecessor cancels card id, whose successor was just activated,
+// unless it is already terminated.
+func CancelPredecessor(ctx context.Context, tx storage.Tx, org string, id int64, now time.Time) error {
+	old, err := tx.Card(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	if old.Status.Terminated() {
+		return nil
+	}
+	if _, err := Apply(&old, SuccessorActivated, card.Canceled, now); err != nil {
+		return err
+	}
+	return Persist(ctx, tx, &old, events.CardUpdated, events.OpSuccessorActivated, now)
+}
+
+// RenewValidity starts the card's validity period again from now. An
+// INOPERATIVE card becomes NORMAL; other cards keep their status. The new
+// valid_until never passes the expiration date: it stops there.
+func (s *Cards) RenewValidity(ctx context.Context, org string, id int64) (card.Card, error) {
+	return s.change(ctx, org, id, func(c *card.Card, now time.Time) (string, error) {
+		if c.ValidityPeriodHours == 0 {
+			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
+				Reason: "the card has no validity period"}
+		}
+		if c.Status.Terminated() {
+			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
+				Reason: "a terminated card is not renewed"}
+		}
+		if c.Status == card.Inoperative {
+			if _, err := Apply(c, RenewValidity, card.Normal, now); err != nil {
+				return "", err
+			}
+		} else {
+			Touch(c, now)
+		}
+		c.ValidUntil = now.Add(time.Duration(c.ValidityPeriodHours) * time.Hour)
+		if exp := c.ExpiresAt(); !exp.IsZero() && c.ValidUntil.After(exp) {
+			c.ValidUntil = exp
+		}
+		return events.OpValidityRenewal, nil
+	})
+}
+
+// change loads card id for change, lets decide change it, and persists it
+// with a Card updated of the operation decide returns; "" means no change.
+func (s *Cards) change(ctx context.Context, org string, id int64, decide func(c *card.Card, now time.Time) (string, error)) (card.Card, error) {
+	var out card.Card
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		now := s.Now()
+		c, err := tx.Card(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		op, err := decide(&c, now)
+		if err != nil {
+			return err
+		}
+		out = c
+		if op == "" {
+			return nil
+		}
+		return Persist(ctx, tx, &c, events.CardUpdated, op, now)
+	})
+	return out, err
+}
+
+// SweepResult counts what a sweep changed.
+type SweepResult struct {
+	Expired     int // cards whose expiration month ended -> EXPIRED
+	Inoperative int // cards whose validity period elapsed -> INOPERATIVE
+}
+
+// Sweep applies the system transitions due at the clock's now to the cards
+// of every org: expiration passed -> EXPIRED (first, as it is final), then
+// validity elapsed -> INOPERATIVE. It works in transactions of the sweep
+// batch size, reading due cards through the store's indexes, and emits Card
+// updated for each card. Run it on a schedule; concurrent sweeps on
+// PostgreSQL skip each other's locked cards.
+func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	for {
+		n := 0
+		err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			now := s.Now()
+			due, err := tx.Due(ctx, now, s.sweepBatch)
+			if err != nil {
+				return err
+			}
+			n = len(due)
+			var batch SweepResult
+			for i := range due {
+				c := &due[i]
+				op, to, operation := ValidityElapses, card.Inoperative, events.OpValidityElapsed
+				if exp := c.ExpiresAt(); !exp.IsZero() && !now.Before(exp) {
+					op, to, operation = Expire, card.Expired, events.OpExpiration
+				}
+				if _, err := Apply(c, op, to, now); err != nil {
+					return err
+				}
+				if err := Persist(ctx, tx, c, events.CardUpdated, operation, now); err != nil {
+					return err
+				}
+				if to == card.Expired {
+					batch.Expired++
+				} else {
+					batch.Inoperative++
+				}
+			}
+			res.Expired += batch.Expired
+			res.Inoperative += batch.Inoperative
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		if n < s.sweepBatch {
+			return res, nil
+		}
+	}
+}
+
+// idempotency builds the key and the request fingerprint for an optional
+// idempotency key; an empty key gives an empty IdempotencyKey.
+func idempotency(org, scope, key string, req any) (storage.IdempotencyKey, string, error) {
+	if key == "" {
+		return storage.IdempotencyKey{}, "", nil
+	}
+	if len(key) > MaxIdempotencyKeyLength {
+		return storage.IdempotencyKey{}, "", card.Invalid("idempotency_key", "must be at most 36 characters")
+	}
+	fp, err := Fingerprint(req)
+	return storage.IdempotencyKey{OrgID: org, Scope: scope, Key: key}, fp, err
+}
+
+// Fingerprint is the digest of a request that an idempotency key is bound
+// to: SHA-256 of its JSON encoding.
+func Fingerprint(req any) (string, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Replay claims key for a request with fingerprint fp. When the key is new
+// it returns done = false and the caller goes on, then calls Remember. When
+// the key was used for the same request it returns the first result and
+// done = true. The same key with another request, or with a request that
+// has not finished, is a conflict.
+func Replay(ctx context.Context, tx storage.Tx, key storage.IdempotencyKey, fp string) (result []byte, done bool, err error) {
+	rec, claimed, err := tx.Claim(ctx, key, fp)
+	if err != nil || claimed {
+		return nil, false, err
+	}
+	if rec.Fingerprint != fp {
+		return nil, false, &card.ConflictError{Operation: "idempotency_key",
+			Reason: "the key " + key.Key + " was used for a different request"}
+	}
+	if rec.Result == nil {
+		return nil, false, &card.ConflictError{Operation: "idempotency_key",
+			Reason: "a request with the key " + key.Key + " is still in flight"}
+	}
+	return rec.Result, true, nil
+}
+
+// Remember stores result under a key claimed by Replay; a zero key is a
+// no-op.
+func Remember(ctx context.Context, tx storage.Tx, key storage.IdempotencyKey, result any) error {
+	if key.Key == "" {
+		return nil
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	return tx.Complete(ctx, key, b)
+}
