@@ -34,7 +34,7 @@ func (p Program) Validate() error {
 	case p.Brand.IsZero():
 		return Invalid("brand", "is required")
 	case p.ExpirationMonths < 0 || p.ExpirationMonths > 240:
-		return Invalid("expiration_months", "must be between 1 and 240")
+		return Invalid("expiration_months", "must be between 1 and 240 (0 for the default of 72)")
 	case p.BulkSizeLimit < 0:
 		return Invalid("bulk_size_limit", "must not be negative")
 	}

@@ -216,6 +216,9 @@ func ValidateMetadata(m json.RawMessage) error {
 	if len(t) == 0 || t[0] != '{' || !json.Valid(m) {
 		return Invalid("metadata", "must be a JSON object")
 	}
+	if !utf8.Valid(m) {
+		return Invalid("metadata", "must be UTF-8, as JSON is (RFC 8259)")
+	}
 	if bytes.Contains(m, []byte(`\u0000`)) {
 		return Invalid("metadata", "must not contain NUL characters")
 	}

@@ -29,8 +29,10 @@ const Domain = "cards"
 const SchemaVersion = 1
 
 // Event is the envelope of SPEC section 5. Seq and CardID are not part of
-// the envelope: Seq is the outbox position, assigned by the store at commit
-// time order; CardID orders a card's events.
+// the envelope: Seq is the event's position in the outbox, assigned by the
+// store when the event is appended (a card's events are in version order,
+// as a card's changes are serialised by its row lock); CardID names the
+// card whose events must stay in that order.
 type Event struct {
 	ID            string          `json:"event_id"`
 	Domain        string          `json:"domain"`
@@ -166,6 +168,16 @@ type cidKey struct{}
 // WithCorrelationID returns a context whose events carry cid.
 func WithCorrelationID(ctx context.Context, cid string) context.Context {
 	return context.WithValue(ctx, cidKey{}, cid)
+}
+
+// EnsureCorrelationID returns ctx when it carries a correlation id, and
+// otherwise a context with a new one, so that every event of one use case
+// call shares a cid.
+func EnsureCorrelationID(ctx context.Context) context.Context {
+	if _, ok := CorrelationID(ctx); ok {
+		return ctx
+	}
+	return WithCorrelationID(ctx, uuid.NewString())
 }
 
 // CorrelationID returns the correlation id set by WithCorrelationID.

@@ -92,22 +92,30 @@ const MaxIdempotencyKeyLength = 36
 // Create makes a new card and emits Card created.
 func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error) {
 	now := s.Now()
-	c, err := s.newCard(req, now)
-	if err != nil {
-		return card.Card{}, err
-	}
+	c, invalid := s.newCard(req, now)
 	key, fp, err := idempotency(req.OrgID, "create_card:account="+req.AccountID, req.IdempotencyKey, req)
+	if invalid != nil && (key.Key == "" || err != nil) {
+		return card.Card{}, invalid
+	}
 	if err != nil {
 		return card.Card{}, err
 	}
+	ctx = events.EnsureCorrelationID(ctx)
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		if key.Key != "" {
 			replay, done, err := Replay(ctx, tx, key, fp)
-			if err != nil || done {
-				if err == nil {
-					c = card.Card{}
-					err = json.Unmarshal(replay, &c)
-				}
+			if err == nil && done {
+				c = card.Card{}
+				return json.Unmarshal(replay, &c)
+			}
+			// A replay answers with the first result even when time has
+			// since made the same request invalid (its expiration month is
+			// over); any other request under the key is checked first, as
+			// 400 comes before 409.
+			if invalid != nil {
+				return invalid
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -219,6 +227,7 @@ func (s *Cards) UpdateStatus(ctx context.Context, org string, id int64, to card.
 // the same transaction, each with its Card updated.
 func (s *Cards) Activate(ctx context.Context, org string, id int64) (card.Card, error) {
 	var out card.Card
+	ctx = events.EnsureCorrelationID(ctx)
 	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		now := s.Now()
 		c, err := tx.Card(ctx, org, id)
@@ -274,6 +283,10 @@ func (s *Cards) RenewValidity(ctx context.Context, org string, id int64) (card.C
 			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
 				Reason: "a terminated card is not renewed"}
 		}
+		if exp := c.ExpiresAt(); !exp.IsZero() && !now.Before(exp) {
+			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
+				Reason: "the card's expiration date has passed"}
+		}
 		if c.Status == card.Inoperative {
 			if _, err := Apply(c, RenewValidity, card.Normal, now); err != nil {
 				return "", err
@@ -293,6 +306,7 @@ func (s *Cards) RenewValidity(ctx context.Context, org string, id int64) (card.C
 // with a Card updated of the operation decide returns; "" means no change.
 func (s *Cards) change(ctx context.Context, org string, id int64, decide func(c *card.Card, now time.Time) (string, error)) (card.Card, error) {
 	var out card.Card
+	ctx = events.EnsureCorrelationID(ctx)
 	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		now := s.Now()
 		c, err := tx.Card(ctx, org, id)
@@ -326,6 +340,7 @@ type SweepResult struct {
 // PostgreSQL skip each other's locked cards.
 func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
+	ctx = events.EnsureCorrelationID(ctx)
 	for {
 		n := 0
 		err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
@@ -373,8 +388,8 @@ func idempotency(org, scope, key string, req any) (storage.IdempotencyKey, strin
 	if key == "" {
 		return storage.IdempotencyKey{}, "", nil
 	}
-	if len(key) > MaxIdempotencyKeyLength {
-		return storage.IdempotencyKey{}, "", card.Invalid("idempotency_key", "must be at most 36 characters")
+	if len(key) > MaxIdempotencyKeyLength || card.ValidateRef("idempotency_key", key) != nil {
+		return storage.IdempotencyKey{}, "", card.Invalid("idempotency_key", "must be at most 36 printable characters")
 	}
 	fp, err := Fingerprint(req)
 	return storage.IdempotencyKey{OrgID: org, Scope: scope, Key: key}, fp, err

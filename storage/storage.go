@@ -1,12 +1,3 @@
-// Package storage defines the ports the use cases need from a store, and
-// (in storagetest) the conformance suite every store must pass.
-//
-// The write port is shaped as a unit of work: Store.Update runs a function
-// inside one database transaction, and the function loads cards (locking
-// them), decides with the domain rules, saves the new values and appends the
-// events that describe the change. Either all of it commits or none of it
-// does, so an event is never published for a change that did not commit and
-// a change never commits without its events.
 package storage
 
 import (

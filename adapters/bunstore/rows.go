@@ -75,7 +75,7 @@ func rowOf(c *card.Card) cardRow {
 		PINLength: c.PINLength, ContactlessEnabled: c.ContactlessEnabled,
 		TransactionLimit: c.TransactionLimit, TemplateID: c.TemplateID,
 		CVVRotationIntervalHours: c.CVVRotationIntervalHours,
-		Version: c.Version, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
+		Version:                  c.Version, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
 	}
 }
 
@@ -95,7 +95,7 @@ func (r *cardRow) card() (card.Card, error) {
 		PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
 		TransactionLimit: r.TransactionLimit, TemplateID: r.TemplateID,
 		CVVRotationIntervalHours: r.CVVRotationIntervalHours,
-		Version: r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		Version:                  r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 	if r.Metadata != "" {
 		c.Metadata = json.RawMessage(r.Metadata)

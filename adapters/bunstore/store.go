@@ -2,11 +2,13 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
@@ -94,6 +96,7 @@ func checkSQLite(ctx context.Context, db *bun.DB) error {
 // modernc.org/sqlite the way the store wants it: WAL, synchronous NORMAL, a
 // 10 s busy timeout, foreign keys, and immediate transactions.
 func ModerncDSN(path string) string {
+	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 }
@@ -166,7 +169,7 @@ func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx stor
 		return s.updateSQLite(ctx, fn)
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := s.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
 			if err := fn(ctx, &txn{db: tx, pg: true}); err != nil {
 				return fnError{err}
 			}

@@ -118,9 +118,13 @@ func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, e
 	}
 	rows := expired
 	if len(rows) < limit {
+		// Cards past their expiration month are the first query's: leaving
+		// them out here keeps the two results apart, so a batch is short
+		// only when no more cards are due (the sweep stops on a short batch).
 		var elapsed []cardRow
 		q := t.db.NewSelect().Model(&elapsed).
 			Where(validityApply).Where("valid_until <= ?", utc(now)).
+			Where("(expiration_date IS NULL OR expiration_date >= ?)", card.MonthOf(now)).
 			OrderExpr("valid_until, id").Limit(int64(limit - len(rows)))
 		if lock != "" {
 			q = q.For(lock)
@@ -128,15 +132,7 @@ func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, e
 		if err := q.Scan(ctx); err != nil {
 			return nil, translate(ctx, "find cards past validity", err)
 		}
-		seen := make(map[int64]bool, len(rows))
-		for _, r := range rows {
-			seen[r.ID] = true
-		}
-		for _, r := range elapsed {
-			if !seen[r.ID] {
-				rows = append(rows, r)
-			}
-		}
+		rows = append(rows, elapsed...)
 	}
 	return cardsOf(rows)
 }

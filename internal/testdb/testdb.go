@@ -1,7 +1,3 @@
-// Package testdb opens the real databases the tests run against: a SQLite
-// file in the test's temporary directory (modernc.org/sqlite, pure Go) and,
-// when CARDCORE_TEST_PG_DSN is set, PostgreSQL through pgx, each test in a
-// schema of its own. Only tests import it; the library never picks a driver.
 package testdb
 
 import (

@@ -1,0 +1,50 @@
+// Package bunstore is the storage.Store of cardcore over uptrace/bun, for
+// SQLite (the embedded default) and PostgreSQL (production and scale-out).
+//
+// The host opens the database with the driver of its choice and hands the
+// *bun.DB to Migrate and New; the library never picks a driver. For SQLite
+// with modernc.org/sqlite (pure Go), open ModerncDSN(path) with
+// sqlitedialect; for PostgreSQL, pgx through database/sql with pgdialect.
+//
+// # Tables and migrations
+//
+// Every table is prefixed cardcore_, so the store can share a database with
+// the host's own tables. Migrate applies the embedded migrations and records
+// them in cardcore_migrations (locked through cardcore_migration_locks),
+// apart from the host's bun_migrations; it is safe to call on every start.
+// Hosts that apply migrations with their own tool read them from Migrations.
+//
+// Unique indexes hold the rules that must survive concurrent writers: a card
+// has at most one successor (one card per reissued_card_id), a customer's
+// VIRTUAL cards that are not terminated have distinct aliases, an external
+// id appears once in a bulk, and a card token is never reused. A write that
+// breaks one is a card.ErrConflict naming the rule. Other database errors
+// are reported by message only, so no driver or bun type leaves the package.
+//
+// Enums are stored by name and times in UTC to the microsecond, so the
+// tables read well without the library.
+//
+// # SQLite
+//
+// SQLite has one writer at a time. Every Update runs BEGIN IMMEDIATE on a
+// dedicated connection, whatever the DSN says, so a transaction holds the
+// write lock from its start and never fails upgrading a read lock; other
+// writers wait for it. New refuses a connection without a busy timeout
+// (writers would fail at once instead of waiting) and turns on WAL, so
+// readers do not wait for the writer.
+//
+// # PostgreSQL
+//
+// Update runs at the server's default isolation, READ COMMITTED unless the
+// server is configured otherwise, and locks the cards it reads with
+// SELECT ... FOR UPDATE; the sweep adds SKIP LOCKED, so concurrent sweeps
+// share the due cards instead of queueing on them. A transaction aborted as a deadlock or
+// serialization failure is run again, up to WithRetries times (default 3).
+// A second request with an idempotency key that is in flight waits for the
+// first one's transaction, then replays its result.
+//
+// # Idempotency records
+//
+// Idempotency records are kept in cardcore_idempotency with their creation
+// time; nothing purges them yet.
+package bunstore

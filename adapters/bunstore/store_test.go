@@ -1,0 +1,117 @@
+package bunstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/internal/testdb"
+	"github.com/cardcore/cardcore/storage"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+)
+
+func TestMigrateTwiceAndOwnTable(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		if err := bunstore.Migrate(t.Context(), db); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		var n int
+		if err := db.NewSelect().Table(bunstore.MigrationTable).ColumnExpr("count(*)").Scan(t.Context(), &n); err != nil {
+			t.Fatalf("read %s: %v", bunstore.MigrationTable, err)
+		}
+		if n != 1 {
+			t.Fatalf("%s holds %d migrations, want 1", bunstore.MigrationTable, n)
+		}
+		exists, err := db.NewSelect().Table("bun_migrations").ColumnExpr("1").Exists(t.Context())
+		if err == nil || exists {
+			t.Fatalf("bun_migrations must not be created by the store (exists=%v, err=%v)", exists, err)
+		}
+	})
+}
+
+func TestNewRefusesSQLiteWithoutBusyTimeout(t *testing.T) {
+	sqldb, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	defer db.Close()
+	if _, err := bunstore.New(t.Context(), db); err == nil {
+		t.Fatal("New accepted a SQLite connection without busy timeout")
+	}
+}
+
+// A failing statement inside Update leaves no transaction open on the
+// connection: the next Update on a one-connection pool works.
+func TestFailedTransactionReleasesConnection(t *testing.T) {
+	db := testdb.Open(t, "sqlite")
+	db.SetMaxOpenConns(1)
+	s, err := bunstore.New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for range 3 {
+		err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return boom })
+		if !errors.Is(err, boom) {
+			t.Fatalf("Update returned %v, want the function's error", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	err = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		cancel()
+		_, err := tx.Card(ctx, "org", 1)
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled Update returned %v, want context.Canceled", err)
+	}
+	if _, err := s.Card(t.Context(), "org", 1); !errors.Is(err, card.ErrNotFound) {
+		t.Fatalf("after failures, Card = %v, want not found", err)
+	}
+	if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return nil }); err != nil {
+		t.Fatalf("Update after failures: %v", err)
+	}
+}
+
+// A unique violation comes back as a card conflict that names the rule, and
+// no driver error type can be reached through it.
+func TestUniqueViolationIsConflictWithoutDriverError(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s, err := bunstore.New(t.Context(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := testNow()
+		first := validCard(now)
+		if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Insert(ctx, &first) }); err != nil {
+			t.Fatal(err)
+		}
+		dup := validCard(now)
+		dup.Token = first.Token
+		err = s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Insert(ctx, &dup) })
+		var ce *card.ConflictError
+		if !errors.As(err, &ce) || ce.Reason != "the card token is already used" {
+			t.Fatalf("duplicate token: %v, want a conflict naming the token rule", err)
+		}
+		var pg interface{ SQLState() string }
+		var lite interface{ Code() int }
+		if errors.As(err, &pg) || errors.As(err, &lite) {
+			t.Fatalf("driver error type leaked through %v", err)
+		}
+	})
+}
+
+func testNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func validCard(now time.Time) card.Card {
+	return card.Card{OrgID: "org", ProgramID: 1, AccountID: "1", CustomerID: "2", Type: card.Plastic, Mode: card.Credit,
+		Status: card.Created, Name: card.PlasticName, IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
+		TrackNumber: 1, PINLength: 4, Version: 1, CreatedAt: now, UpdatedAt: now}
+}

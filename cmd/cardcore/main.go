@@ -1,0 +1,119 @@
+// Command cardcore runs the cardcore library from the shell: a guided demo
+// of the card lifecycle, the database migrations, and the sweep that applies
+// the system transitions (expiration, validity).
+//
+// Usage:
+//
+//	cardcore <command> [flags]
+//
+// The commands are:
+//
+//	demo     walk cards through the lifecycle and relay their events
+//	migrate  create or update the cardcore tables
+//	sweep    expire due cards and make elapsed ones INOPERATIVE, once
+//
+// Every command takes --db: a SQLite file (default cardcore.db) or a
+// postgres:// URL. Run "cardcore <command> --help" for a command's flags.
+// Logs go to stderr; they never carry a PAN, a card token or a password.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed
+	exitUsage = 2 // the command line is wrong
+)
+
+// command is a subcommand. setup registers its flags on fs and returns the
+// function that runs it once they are parsed.
+type command struct {
+	name    string
+	summary string
+	setup   func(fs *flag.FlagSet) runFunc
+}
+
+// runFunc runs a parsed command, writing its report to out.
+type runFunc func(ctx context.Context, out io.Writer, log *slog.Logger) error
+
+var commands = []command{
+	{"demo", "walk cards through the lifecycle and relay their events", setupDemo},
+	{"migrate", "create or update the cardcore tables", setupMigrate},
+	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run parses args (without the program name), runs the command they name
+// and returns the process exit code. Reports go to stdout, usage and logs
+// to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		fs := flag.NewFlagSet("cardcore "+c.name, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		runCmd := c.setup(fs)
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "usage: cardcore %s [flags]\n\n%s.\n\nflags:\n", c.name, c.summary)
+			fs.PrintDefaults()
+		}
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "cardcore %s: unexpected argument %q\n", c.name, fs.Arg(0))
+			fs.Usage()
+			return exitUsage
+		}
+		if err := runCmd(ctx, stdout, log); err != nil {
+			log.Error("command failed", "command", c.name, "err", err)
+			return exitError
+		}
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "cardcore: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: cardcore <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "cardcore <command> --help" for the command's flags.`)
+}

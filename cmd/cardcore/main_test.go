@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/internal/testdb"
+)
+
+// demoSteps are what the demo's output must mention, in this order.
+var demoSteps = []string{
+	"1. migrate",
+	"created      card", "PLASTIC    CREATED",
+	"VIRTUAL    NORMAL", "CVV rotates every 24 h",
+	"TEMPORARY  NORMAL",
+	"RECURRING  NORMAL", "RECURRING is deprecated",
+	"validity period 24 h",
+	"block        card", "NORMAL -> BLOCKED",
+	"unblock      card", "BLOCKED -> NORMAL",
+	"same status", "no event",
+	"activate     card", "CREATED -> NORMAL",
+	"only PLASTIC cards are activated",
+	"cancel       card", "NORMAL -> CANCELED",
+	"reopen", "conflict: update_status", "from CANCELED to NORMAL",
+	"by hand", "from NORMAL to INOPERATIVE",
+	"replay", "nothing written",
+	"other body", "different request",
+	"5. sweep", "inoperative 1", "NORMAL -> INOPERATIVE",
+	"renew", "INOPERATIVE -> NORMAL",
+	"expired 4", "NORMAL -> EXPIRED",
+	"7. relay the outbox",
+	`"event_type":"create-1"`, `"event_type":"update-1"`,
+	"outbox empty",
+}
+
+// checkDemo checks the demo's output mentions every step in order, and that
+// it printed as many envelopes as it says it relayed.
+func checkDemo(t *testing.T, out string) {
+	t.Helper()
+	rest := out
+	for _, step := range demoSteps {
+		i := strings.Index(rest, step)
+		if i < 0 {
+			t.Fatalf("demo output lacks %q after the previous steps; output:\n%s", step, out)
+		}
+		rest = rest[i+len(step):]
+	}
+	m := regexp.MustCompile(`relayed (\d+) events`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("demo output has no relay count:\n%s", out)
+	}
+	relayed, _ := strconv.Atoi(m[1])
+	envelopes := regexp.MustCompile(`(?m)^  #\d+ \{"event_id":`).FindAllString(out, -1)
+	if len(envelopes) != relayed || relayed < 15 {
+		t.Errorf("demo printed %d envelopes and says it relayed %d; want equal and at least 15", len(envelopes), relayed)
+	}
+}
+
+// checkRelayed checks that the demo left nothing in the outbox of the SQLite
+// file at path.
+func checkRelayed(t *testing.T, path string) {
+	t.Helper()
+	store, err := bunstore.New(t.Context(), testdb.SQLite(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := store.Pending(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("outbox still holds %d events after the demo, first seq %d", len(left), left[0].Seq)
+	}
+}
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(t.Context(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestDemo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.db")
+	// Twice on one file: a second run makes its own org and ignores the
+	// first run's cards, which are all terminated.
+	for i := range 2 {
+		code, out, errOut := runCmd(t, "demo", "--db", path)
+		if code != exitOK {
+			t.Fatalf("run %d: demo exited %d; stderr:\n%s\nstdout:\n%s", i, code, errOut, out)
+		}
+		checkDemo(t, out)
+		if !strings.Contains(errOut, `msg="demo done"`) {
+			t.Errorf("run %d: stderr lacks the demo's log:\n%s", i, errOut)
+		}
+	}
+	checkRelayed(t, path)
+}
+
+func TestDemoPostgres(t *testing.T) {
+	code, out, errOut := runCmd(t, "demo", "--db", postgresURL(t))
+	if code != exitOK {
+		t.Fatalf("demo exited %d; stderr:\n%s\nstdout:\n%s", code, errOut, out)
+	}
+	checkDemo(t, out)
+}
+
+func TestCommands(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cmd.db")
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // a substring of stdout
+		stderr string // a substring of stderr
+	}{
+		{"no command", nil, exitUsage, "", "usage: cardcore <command>"},
+		{"help", []string{"help"}, exitOK, "sweep", ""},
+		{"unknown command", []string{"serve-all"}, exitUsage, "", `unknown command "serve-all"`},
+		{"demo help", []string{"demo", "--help"}, exitOK, "", "-db string"},
+		{"migrate help", []string{"migrate", "--help"}, exitOK, "", "-db string"},
+		{"sweep help", []string{"sweep", "--help"}, exitOK, "", "-batch int"},
+		{"bad flag", []string{"sweep", "--nope"}, exitUsage, "", "flag provided but not defined"},
+		{"extra argument", []string{"migrate", "now"}, exitUsage, "", `unexpected argument "now"`},
+		{"sweep before migrate", []string{"sweep", "--db", path}, exitError, "", "cardcore migrate"},
+		{"migrate", []string{"migrate", "--db", path}, exitOK, "migrated SQLite file", ""},
+		{"migrate again", []string{"migrate", "--db", path}, exitOK, "migrated SQLite file", ""},
+		{"sweep", []string{"sweep", "--db", path, "--batch", "10"}, exitOK, "expired: 0\ninoperative: 0\n", ""},
+		{"bad batch", []string{"sweep", "--db", path, "--batch", "0"}, exitError, "", "sweep batch must be positive"},
+		{"path with query", []string{"migrate", "--db", path + "?mode=ro"}, exitError, "", "may not contain"},
+		{"bad postgres URL", []string{"migrate", "--db", "postgres://u:hunter2@host:99999999/db"}, exitError, "", "not a valid PostgreSQL URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, errOut)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.stdout, out)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, errOut)
+			}
+			if strings.Contains(out+errOut, "hunter2") {
+				t.Errorf("a password reached the output:\n%s\n%s", out, errOut)
+			}
+		})
+	}
+}
+
+// TestBinary builds the command and runs its demo as a user would.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cardcore")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "demo.db")
+	cmd := exec.CommandContext(t.Context(), bin, "demo", "--db", path)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cardcore demo: %v; stderr:\n%s\nstdout:\n%s", err, errOut.String(), out.String())
+	}
+	checkDemo(t, out.String())
+	checkRelayed(t, path)
+
+	cmd = exec.CommandContext(t.Context(), bin, "sweep", "--db", filepath.Join(dir, "missing.db"))
+	if err := cmd.Run(); err == nil {
+		t.Error("cardcore sweep on a missing file exited 0")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); !os.IsNotExist(err) {
+		t.Errorf("cardcore sweep created the missing database file (stat: %v)", err)
+	}
+}
+
+// postgresURL returns the URL of a fresh schema of the database named by
+// CARDCORE_TEST_PG_DSN, dropped when t ends. It skips t when the variable
+// is unset. The command opens databases by URL, so it cannot use
+// testdb.Postgres, which hands out an open *bun.DB.
+func postgresURL(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(testdb.PGEnv)
+	if dsn == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s", testdb.PGEnv)
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "cardcore_cmd_test_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("PostgreSQL at %s is unreachable: %v", testdb.PGEnv, err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

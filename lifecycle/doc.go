@@ -1,0 +1,64 @@
+// Package lifecycle holds the rules that move a card from one status to
+// another, and the use cases that apply them: create, get, list, update
+// status, activate, renew validity and the sweep.
+//
+// # The transition table
+//
+// The table of SPEC section 2 is written once, as rows of (operation, from,
+// to), and turned into one looplab/fsm definition whose events are the
+// operations: update status, activate, bind, number, reissue, successor
+// activated, cancel bulk, issuance, validity elapses, renew validity and
+// expire. Everything else is derived from it: Allowed and Decide read it,
+// Transitions lists it, and Mermaid draws it for the README.
+//
+// Apply is the one way a card's status changes. It asks Decide, and when the
+// table allows the move it keeps the old status in PreviousStatus and counts
+// the change in Version. Persist then writes the card and appends the event
+// that describes the change in the same store transaction, so no card
+// changes without its event and no event is published for a change that did
+// not commit. Every use case here goes through Apply and Persist, and so must
+// every package that adds operations (reissue, noname bulks).
+//
+// A refusal is a *card.ConflictError naming the card, the operation, the
+// current status and the status asked for. In particular a terminated card
+// never returns to an active or temporary status, a CREATED card becomes
+// NORMAL only by activation, and INOPERATIVE is never set by hand: only the
+// sweep sets it, and only renewing the validity period clears it.
+//
+// # Decisions where the spec is silent
+//
+// These are the choices this package makes that SPEC.md leaves open; the
+// README's "Rules" section lists them too.
+//
+//   - Create: the mode defaults to CREDIT, the PIN length to 4 and
+//     contactless to enabled. A name (alias) is required for every type but
+//     PLASTIC, whose name is always "PLASTIC".
+//   - The expiration date is a month (yymm). A card expires at the first
+//     instant after that month, not on a day within it.
+//   - Create refuses a validity period whose valid_until would pass the
+//     expiration; RenewValidity instead clamps valid_until at the first
+//     instant after the expiration month, since refusing to renew a card that
+//     is close to expiry would serve no one.
+//   - RenewValidity on a terminated card, or on a card without a validity
+//     period, is a conflict. On a card that is not INOPERATIVE it restarts
+//     the period and keeps the status.
+//   - Activate of a card that is not PLASTIC is a conflict, as is activating
+//     a PLASTIC card that is not CREATED.
+//   - Setting the status a card already has succeeds, writes nothing and
+//     emits nothing. That rule applies to update status only: every other
+//     operation must make its move or is refused.
+//   - The sweep runs over the cards of every org. A card due for both
+//     expiration and the end of its validity period becomes EXPIRED, since
+//     expiration is checked first and is final.
+//   - An idempotency key is scoped by org and operation (and by account for
+//     create). The same key with the same request replays the first result,
+//     the card as it was then, and writes nothing; with a different request
+//     it is a conflict. Keys are kept in the store, with no purge yet.
+//
+// # Time
+//
+// The use cases read their clock (WithClock, default time.Now) once per
+// operation, and once per batch in the sweep, in UTC to the microsecond the
+// stores keep; a test or the demo moves that clock forward to watch the
+// sweep act.
+package lifecycle

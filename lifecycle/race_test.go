@@ -1,0 +1,100 @@
+package lifecycle_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/cardcore/cardcore/card"
+)
+
+// TestConcurrentChangesOfOneCard has 16 goroutines change one card at once
+// through the use cases: status updates toggling BLOCKED and NORMAL, and
+// validity renewals. The store serializes them: every change gets its own
+// version and its own event, and no answer disagrees with the outbox.
+func TestConcurrentChangesOfOneCard(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		req := request(card.Virtual, "shared")
+		req.ValidityPeriodHours = 24
+		c := mustCreate(t, e, req)
+
+		const goroutines, calls = 16, 12
+		type answer struct {
+			c     card.Card
+			renew bool
+		}
+		answers := make([][]answer, goroutines)
+		errs := make([]error, goroutines)
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range calls {
+					a := answer{renew: g%4 == 3 && i%2 == 0}
+					var err error
+					switch {
+					case a.renew:
+						a.c, err = e.cards.RenewValidity(t.Context(), org, c.ID)
+					case (g+i)%2 == 0:
+						a.c, err = e.cards.UpdateStatus(t.Context(), org, c.ID, card.Blocked)
+					default:
+						a.c, err = e.cards.UpdateStatus(t.Context(), org, c.ID, card.Normal)
+					}
+					if err != nil {
+						errs[g] = fmt.Errorf("goroutine %d call %d: %w", g, i, err)
+						return
+					}
+					answers[g] = append(answers[g], a)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		final := mustGet(t, e, c.ID)
+		// A call that changes the card answers with the version it made; a
+		// call that changes nothing answers with the version it found. So
+		// the versions answered are 1..final, every one from 2 on answered
+		// by the change that made it, and all answers at one version agree.
+		statusAt := map[int64]card.Status{1: card.Normal}
+		renewals := map[int64]bool{}
+		for _, as := range answers {
+			for _, a := range as {
+				v := a.c.Version
+				if v < 1 || v > final.Version {
+					t.Fatalf("an answer has version %d, the card is at %d", v, final.Version)
+				}
+				if s, ok := statusAt[v]; ok && s != a.c.Status {
+					t.Fatalf("two answers at version %d: %s and %s", v, s, a.c.Status)
+				}
+				statusAt[v] = a.c.Status
+				if a.renew {
+					if renewals[v] {
+						t.Fatalf("two renewals answered version %d", v)
+					}
+					renewals[v] = true
+				}
+			}
+		}
+		changes := int64(len(statusAt) - 1)
+		if final.Version != 1+changes {
+			t.Fatalf("final version %d after %d changes", final.Version, changes)
+		}
+		if len(renewals) != goroutines/4*calls/2 {
+			t.Fatalf("%d renewals changed the card, want every one of %d", len(renewals), goroutines/4*calls/2)
+		}
+		es := outbox(t, e.store, org)[c.ID]
+		checkVersions(t, c.ID, es, final) // the create and one update-1 per change
+		for _, ev := range es {
+			if want := statusAt[ev.data.Version]; ev.data.CardStatus != want.String() {
+				t.Fatalf("the event of version %d says %s, the answers %s", ev.data.Version, ev.data.CardStatus, want)
+			}
+		}
+		t.Logf("%d calls made %d changes", goroutines*calls, changes)
+	})
+}
