@@ -17,6 +17,10 @@ import (
 type txn struct {
 	db bun.IDB
 	pg bool // row locks are available
+	// loaded holds the rows as this transaction read or wrote them, so
+	// Save writes only the columns that changed: on SQLite an UPDATE of an
+	// indexed column rewrites that index even when the value is the same.
+	loaded map[int64]cardRow
 }
 
 var _ storage.Tx = (*txn)(nil)
@@ -36,7 +40,23 @@ func (t *txn) lock() string {
 }
 
 func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error) {
-	return loadCard(ctx, t.db, org, id, t.lock())
+	var r cardRow
+	q := t.db.NewSelect().Model(&r).Where("org_id = ? AND id = ?", org, id)
+	if lock := t.lock(); lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return card.Card{}, notFound(ctx, "card", id, err)
+	}
+	t.remember(r)
+	return r.card()
+}
+
+func (t *txn) remember(r cardRow) {
+	if t.loaded == nil {
+		t.loaded = make(map[int64]cardRow, 2)
+	}
+	t.loaded[r.ID] = r
 }
 
 func (t *txn) Successor(ctx context.Context, org string, id int64) (card.Card, error) {
@@ -72,10 +92,14 @@ func (t *txn) Insert(ctx context.Context, c *card.Card) error {
 
 func (t *txn) Save(ctx context.Context, c *card.Card) error {
 	r := rowOf(c)
-	res, err := t.db.NewUpdate().Model(&r).
-		ExcludeColumn("id", "org_id", "token", "created_at").
-		Where("id = ? AND org_id = ? AND version = ?", c.ID, c.OrgID, c.Version-1).
-		Exec(ctx)
+	q := t.db.NewUpdate().Model(&r).
+		Where("id = ? AND org_id = ? AND version = ?", c.ID, c.OrgID, c.Version-1)
+	if old, ok := t.loaded[c.ID]; ok && old.OrgID == c.OrgID && old.Version == c.Version-1 {
+		q = q.Column(changedColumns(&old, &r)...)
+	} else {
+		q = q.ExcludeColumn("id", "org_id", "token", "created_at")
+	}
+	res, err := q.Exec(ctx)
 	if err != nil {
 		return translate(ctx, "save card", err)
 	}
@@ -83,6 +107,7 @@ func (t *txn) Save(ctx context.Context, c *card.Card) error {
 		return &card.ConflictError{CardID: c.ID, Operation: "save",
 			Reason: "the card changed concurrently (version " + strconv.FormatInt(c.Version-1, 10) + " is not the stored one)"}
 	}
+	t.remember(r)
 	return nil
 }
 

@@ -59,6 +59,9 @@ func SQLite(t testing.TB, path string) *bun.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keep idle connections: a new SQLite connection re-reads the schema,
+	// and database/sql keeps only 2 idle ones by default.
+	sqldb.SetMaxIdleConns(32)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	t.Cleanup(func() { db.Close() })
 	return db
