@@ -25,6 +25,17 @@ type Store interface {
 	// the error is returned. fn may be run again when the store detects a
 	// serialization failure, so it must not have effects outside tx.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+
+	// Reason returns reissue reason id of org, or card.ErrNotFound.
+	Reason(ctx context.Context, org string, id int64) (card.Reason, error)
+	// Reasons lists org's reasons with id > page.After by ascending id, at
+	// most page.Limit; a non-nil enabled keeps only reasons with that flag.
+	Reasons(ctx context.Context, org string, enabled *bool, page Page) ([]card.Reason, error)
+	// Bulk returns noname bulk id of org, or card.ErrNotFound.
+	Bulk(ctx context.Context, org, id string) (card.Bulk, error)
+	// BulkCounts counts the cards of bulk id by status; statuses with no
+	// card are absent.
+	BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error)
 }
 
 // Page selects a slice of a list ordered by id.
@@ -71,6 +82,39 @@ type Tx interface {
 	Claim(ctx context.Context, key IdempotencyKey, fingerprint string) (rec IdempotencyRecord, claimed bool, err error)
 	// Complete stores the result of a claimed key.
 	Complete(ctx context.Context, key IdempotencyKey, result []byte) error
+
+	// InsertCards stores new cards as Insert does, in as few statements as
+	// the store can, and sets their IDs and Tokens in cs.
+	InsertCards(ctx context.Context, cs []card.Card) error
+
+	// Reason loads reason id of org, locked like Card.
+	Reason(ctx context.Context, org string, id int64) (card.Reason, error)
+	// InsertReason stores a new reason and sets its ID.
+	InsertReason(ctx context.Context, r *card.Reason) error
+	// SaveReason stores r over the stored reason with the same id and org;
+	// card.ErrNotFound when there is none.
+	SaveReason(ctx context.Context, r *card.Reason) error
+
+	// Bulk loads noname bulk id of org, locked like Card.
+	Bulk(ctx context.Context, org, id string) (card.Bulk, error)
+	// InsertBulk stores a new bulk, setting its ID when empty. b.Version
+	// must be 1.
+	InsertBulk(ctx context.Context, b *card.Bulk) error
+	// SaveBulk stores b over the stored bulk, with the same version rule as
+	// Save.
+	SaveBulk(ctx context.Context, b *card.Bulk) error
+	// AddExternalIDs appends external ids to bulk id, after those it holds.
+	// An id the bulk already holds is a card.ErrConflict and nothing is
+	// added.
+	AddExternalIDs(ctx context.Context, bulk string, ids []string) error
+	// ExternalIDs returns up to limit of bulk id's external ids in the order
+	// they were added, starting after position after (0 for the first);
+	// next is the position to pass for the following page.
+	ExternalIDs(ctx context.Context, bulk string, after int64, limit int) (ids []string, next int64, err error)
+	// UnboundCards returns up to limit UNBOUND cards of the bulk with
+	// id > afterID, by ascending id, locked. A non-nil externalIDs keeps only
+	// the cards with those external ids.
+	UnboundCards(ctx context.Context, org, bulk string, externalIDs []string, afterID int64, limit int) ([]card.Card, error)
 }
 
 // IdempotencyKey names a request that may be replayed.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/cardcore/cardcore/card"
@@ -30,6 +29,7 @@ type sqliteCoder interface{ Code() int }
 var constraints = []struct{ pg, sqlite, rule string }{
 	{"cardcore_cards_virtual_alias", "cardcore_cards.customer_id, cardcore_cards.name", "the customer already has a VIRTUAL card with this name"},
 	{"cardcore_cards_successor", "cardcore_cards.reissued_card_id", "the card already has a successor"},
+	{"cardcore_bulk_external_ids_unique", "cardcore_bulk_external_ids.external_id", "the external id is already in the bulk"},
 	{"cardcore_cards_bulk", "cardcore_cards.external_id", "the external id is already in the bulk"},
 	{"cardcore_cards_token", "cardcore_cards.token", "the card token is already used"},
 }
@@ -96,9 +96,9 @@ func retryable(err error) bool {
 	return false
 }
 
-func notFound(ctx context.Context, kind string, id int64, err error) error {
+func notFound(ctx context.Context, kind string, id string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return card.NotFound(kind, strconv.FormatInt(id, 10))
+		return card.NotFound(kind, id)
 	}
 	return translate(ctx, "read "+kind, err)
 }

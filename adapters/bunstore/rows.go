@@ -195,3 +195,69 @@ type idempotencyRow struct {
 	Result      []byte    `bun:"result"`
 	CreatedAt   time.Time `bun:"created_at"`
 }
+
+// reasonRow is a reissue reason as stored.
+type reasonRow struct {
+	bun.BaseModel `bun:"table:cardcore_reasons"`
+
+	ID          int64     `bun:"id,pk,autoincrement"`
+	OrgID       string    `bun:"org_id"`
+	Description string    `bun:"description"`
+	Type        string    `bun:"type"`
+	MustBlock   bool      `bun:"must_block"`
+	MustCharge  bool      `bun:"must_charge"`
+	Cost        string    `bun:"cost"`
+	Enabled     bool      `bun:"enabled"`
+	CreatedAt   time.Time `bun:"created_at"`
+	UpdatedAt   time.Time `bun:"updated_at"`
+}
+
+func reasonRowOf(r *card.Reason) reasonRow {
+	return reasonRow{ID: r.ID, OrgID: r.OrgID, Description: r.Description, Type: r.Type,
+		MustBlock: r.MustBlock, MustCharge: r.MustCharge, Cost: r.Cost, Enabled: r.Enabled,
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+func (r *reasonRow) reason() card.Reason {
+	return card.Reason{ID: r.ID, OrgID: r.OrgID, Description: r.Description, Type: r.Type,
+		MustBlock: r.MustBlock, MustCharge: r.MustCharge, Cost: r.Cost, Enabled: r.Enabled,
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+// bulkRow is a noname bulk as stored.
+type bulkRow struct {
+	bun.BaseModel `bun:"table:cardcore_bulks"`
+
+	ID                 string    `bun:"id,pk"`
+	OrgID              string    `bun:"org_id"`
+	ProgramID          int64     `bun:"program_id"`
+	Status             string    `bun:"status"`
+	ExternalIDs        int       `bun:"external_ids"`
+	PINLength          int       `bun:"pin_length"`
+	ContactlessEnabled bool      `bun:"contactless_enabled"`
+	Version            int64     `bun:"version"`
+	CreatedAt          time.Time `bun:"created_at"`
+	UpdatedAt          time.Time `bun:"updated_at"`
+}
+
+func bulkRowOf(b *card.Bulk) bulkRow {
+	return bulkRow{ID: b.ID, OrgID: b.OrgID, ProgramID: b.ProgramID, Status: b.Status.String(),
+		ExternalIDs: b.ExternalIDs, PINLength: b.PINLength, ContactlessEnabled: b.ContactlessEnabled,
+		Version: b.Version, CreatedAt: utc(b.CreatedAt), UpdatedAt: utc(b.UpdatedAt)}
+}
+
+func (r *bulkRow) bulk() (card.Bulk, error) {
+	st, err := card.ParseBulkStatus(r.Status)
+	return card.Bulk{ID: r.ID, OrgID: r.OrgID, ProgramID: r.ProgramID, Status: st,
+		ExternalIDs: r.ExternalIDs, PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
+		Version: r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}, err
+}
+
+// externalIDRow is one external id of a bulk, at its position.
+type externalIDRow struct {
+	bun.BaseModel `bun:"table:cardcore_bulk_external_ids"`
+
+	BulkID     string `bun:"bulk_id,pk"`
+	Position   int64  `bun:"position,pk"`
+	ExternalID string `bun:"external_id"`
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"time"
 
@@ -254,7 +255,7 @@ func loadCard(ctx context.Context, db bun.IDB, org string, id int64, lock string
 		q = q.For(lock)
 	}
 	if err := q.Scan(ctx); err != nil {
-		return card.Card{}, notFound(ctx, "card", id, err)
+		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
 	}
 	return r.card()
 }

@@ -46,7 +46,7 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 		q = q.For(lock)
 	}
 	if err := q.Scan(ctx); err != nil {
-		return card.Card{}, notFound(ctx, "card", id, err)
+		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
 	}
 	t.remember(r)
 	return r.card()
@@ -63,7 +63,7 @@ func (t *txn) Successor(ctx context.Context, org string, id int64) (card.Card, e
 	var r cardRow
 	err := t.db.NewSelect().Model(&r).Where("org_id = ? AND reissued_card_id = ?", org, id).Scan(ctx)
 	if err != nil {
-		return card.Card{}, notFound(ctx, "successor of card", id, err)
+		return card.Card{}, notFound(ctx, "successor of card", strconv.FormatInt(id, 10), err)
 	}
 	return r.card()
 }

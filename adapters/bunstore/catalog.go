@@ -1,0 +1,236 @@
+package bunstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/storage"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// batchRows bounds the rows of one multi-row INSERT; bun writes values into
+// the statement, so this keeps statements a sane size.
+const batchRows = 500
+
+// Reason implements storage.Store.
+func (s *Store) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {
+	return loadReason(ctx, s.db, org, id, "")
+}
+
+// Reasons implements storage.Store.
+func (s *Store) Reasons(ctx context.Context, org string, enabled *bool, page storage.Page) ([]card.Reason, error) {
+	if page.Limit <= 0 {
+		return nil, card.Invalid("limit", "must be positive")
+	}
+	var rows []reasonRow
+	q := s.db.NewSelect().Model(&rows).Where("org_id = ? AND id > ?", org, page.After)
+	if enabled != nil {
+		q = q.Where("enabled = ?", *enabled)
+	}
+	if err := q.OrderExpr("id").Limit(int64(page.Limit)).Scan(ctx); err != nil {
+		return nil, translate(ctx, "list reasons", err)
+	}
+	out := make([]card.Reason, len(rows))
+	for i := range rows {
+		out[i] = rows[i].reason()
+	}
+	return out, nil
+}
+
+// Bulk implements storage.Store.
+func (s *Store) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
+	return loadBulk(ctx, s.db, org, id, "")
+}
+
+// BulkCounts implements storage.Store.
+func (s *Store) BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error) {
+	var rows []struct {
+		Status string `bun:"status"`
+		N      int    `bun:"n"`
+	}
+	err := s.db.NewSelect().Model((*cardRow)(nil)).ColumnExpr("status, count(*) AS n").
+		Where("bulk_id = ? AND org_id = ?", id, org).GroupExpr("status").Scan(ctx, &rows)
+	if err != nil {
+		return nil, translate(ctx, "count bulk cards", err)
+	}
+	counts := make(map[card.Status]int, len(rows))
+	for _, r := range rows {
+		st, err := card.ParseStatus(r.Status)
+		if err != nil {
+			return nil, err
+		}
+		counts[st] = r.N
+	}
+	return counts, nil
+}
+
+func loadReason(ctx context.Context, db bun.IDB, org string, id int64, lock string) (card.Reason, error) {
+	var r reasonRow
+	q := db.NewSelect().Model(&r).Where("org_id = ? AND id = ?", org, id)
+	if lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return card.Reason{}, notFound(ctx, "reason", strconv.FormatInt(id, 10), err)
+	}
+	return r.reason(), nil
+}
+
+func loadBulk(ctx context.Context, db bun.IDB, org, id string, lock string) (card.Bulk, error) {
+	var r bulkRow
+	q := db.NewSelect().Model(&r).Where("org_id = ? AND id = ?", org, id)
+	if lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return card.Bulk{}, notFound(ctx, "bulk", id, err)
+	}
+	return r.bulk()
+}
+
+func (t *txn) InsertCards(ctx context.Context, cs []card.Card) error {
+	rows := make([]cardRow, 0, min(len(cs), batchRows))
+	for start := 0; start < len(cs); start += batchRows {
+		batch := cs[start:min(start+batchRows, len(cs))]
+		rows = rows[:0]
+		for i := range batch {
+			if batch[i].ID != 0 || batch[i].Version != 1 {
+				return card.Invalid("version", "a new card has no id and version 1")
+			}
+			if batch[i].Token == "" {
+				batch[i].Token = uuid.NewString()
+			}
+			rows = append(rows, rowOf(&batch[i]))
+		}
+		if _, err := t.db.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
+			return translate(ctx, "insert cards", err)
+		}
+		for i := range batch {
+			batch[i].ID = rows[i].ID
+		}
+	}
+	return nil
+}
+
+func (t *txn) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {
+	return loadReason(ctx, t.db, org, id, t.lock())
+}
+
+func (t *txn) InsertReason(ctx context.Context, r *card.Reason) error {
+	row := reasonRowOf(r)
+	row.ID = 0
+	if _, err := t.db.NewInsert().Model(&row).Returning("id").Exec(ctx); err != nil {
+		return translate(ctx, "insert reason", err)
+	}
+	r.ID = row.ID
+	return nil
+}
+
+func (t *txn) SaveReason(ctx context.Context, r *card.Reason) error {
+	row := reasonRowOf(r)
+	res, err := t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
+		Where("id = ? AND org_id = ?", r.ID, r.OrgID).Exec(ctx)
+	if err != nil {
+		return translate(ctx, "save reason", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return card.NotFound("reason", strconv.FormatInt(r.ID, 10))
+	}
+	return nil
+}
+
+func (t *txn) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
+	return loadBulk(ctx, t.db, org, id, t.lock())
+}
+
+func (t *txn) InsertBulk(ctx context.Context, b *card.Bulk) error {
+	if b.Version != 1 {
+		return card.Invalid("version", "a new bulk has version 1")
+	}
+	if b.ID == "" {
+		b.ID = uuid.NewString()
+	}
+	row := bulkRowOf(b)
+	if _, err := t.db.NewInsert().Model(&row).Exec(ctx); err != nil {
+		return translate(ctx, "insert bulk", err)
+	}
+	return nil
+}
+
+func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {
+	row := bulkRowOf(b)
+	res, err := t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
+		Where("id = ? AND org_id = ? AND version = ?", b.ID, b.OrgID, b.Version-1).Exec(ctx)
+	if err != nil {
+		return translate(ctx, "save bulk", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return &card.ConflictError{Operation: "save bulk",
+			Reason: "bulk " + b.ID + " changed concurrently (version " + strconv.FormatInt(b.Version-1, 10) + " is not the stored one)"}
+	}
+	return nil
+}
+
+func (t *txn) AddExternalIDs(ctx context.Context, bulk string, ids []string) error {
+	var last int64
+	err := t.db.NewSelect().Model((*externalIDRow)(nil)).ColumnExpr("COALESCE(MAX(position), 0)").
+		Where("bulk_id = ?", bulk).Scan(ctx, &last)
+	if err != nil {
+		return translate(ctx, "read external ids", err)
+	}
+	rows := make([]externalIDRow, 0, min(len(ids), batchRows))
+	for start := 0; start < len(ids); start += batchRows {
+		rows = rows[:0]
+		for _, id := range ids[start:min(start+batchRows, len(ids))] {
+			last++
+			rows = append(rows, externalIDRow{BulkID: bulk, Position: last, ExternalID: id})
+		}
+		if _, err := t.db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+			return translate(ctx, "add external ids", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) ExternalIDs(ctx context.Context, bulk string, after int64, limit int) ([]string, int64, error) {
+	if limit <= 0 {
+		return nil, after, card.Invalid("limit", "must be positive")
+	}
+	var rows []externalIDRow
+	err := t.db.NewSelect().Model(&rows).Where("bulk_id = ? AND position > ?", bulk, after).
+		OrderExpr("position").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, after, translate(ctx, "read external ids", err)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ExternalID
+		after = r.Position
+	}
+	return ids, after, nil
+}
+
+func (t *txn) UnboundCards(ctx context.Context, org, bulk string, externalIDs []string, afterID int64, limit int) ([]card.Card, error) {
+	if limit <= 0 {
+		return nil, card.Invalid("limit", "must be positive")
+	}
+	if externalIDs != nil && len(externalIDs) == 0 {
+		return nil, nil
+	}
+	var rows []cardRow
+	q := t.db.NewSelect().Model(&rows).
+		Where("bulk_id = ? AND status = 'UNBOUND' AND org_id = ? AND id > ?", bulk, org, afterID)
+	if externalIDs != nil {
+		q = q.Where("external_id IN (?)", bun.List(externalIDs))
+	}
+	q = q.OrderExpr("id").Limit(int64(limit))
+	if lock := t.lock(); lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(ctx, "find unbound cards", err)
+	}
+	return cardsOf(rows)
+}

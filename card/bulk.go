@@ -1,0 +1,52 @@
+package card
+
+import "time"
+
+// BulkStatus is the state of a noname bulk; only the package's variables
+// exist.
+type BulkStatus struct{ v uint8 }
+
+// Bulk statuses.
+var (
+	BulkCreated  = BulkStatus{1} // external ids collected, no cards yet
+	BulkStarted  = BulkStatus{2} // one UNBOUND card per external id
+	BulkCanceled = BulkStatus{3} // its UNBOUND cards were canceled
+)
+
+var bulkStatusNames = [...]string{"", "CREATED", "STARTED", "CANCELED"}
+
+// ParseBulkStatus returns the bulk status named s.
+func ParseBulkStatus(s string) (BulkStatus, error) {
+	for i := 1; i < len(bulkStatusNames); i++ {
+		if bulkStatusNames[i] == s {
+			return BulkStatus{uint8(i)}, nil
+		}
+	}
+	return BulkStatus{}, Invalid("status", "must be CREATED, STARTED or CANCELED")
+}
+
+func (s BulkStatus) String() string { return name(bulkStatusNames[:], s.v) }
+
+// IsZero reports whether s is the zero BulkStatus.
+func (s BulkStatus) IsZero() bool { return s.v == 0 }
+
+// MarshalText renders the status name.
+func (s BulkStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a status name.
+func (s *BulkStatus) UnmarshalText(b []byte) error { return unmarshal(b, s, ParseBulkStatus) }
+
+// Bulk is a batch of noname cards: made UNBOUND, one per external id, and
+// bound to a customer later. The options apply to every card of the bulk.
+type Bulk struct {
+	ID                 string // UUID, assigned by the store when empty
+	OrgID              string
+	ProgramID          int64
+	Status             BulkStatus
+	ExternalIDs        int // how many external ids the bulk holds
+	PINLength          int // 4 or 6
+	ContactlessEnabled bool
+	Version            int64 // 1 on creation, +1 on every change
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
