@@ -51,9 +51,15 @@ func NewCards(store storage.Store, programs card.Programs, opts ...Option) (*Car
 	return c, nil
 }
 
-// Now returns the current time of the use cases' clock, UTC, to the
-// microsecond the stores keep.
-func (s *Cards) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+// Now returns the current time of the use cases' clock, as Instant does.
+func (s *Cards) Now() time.Time { return Instant(s.now()) }
+
+// Instant is t as the use cases record it: UTC, to the microsecond the
+// stores keep.
+func Instant(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Programs returns the program catalogue the use cases were given.
+func (s *Cards) Programs() card.Programs { return s.programs }
 
 // CreateRequest is a request for a new named card. Zero values take the
 // defaults shown.
@@ -93,7 +99,7 @@ const MaxIdempotencyKeyLength = 36
 func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error) {
 	now := s.Now()
 	c, invalid := s.newCard(req, now)
-	key, fp, err := idempotency(req.OrgID, "create_card:account="+req.AccountID, req.IdempotencyKey, req)
+	key, fp, err := IdempotencyFor(req.OrgID, "create_card:account="+req.AccountID, req.IdempotencyKey, req)
 	if invalid != nil && (key.Key == "" || err != nil) {
 		return card.Card{}, invalid
 	}
@@ -382,9 +388,9 @@ func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 }
 
-// idempotency builds the key and the request fingerprint for an optional
+// IdempotencyFor builds the key and the request fingerprint for an optional
 // idempotency key; an empty key gives an empty IdempotencyKey.
-func idempotency(org, scope, key string, req any) (storage.IdempotencyKey, string, error) {
+func IdempotencyFor(org, scope, key string, req any) (storage.IdempotencyKey, string, error) {
 	if key == "" {
 		return storage.IdempotencyKey{}, "", nil
 	}

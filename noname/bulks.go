@@ -1,0 +1,331 @@
+package noname
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/storage"
+)
+
+// Service runs the noname use cases: bulks (create, start, increment,
+// cancel, get) and Bind. It is safe for concurrent use.
+type Service struct {
+	store storage.Store
+	cards *lifecycle.Cards
+	batch int
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithBatch sets how many cards a bulk operation builds and writes at a
+// time (default 1000); it bounds the memory a bulk of any size takes.
+func WithBatch(n int) Option { return func(s *Service) { s.batch = n } }
+
+// New returns the noname use cases over the store and programs that cards
+// (the lifecycle use cases) were built with, sharing their clock.
+func New(store storage.Store, cards *lifecycle.Cards, opts ...Option) (*Service, error) {
+	if store == nil || cards == nil {
+		return nil, errors.New("noname: New needs a store and the lifecycle use cases")
+	}
+	s := &Service{store: store, cards: cards, batch: 1000}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.batch <= 0 {
+		return nil, errors.New("noname: batch must be positive")
+	}
+	return s, nil
+}
+
+// CreateRequest asks for a new bulk.
+type CreateRequest struct {
+	OrgID              string
+	ProgramID          int64 // default: program 1
+	ExternalIDs        []string
+	PINLength          int   // default 4
+	ContactlessEnabled *bool // default true
+}
+
+// Create makes a bulk holding the external ids, in status CREATED; no card
+// exists until Start. External ids must be distinct. The library takes any
+// number of them (the API's per-request limit is the program's
+// BulkLimit, applied by the adapters).
+func (s *Service) Create(ctx context.Context, req CreateRequest) (card.Bulk, error) {
+	if req.ProgramID == 0 {
+		req.ProgramID = card.DefaultProgramID
+	}
+	if _, err := s.cards.Programs().Lookup(req.ProgramID); err != nil {
+		return card.Bulk{}, card.Invalid("program_id", "names no configured program")
+	}
+	if err := card.ValidateRef("org_id", req.OrgID); err != nil {
+		return card.Bulk{}, err
+	}
+	if err := checkExternalIDs(req.ExternalIDs); err != nil {
+		return card.Bulk{}, err
+	}
+	if req.PINLength == 0 {
+		req.PINLength = 4
+	}
+	if req.PINLength != 4 && req.PINLength != 6 {
+		return card.Bulk{}, card.Invalid("pin_length", "must be 4 or 6")
+	}
+	now := s.cards.Now()
+	b := card.Bulk{OrgID: req.OrgID, ProgramID: req.ProgramID, Status: card.BulkCreated,
+		ExternalIDs: len(req.ExternalIDs), PINLength: req.PINLength,
+		ContactlessEnabled: req.ContactlessEnabled == nil || *req.ContactlessEnabled,
+		Version:            1, CreatedAt: now, UpdatedAt: now}
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.InsertBulk(ctx, &b); err != nil {
+			return err
+		}
+		return tx.AddExternalIDs(ctx, b.ID, req.ExternalIDs)
+	})
+	return b, err
+}
+
+// Start makes one UNBOUND card per external id of a CREATED bulk, each
+// with a Card created carrying bulk_id and external_id, and marks the bulk
+// STARTED, all in one transaction. It reads the external ids and writes the
+// cards a batch at a time, so memory does not grow with the bulk.
+func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) {
+	ctx = events.EnsureCorrelationID(ctx)
+	var out card.Bulk
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		b, err := tx.Bulk(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		if b.Status != card.BulkCreated {
+			return &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is " + b.Status.String() + ", not CREATED"}
+		}
+		now := s.cards.Now()
+		var after int64
+		for {
+			ids, next, err := tx.ExternalIDs(ctx, b.ID, after, s.batch)
+			if err != nil {
+				return err
+			}
+			if err := s.makeCards(ctx, tx, &b, ids, now); err != nil {
+				return err
+			}
+			if len(ids) < s.batch {
+				break
+			}
+			after = next
+		}
+		b.Status = card.BulkStarted
+		b.Version++
+		b.UpdatedAt = now
+		out = b
+		return tx.SaveBulk(ctx, &b)
+	})
+	return out, err
+}
+
+// Increment adds external ids to a CREATED or STARTED bulk. The ids must be
+// distinct and new to the bulk (an id it holds is a conflict). A STARTED
+// bulk makes their UNBOUND cards at once, with their events.
+func (s *Service) Increment(ctx context.Context, org, id string, externalIDs []string) (card.Bulk, error) {
+	if err := checkExternalIDs(externalIDs); err != nil {
+		return card.Bulk{}, err
+	}
+	ctx = events.EnsureCorrelationID(ctx)
+	var out card.Bulk
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		b, err := tx.Bulk(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		if b.Status == card.BulkCanceled {
+			return &card.ConflictError{Operation: "increment bulk", Reason: "bulk " + id + " is CANCELED"}
+		}
+		if err := tx.AddExternalIDs(ctx, b.ID, externalIDs); err != nil {
+			return err
+		}
+		now := s.cards.Now()
+		if b.Status == card.BulkStarted {
+			for start := 0; start < len(externalIDs); start += s.batch {
+				if err := s.makeCards(ctx, tx, &b, externalIDs[start:min(start+s.batch, len(externalIDs))], now); err != nil {
+					return err
+				}
+			}
+		}
+		b.ExternalIDs += len(externalIDs)
+		b.Version++
+		b.UpdatedAt = now
+		out = b
+		return tx.SaveBulk(ctx, &b)
+	})
+	return out, err
+}
+
+// makeCards inserts the UNBOUND cards of ids and their Card created events.
+func (s *Service) makeCards(ctx context.Context, tx storage.Tx, b *card.Bulk, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	p, err := s.cards.Programs().Lookup(b.ProgramID)
+	if err != nil {
+		return err
+	}
+	cs := make([]card.Card, len(ids))
+	for i, ext := range ids {
+		cs[i] = card.Card{
+			OrgID: b.OrgID, ProgramID: b.ProgramID, Type: card.Plastic, Mode: card.Credit,
+			Status: card.Unbound, Name: card.PlasticName,
+			IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
+			TrackNumber: 1, BulkID: b.ID, ExternalID: ext,
+			PINLength: b.PINLength, ContactlessEnabled: b.ContactlessEnabled,
+			Version: 1, CreatedAt: now, UpdatedAt: now,
+		}
+	}
+	if err := tx.InsertCards(ctx, cs); err != nil {
+		return err
+	}
+	evs := make([]events.Event, len(cs))
+	for i := range cs {
+		if evs[i], err = events.ForCard(ctx, events.CardCreated, &cs[i], events.OpBulkStart, now); err != nil {
+			return err
+		}
+	}
+	return tx.Append(ctx, evs...)
+}
+
+// Cancel types.
+const (
+	CancelFull    = "FULL"
+	CancelPartial = "PARTIAL"
+)
+
+// Cancel cancels a bulk's UNBOUND cards: all of them (FULL, and the bulk
+// becomes CANCELED) or those of the listed external ids (PARTIAL, and the
+// bulk stays as it is). Bound cards are never touched. It emits one Noname
+// cancellation naming the canceled cards and a Card updated per card. A
+// FULL cancel of a CREATED bulk cancels it before any card exists; a
+// PARTIAL cancel needs a STARTED bulk; a CANCELED bulk is a conflict.
+func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, externalIDs []string) (card.Bulk, []int64, error) {
+	var filter []string
+	switch cancelType {
+	case CancelFull:
+		if len(externalIDs) != 0 {
+			return card.Bulk{}, nil, card.Invalid("external_ids", "must be empty for a FULL cancel")
+		}
+	case CancelPartial:
+		if len(externalIDs) == 0 {
+			return card.Bulk{}, nil, card.Invalid("external_ids", "are required for a PARTIAL cancel")
+		}
+		if err := checkExternalIDs(externalIDs); err != nil {
+			return card.Bulk{}, nil, err
+		}
+		filter = externalIDs
+	default:
+		return card.Bulk{}, nil, card.Invalid("cancel_type", "must be FULL or PARTIAL")
+	}
+	ctx = events.EnsureCorrelationID(ctx)
+	var out card.Bulk
+	var canceled []int64
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		canceled = nil
+		b, err := tx.Bulk(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case b.Status == card.BulkCanceled:
+			return &card.ConflictError{Operation: "cancel bulk", Reason: "bulk " + id + " is already CANCELED"}
+		case cancelType == CancelPartial && b.Status != card.BulkStarted:
+			return &card.ConflictError{Operation: "cancel bulk", Reason: "a PARTIAL cancel needs a STARTED bulk; bulk " + id + " is " + b.Status.String()}
+		}
+		now := s.cards.Now()
+		var after int64
+		for {
+			cs, err := tx.UnboundCards(ctx, org, b.ID, filter, after, s.batch)
+			if err != nil {
+				return err
+			}
+			for i := range cs {
+				c := &cs[i]
+				if _, err := lifecycle.Apply(c, lifecycle.CancelBulk, card.Canceled, now); err != nil {
+					return err
+				}
+				if err := lifecycle.Persist(ctx, tx, c, events.CardUpdated, events.OpBulkCancel, now); err != nil {
+					return err
+				}
+				canceled = append(canceled, c.ID)
+				after = c.ID
+			}
+			if len(cs) < s.batch {
+				break
+			}
+		}
+		e, err := events.New(ctx, events.NonameCancellation, org,
+			events.CancellationData{BulkID: b.ID, CancelType: cancelType, CardIDs: nonNil(canceled)}, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.Append(ctx, e); err != nil {
+			return err
+		}
+		if cancelType == CancelFull {
+			b.Status = card.BulkCanceled
+		}
+		b.Version++
+		b.UpdatedAt = now
+		out = b
+		return tx.SaveBulk(ctx, &b)
+	})
+	if err != nil {
+		return card.Bulk{}, nil, err
+	}
+	return out, canceled, nil
+}
+
+// View is a bulk with the count of its cards per status.
+type View struct {
+	card.Bulk
+	Cards map[card.Status]int
+}
+
+// Get returns bulk id of org with its card counts.
+func (s *Service) Get(ctx context.Context, org, id string) (View, error) {
+	b, err := s.store.Bulk(ctx, org, id)
+	if err != nil {
+		return View{}, err
+	}
+	counts, err := s.store.BulkCounts(ctx, org, id)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Bulk: b, Cards: counts}, nil
+}
+
+// checkExternalIDs refuses an empty list, an invalid id, and an id given
+// twice, naming the field external_ids.
+func checkExternalIDs(ids []string) error {
+	if len(ids) == 0 {
+		return card.Invalid("external_ids", "must hold at least one external id")
+	}
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if err := card.ValidateExternalID(id); err != nil {
+			return card.Invalid("external_ids", "each "+err.(*card.InvalidError).Rule)
+		}
+		if _, dup := seen[id]; dup {
+			return card.Invalid("external_ids", "holds "+id+" twice")
+		}
+		seen[id] = struct{}{}
+	}
+	return nil
+}
+
+func nonNil(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
+}

@@ -1,0 +1,260 @@
+package reissue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/storage"
+)
+
+// Service runs the reissue use cases: the reasons catalogue and Reissue.
+// It is safe for concurrent use.
+type Service struct {
+	store storage.Store
+	cards *lifecycle.Cards
+}
+
+// New returns the reissue use cases over the store and programs that cards
+// (the lifecycle use cases) were built with, sharing their clock.
+func New(store storage.Store, cards *lifecycle.Cards) (*Service, error) {
+	if store == nil || cards == nil {
+		return nil, errors.New("reissue: New needs a store and the lifecycle use cases")
+	}
+	return &Service{store: store, cards: cards}, nil
+}
+
+// Options override fields of the new card; zero values keep the old card's
+// (or, for the expiration date, the program's default from today).
+type Options struct {
+	PrintedName          string
+	EmbossingCustomField string
+	EmbossingGroup       string
+	ContactlessEnabled   *bool
+	Metadata             json.RawMessage
+	PINLength            int
+	ExpirationDate       string // yymm
+	ValidityPeriodHours  int    // VIRTUAL and PLASTIC only
+}
+
+// Request asks to replace card CardID of OrgID for reason ReasonID.
+type Request struct {
+	OrgID    string
+	CardID   int64
+	ReasonID int64
+	Options  Options
+	// IdempotencyKey, when set (at most 36 characters), replays the first
+	// result for the same request; another request with the key is a
+	// conflict. Keys are scoped to the org and the card.
+	IdempotencyKey string
+}
+
+// Result is the outcome of a reissue.
+type Result struct {
+	Old card.Card // the replaced card, as it is after the reissue
+	New card.Card // its successor
+	// Existing is true when the card already had a successor (or the
+	// idempotency key replayed): that successor is returned and nothing
+	// was written.
+	Existing bool
+}
+
+// Reissue replaces a card with a successor for the same account and
+// customer, by SPEC section 3:
+//
+//   - every status but UNBOUND, UNNUMBERED and DELETED may be reissued;
+//   - the old card: a terminated card keeps its status; a VIRTUAL,
+//     TEMPORARY or RECURRING card, or a PLASTIC one with a must_block
+//     reason, becomes CANCELED; a PLASTIC card without must_block becomes
+//     REISSUED when NORMAL and keeps any other status, and is canceled
+//     when its successor is activated;
+//   - the new card has the old one's type, account, customer, program and
+//     mode, the initial status of its type, track number + 1 and
+//     reissued_card_id = the old id, with Options overriding;
+//   - a card that already has a successor returns it and writes nothing.
+//
+// Events: Card updated for the old card when its status changed, Card
+// created for the new one.
+func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
+	if err := req.Options.validate(); err != nil {
+		return Result{}, err
+	}
+	key, fp, err := lifecycle.IdempotencyFor(req.OrgID, "reissue:card="+strconv.FormatInt(req.CardID, 10), req.IdempotencyKey, req)
+	if err != nil {
+		return Result{}, err
+	}
+	ctx = events.EnsureCorrelationID(ctx)
+	var res Result
+	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		res = Result{}
+		var keyConflict error
+		if key.Key != "" {
+			replay, done, err := lifecycle.Replay(ctx, tx, key, fp)
+			if err == nil && done {
+				if err := json.Unmarshal(replay, &res); err != nil {
+					return err
+				}
+				res.Existing = true
+				return nil
+			}
+			keyConflict = err // reported after the request's own 400s
+		}
+		reason, err := tx.Reason(ctx, req.OrgID, req.ReasonID)
+		if errors.Is(err, card.ErrNotFound) || (err == nil && !reason.Enabled) {
+			return card.Invalid("reason_id", "names no enabled reissue reason of the org")
+		}
+		if err != nil {
+			return err
+		}
+		if keyConflict != nil {
+			return keyConflict
+		}
+		res, err = s.reissue(ctx, tx, req, reason)
+		if err != nil {
+			return err
+		}
+		return lifecycle.Remember(ctx, tx, key, res)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func (s *Service) reissue(ctx context.Context, tx storage.Tx, req Request, reason card.Reason) (Result, error) {
+	now := s.cards.Now()
+	old, err := tx.Card(ctx, req.OrgID, req.CardID)
+	if err != nil {
+		return Result{}, err
+	}
+	if succ, err := tx.Successor(ctx, old.OrgID, old.ID); err == nil {
+		return Result{Old: old, New: succ, Existing: true}, nil
+	} else if !errors.Is(err, card.ErrNotFound) {
+		return Result{}, err
+	}
+	if err := Eligible(&old); err != nil {
+		return Result{}, err
+	}
+	next, err := s.successor(&old, req.Options, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if to, change := OldCardOutcome(&old, reason.MustBlock); change {
+		if _, err := lifecycle.Apply(&old, lifecycle.Reissue, to, now); err != nil {
+			return Result{}, err
+		}
+		// The old card is saved first: a canceled VIRTUAL card frees its
+		// alias for the successor.
+		if err := lifecycle.Persist(ctx, tx, &old, events.CardUpdated, events.OpReissue, now); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := lifecycle.Persist(ctx, tx, &next, events.CardCreated, events.OpReissue, now); err != nil {
+		return Result{}, err
+	}
+	return Result{Old: old, New: next}, nil
+}
+
+// Eligible refuses the statuses that cannot be reissued: UNBOUND,
+// UNNUMBERED and DELETED.
+func Eligible(c *card.Card) error {
+	switch c.Status {
+	case card.Unbound, card.Unnumbered, card.Deleted:
+		return &card.ConflictError{CardID: c.ID, Operation: lifecycle.Reissue.String(), Status: c.Status,
+			Reason: "UNBOUND, UNNUMBERED and DELETED cards are not reissued"}
+	}
+	return nil
+}
+
+// OldCardOutcome is what a reissue does to the replaced card: the status it
+// moves to, and whether it moves at all.
+func OldCardOutcome(c *card.Card, mustBlock bool) (to card.Status, change bool) {
+	switch {
+	case c.Status.Terminated():
+		return c.Status, false
+	case c.Type != card.Plastic || mustBlock:
+		return card.Canceled, true
+	case c.Status == card.Normal:
+		return card.Reissued, true
+	}
+	return c.Status, false
+}
+
+// successor builds the new card replacing old.
+func (s *Service) successor(old *card.Card, o Options, now time.Time) (card.Card, error) {
+	p, err := s.cards.Programs().Lookup(old.ProgramID)
+	if err != nil {
+		return card.Card{}, err
+	}
+	c := card.Card{
+		OrgID: old.OrgID, ProgramID: old.ProgramID, AccountID: old.AccountID, CustomerID: old.CustomerID,
+		Type: old.Type, Mode: old.Mode, Status: p.InitialStatus(old.Type),
+		Name: old.Name, PrintedName: old.PrintedName,
+		IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
+		TrackNumber: old.TrackNumber + 1, ReissuedCardID: old.ID,
+		Metadata: old.Metadata, EmbossingCustomField: old.EmbossingCustomField, EmbossingGroup: old.EmbossingGroup,
+		PINLength: old.PINLength, ContactlessEnabled: old.ContactlessEnabled,
+		TransactionLimit: old.TransactionLimit, TemplateID: old.TemplateID,
+		CVVRotationIntervalHours: old.CVVRotationIntervalHours,
+		ValidityPeriodHours:      old.ValidityPeriodHours,
+		Version:                  1, CreatedAt: now, UpdatedAt: now,
+	}
+	if o.PrintedName != "" {
+		c.PrintedName = o.PrintedName
+	}
+	if o.EmbossingCustomField != "" {
+		c.EmbossingCustomField = o.EmbossingCustomField
+	}
+	if o.EmbossingGroup != "" {
+		c.EmbossingGroup = o.EmbossingGroup
+	}
+	if o.ContactlessEnabled != nil {
+		c.ContactlessEnabled = *o.ContactlessEnabled
+	}
+	if o.Metadata != nil {
+		c.Metadata = o.Metadata
+	}
+	if o.PINLength != 0 {
+		c.PINLength = o.PINLength
+	}
+	if o.ExpirationDate != "" {
+		if c.ExpirationDate, err = card.ParseExpiration(o.ExpirationDate); err != nil {
+			return card.Card{}, err
+		}
+	}
+	if o.ValidityPeriodHours != 0 {
+		if !card.ValidityApplies(c.Type) {
+			return card.Card{}, card.Invalid("validity_period_hours", "applies only to VIRTUAL and PLASTIC cards")
+		}
+		c.ValidityPeriodHours = o.ValidityPeriodHours
+	}
+	if c.ValidityPeriodHours > 0 {
+		c.ValidUntil = now.Add(time.Duration(c.ValidityPeriodHours) * time.Hour)
+	}
+	return c, c.Validate()
+}
+
+func (o *Options) validate() error {
+	if o.PrintedName != "" {
+		if err := card.ValidatePrintedName(o.PrintedName); err != nil {
+			return err
+		}
+	}
+	if o.PINLength != 0 && o.PINLength != 4 && o.PINLength != 6 {
+		return card.Invalid("pin_length", "must be 4 or 6")
+	}
+	if o.ValidityPeriodHours < 0 {
+		return card.Invalid("validity_period_hours", "must be a positive number of hours")
+	}
+	if o.ExpirationDate != "" {
+		if _, err := card.ParseExpiration(o.ExpirationDate); err != nil {
+			return err
+		}
+	}
+	return card.ValidateMetadata(o.Metadata)
+}
