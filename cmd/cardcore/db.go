@@ -55,6 +55,9 @@ func openDB(ctx context.Context, target string, create bool) (*bun.DB, string, e
 			return nil, "", errors.New("--db: not a valid PostgreSQL URL")
 		}
 		desc = fmt.Sprintf("PostgreSQL database %q on %s:%d as %q", cfg.Database, cfg.Host, cfg.Port, cfg.User)
+		// bun writes arguments into the SQL text, so preparing each
+		// statement would only add a round trip: use the simple protocol.
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 		db = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
 	} else {
 		if strings.ContainsAny(target, "?#") {

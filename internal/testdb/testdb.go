@@ -99,6 +99,10 @@ func Postgres(t testing.TB) *bun.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// bun writes arguments into the SQL text, so every statement is new to
+	// PostgreSQL: the simple protocol sends it in one round trip instead of
+	// preparing it first.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	sqldb := stdlib.OpenDB(*cfg)
 	sqldb.SetMaxOpenConns(32)
 	sqldb.SetMaxIdleConns(32)
