@@ -84,7 +84,9 @@ type Tx interface {
 	Complete(ctx context.Context, key IdempotencyKey, result []byte) error
 
 	// InsertCards stores new cards as Insert does, in as few statements as
-	// the store can, and sets their IDs and Tokens in cs.
+	// the store can, and sets their IDs and Tokens in cs. After an error
+	// some cards may have been written: the caller must fail the
+	// transaction.
 	InsertCards(ctx context.Context, cs []card.Card) error
 
 	// Reason loads reason id of org, locked like Card.
@@ -104,8 +106,9 @@ type Tx interface {
 	// Save.
 	SaveBulk(ctx context.Context, b *card.Bulk) error
 	// AddExternalIDs appends external ids to bulk id, after those it holds.
-	// An id the bulk already holds is a card.ErrConflict and nothing is
-	// added.
+	// An id the bulk already holds is a card.ErrConflict; some ids may
+	// then have been added, so the caller must fail the transaction (return
+	// the error from the Update function), which undoes them.
 	AddExternalIDs(ctx context.Context, bulk string, ids []string) error
 	// ExternalIDs returns up to limit of bulk id's external ids in the order
 	// they were added, starting after position after (0 for the first);

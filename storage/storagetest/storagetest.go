@@ -52,6 +52,11 @@ var suite = []struct {
 	{"Outbox", outboxChecks},
 	{"Due", dueChecks},
 	{"Claim", claimChecks},
+	{"Reason", reasonChecks},
+	{"Bulk", bulkChecks},
+	{"ExternalIDs", externalIDChecks},
+	{"InsertCards", insertCardsChecks},
+	{"UnboundCards", unboundCardsChecks},
 	{"Concurrency", concurrencyChecks},
 }
 
