@@ -202,8 +202,11 @@ func Decide(op Operation, from, to card.Status) (changed bool, err error) {
 	if Allowed(op, from, to) {
 		return true, nil
 	}
-	return false, &card.ConflictError{Operation: op.String(), Status: from, Requested: to,
-		Reason: refusal(op, from, to)}
+	ce := &card.ConflictError{Operation: op.String(), Status: from, Reason: refusal(op, from, to)}
+	if op == UpdateStatus {
+		ce.Requested = to // the other operations name their destination themselves
+	}
+	return false, ce
 }
 
 func refusal(op Operation, from, to card.Status) string {
@@ -216,8 +219,16 @@ func refusal(op Operation, from, to card.Status) string {
 		return "a CREATED card becomes NORMAL only by activation"
 	case op == UpdateStatus && from == card.Inoperative && to == card.Normal:
 		return "an INOPERATIVE card returns to NORMAL only by renewing its validity"
+	case op == Activate:
+		return "only a CREATED card is activated"
+	case op == Bind:
+		return "only an UNBOUND card is bound"
+	case op == CancelBulk:
+		return "only an UNBOUND card is canceled with its bulk"
+	case op == RenewValidity:
+		return "only an INOPERATIVE card returns to NORMAL by renewal"
 	}
-	return "the transition table does not allow it"
+	return "the transition table does not allow " + op.String() + " from " + from.String() + " to " + to.String()
 }
 
 // Transition is one edge of the table.

@@ -105,6 +105,9 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, target string
 	if err := d.idempotency(ctx, cs.virtual); err != nil {
 		return err
 	}
+	if err := d.replace(ctx, cs); err != nil {
+		return err
+	}
 	if err := d.sweep(ctx, cs); err != nil {
 		return err
 	}
@@ -276,7 +279,7 @@ func (d *demo) idempotency(ctx context.Context, virtual card.Card) error {
 }
 
 func (d *demo) sweep(ctx context.Context, cs *demoCards) error {
-	d.section("5. sweep: the system transitions (a sweep covers every org of the database)")
+	d.section("6. sweep: the system transitions (a sweep covers every org of the database)")
 	d.clock.now = cs.oneDay.ValidUntil.Add(time.Hour)
 	fmt.Fprintf(d.out, "  clock        %s (past card %d's valid until)\n", stamp(d.clock.now), cs.oneDay.ID)
 	if err := d.sweepOnce(ctx, cs); err != nil {
@@ -336,7 +339,7 @@ func (d *demo) sweepOnce(ctx context.Context, cs *demoCards) error {
 }
 
 func (d *demo) final(ctx context.Context) error {
-	d.section("6. the account's cards now")
+	d.section("7. the account's cards now")
 	list, err := d.cards.ListByAccount(ctx, d.org, d.account, storage.Page{Limit: 100})
 	if err != nil {
 		return err
@@ -351,7 +354,7 @@ func (d *demo) final(ctx context.Context) error {
 // relay delivers the outbox to a publisher that prints each envelope, then
 // checks that nothing is left.
 func (d *demo) relay(ctx context.Context) error {
-	d.section("7. relay the outbox (events carry no PAN)")
+	d.section("8. relay the outbox (events carry no PAN)")
 	relay, err := events.NewRelay(d.store, events.PublisherFunc(func(_ context.Context, e events.Event) error {
 		_, err := fmt.Fprintf(d.out, "  %s\n", e)
 		return err
