@@ -54,7 +54,7 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (BindResult, error)
 			return BindResult{}, err
 		}
 	}
-	if req.ReissuedCardID == req.CardID {
+	if req.ReissuedCardID != 0 && req.ReissuedCardID == req.CardID {
 		return BindResult{}, card.Invalid("reissued_card_id", "must name another card")
 	}
 	ctx = events.EnsureCorrelationID(ctx)

@@ -89,6 +89,10 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	ctx = events.EnsureCorrelationID(ctx)
+	// The reason is read before the transaction, unlocked: concurrent
+	// reissues for one reason must not queue on its row, and a reissue
+	// that overlaps a change of the reason counts as coming before it.
+	reason, reasonErr := s.store.Reason(ctx, req.OrgID, req.ReasonID)
 	var res Result
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		res = Result{}
@@ -104,12 +108,11 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 			}
 			keyConflict = err // reported after the request's own 400s
 		}
-		reason, err := tx.Reason(ctx, req.OrgID, req.ReasonID)
-		if errors.Is(err, card.ErrNotFound) || (err == nil && !reason.Enabled) {
+		if errors.Is(reasonErr, card.ErrNotFound) || (reasonErr == nil && !reason.Enabled) {
 			return card.Invalid("reason_id", "names no enabled reissue reason of the org")
 		}
-		if err != nil {
-			return err
+		if reasonErr != nil {
+			return reasonErr
 		}
 		if keyConflict != nil {
 			return keyConflict
@@ -144,7 +147,11 @@ func (s *Service) reissue(ctx context.Context, tx storage.Tx, req Request, reaso
 	if err != nil {
 		return Result{}, err
 	}
-	if to, change := OldCardOutcome(&old, reason.MustBlock); change {
+	// A successor that starts NORMAL (a program whose PLASTIC cards need no
+	// activation) is active at once, so the old card is canceled at once,
+	// as activating the successor would.
+	mustBlock := reason.MustBlock || next.Status == card.Normal
+	if to, change := OldCardOutcome(&old, mustBlock); change {
 		if _, err := lifecycle.Apply(&old, lifecycle.Reissue, to, now); err != nil {
 			return Result{}, err
 		}
@@ -161,12 +168,17 @@ func (s *Service) reissue(ctx context.Context, tx storage.Tx, req Request, reaso
 }
 
 // Eligible refuses the statuses that cannot be reissued: UNBOUND,
-// UNNUMBERED and DELETED.
+// UNNUMBERED and DELETED; and a noname card terminated before it was ever
+// bound, which has no account and customer for a successor.
 func Eligible(c *card.Card) error {
 	switch c.Status {
 	case card.Unbound, card.Unnumbered, card.Deleted:
 		return &card.ConflictError{CardID: c.ID, Operation: lifecycle.Reissue.String(), Status: c.Status,
 			Reason: "UNBOUND, UNNUMBERED and DELETED cards are not reissued"}
+	}
+	if c.AccountID == "" {
+		return &card.ConflictError{CardID: c.ID, Operation: lifecycle.Reissue.String(), Status: c.Status,
+			Reason: "the noname card was never bound: it has no account and customer to reissue for"}
 	}
 	return nil
 }
@@ -248,7 +260,9 @@ func (o *Options) validate() error {
 	if o.PINLength != 0 && o.PINLength != 4 && o.PINLength != 6 {
 		return card.Invalid("pin_length", "must be 4 or 6")
 	}
-	if o.ValidityPeriodHours < 0 {
+	// The same bound as Create: beyond it the hours overflow a
+	// time.Duration and valid_until would land anywhere, even in the past.
+	if o.ValidityPeriodHours < 0 || o.ValidityPeriodHours > 24*366*20 {
 		return card.Invalid("validity_period_hours", "must be a positive number of hours")
 	}
 	if o.ExpirationDate != "" {
