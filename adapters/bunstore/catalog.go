@@ -104,11 +104,25 @@ func (t *txn) InsertCards(ctx context.Context, cs []card.Card) error {
 			}
 			rows = append(rows, rowOf(&batch[i]))
 		}
-		if _, err := t.db.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
+		// RETURNING is not promised to follow the VALUES order, so ids are
+		// matched to cards by token, which is unique.
+		var ret []struct {
+			ID    int64  `bun:"id"`
+			Token string `bun:"token"`
+		}
+		if err := t.db.NewInsert().Model(&rows).Returning("id, token").Scan(ctx, &ret); err != nil {
 			return translate(ctx, "insert cards", err)
 		}
+		ids := make(map[string]int64, len(ret))
+		for _, r := range ret {
+			ids[r.Token] = r.ID
+		}
 		for i := range batch {
-			batch[i].ID = rows[i].ID
+			id, ok := ids[batch[i].Token]
+			if !ok || len(ret) != len(batch) {
+				return &storeError{op: "insert cards", msg: "RETURNING did not name every inserted card"}
+			}
+			batch[i].ID = id
 		}
 	}
 	return nil
