@@ -26,6 +26,16 @@ type Store interface {
 	// serialization failure, so it must not have effects outside tx.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 
+	// Feed returns up to limit committed events of org whose feed position
+	// is above after, in feed order, each with Seq set to its position.
+	// Positions rise in the order the events' transactions committed (the
+	// order of their transaction ids on PostgreSQL); an event gets its
+	// position once no transaction still running could commit an event
+	// before it. So a client that asks again with after = the last Seq it
+	// got sees every committed event of the org exactly once, and a card's
+	// events in version order.
+	Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error)
+
 	// Reason returns reissue reason id of org, or card.ErrNotFound.
 	Reason(ctx context.Context, org string, id int64) (card.Reason, error)
 	// Reasons lists org's reasons with id > page.After by ascending id, at

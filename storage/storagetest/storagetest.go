@@ -50,6 +50,7 @@ var suite = []struct {
 	{"VirtualAlias", virtualAliasChecks},
 	{"Update", updateChecks},
 	{"Outbox", outboxChecks},
+	{"Feed", feedChecks},
 	{"Due", dueChecks},
 	{"Claim", claimChecks},
 	{"Reason", reasonChecks},

@@ -1,0 +1,97 @@
+package bunstore
+
+import (
+	"context"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+	"github.com/uptrace/bun"
+)
+
+// feedLock is the advisory lock (class, object) that serialises the
+// PostgreSQL feed sequencer: "card" in ASCII, and 1.
+const feedLockClass, feedLockObject = 0x63617264, 1
+
+// sequenceBatch bounds how many events one sequencer pass positions.
+const sequenceBatch = 10000
+
+// Feed implements storage.Store.
+//
+// On SQLite the outbox seq is the feed position: writers are serialised,
+// so seqs are taken in commit order. On PostgreSQL seqs are taken at
+// insert and transactions commit in another order, so a sequencer gives
+// events their feed position (feed_pos) once it is safe:
+//
+//   - only events of transactions older than the oldest one still running
+//     (pg_snapshot_xmin) are candidates, so every event positioned later
+//     belongs to a transaction that was running or not begun, and a
+//     follower that has read up to a position misses nothing below it;
+//   - candidates are positioned in seq order, and a candidate waits while
+//     its card has an earlier event not yet a candidate (a transaction
+//     with a newer id that committed first). A card's events are written
+//     under its row lock, so their seqs follow the card's versions: a
+//     card's events come out in version order.
+func (s *Store) Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error) {
+	if limit <= 0 {
+		return nil, card.Invalid("limit", "must be positive")
+	}
+	if after < 0 {
+		return nil, card.Invalid("after", "must not be negative")
+	}
+	var rows []outboxRow
+	q := s.db.NewSelect().Model(&rows).Limit(int64(limit))
+	if s.sqlite {
+		q = q.Where("org_id = ? AND seq > ?", org, after).OrderExpr("seq")
+	} else {
+		if err := s.sequence(ctx); err != nil {
+			return nil, err
+		}
+		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, published_at, feed_pos AS seq").
+			Where("org_id = ? AND feed_pos > ?", org, after).OrderExpr("feed_pos")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, translate(ctx, "read feed", err)
+	}
+	evs := make([]events.Event, len(rows))
+	for i := range rows {
+		evs[i] = rows[i].event()
+	}
+	return evs, nil
+}
+
+// sequence positions the events whose transactions are over, in batches.
+func (s *Store) sequence(ctx context.Context) error {
+	for {
+		var n int64
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, ?)", feedLockClass, feedLockObject); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+base AS (SELECT COALESCE(MAX(feed_pos), 0) AS top FROM cardcore_outbox),
+next AS (
+  SELECT o.seq, row_number() OVER (ORDER BY o.seq) AS rank
+  FROM cardcore_outbox o, horizon h
+  WHERE o.feed_pos IS NULL AND o.tx_id < h.xmin
+    AND NOT EXISTS (
+      SELECT 1 FROM cardcore_outbox p
+      WHERE p.feed_pos IS NULL AND p.card_id = o.card_id AND p.seq < o.seq AND p.tx_id >= h.xmin)
+  ORDER BY o.seq
+  LIMIT ?)
+UPDATE cardcore_outbox o SET feed_pos = base.top + next.rank
+FROM next, base WHERE o.seq = next.seq`, sequenceBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return translate(ctx, "sequence feed", err)
+		}
+		if n < sequenceBatch {
+			return nil
+		}
+	}
+}
