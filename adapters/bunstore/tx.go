@@ -127,39 +127,48 @@ func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, e
 	if limit <= 0 {
 		return nil, card.Invalid("limit", "must be positive")
 	}
-	lock := ""
-	if t.pg {
-		lock = "UPDATE SKIP LOCKED"
-	}
 	var expired []cardRow
-	q := t.db.NewSelect().Model(&expired).
-		Where(notTerminated).Where("expiration_date < ?", card.MonthOf(now)).
-		OrderExpr("expiration_date, id").Limit(int64(limit))
-	if lock != "" {
-		q = q.For(lock)
-	}
-	if err := q.Scan(ctx); err != nil {
+	if err := t.lockDue(expiredQuery(t.db, &expired, now, limit)).Scan(ctx); err != nil {
 		return nil, translate(ctx, "find expired cards", err)
 	}
 	rows := expired
 	if len(rows) < limit {
-		// Cards past their expiration month are the first query's: leaving
-		// them out here keeps the two results apart, so a batch is short
-		// only when no more cards are due (the sweep stops on a short batch).
 		var elapsed []cardRow
-		q := t.db.NewSelect().Model(&elapsed).
-			Where(validityApply).Where("valid_until <= ?", utc(now)).
-			Where("(expiration_date IS NULL OR expiration_date >= ?)", card.MonthOf(now)).
-			OrderExpr("valid_until, id").Limit(int64(limit - len(rows)))
-		if lock != "" {
-			q = q.For(lock)
-		}
-		if err := q.Scan(ctx); err != nil {
+		if err := t.lockDue(elapsedQuery(t.db, &elapsed, now, limit-len(rows))).Scan(ctx); err != nil {
 			return nil, translate(ctx, "find cards past validity", err)
 		}
 		rows = append(rows, elapsed...)
 	}
 	return cardsOf(rows)
+}
+
+// lockDue locks the due cards it reads on PostgreSQL, skipping those
+// another sweep holds.
+func (t *txn) lockDue(q *bun.SelectQuery) *bun.SelectQuery {
+	if t.pg {
+		return q.For("UPDATE SKIP LOCKED")
+	}
+	return q
+}
+
+// expiredQuery reads cards whose expiration month is over, through the
+// partial index cardcore_cards_expiry.
+func expiredQuery(db bun.IDB, dst *[]cardRow, now time.Time, limit int) *bun.SelectQuery {
+	return db.NewSelect().Model(dst).
+		Where(notTerminated).Where("expiration_date < ?", card.MonthOf(now)).
+		OrderExpr("expiration_date, id").Limit(int64(limit))
+}
+
+// elapsedQuery reads cards whose validity period is over, through the
+// partial index cardcore_cards_validity. Cards past their expiration month
+// are expiredQuery's: leaving them out keeps the two results apart, so a
+// batch is short only when no more cards are due (the sweep stops on a
+// short batch).
+func elapsedQuery(db bun.IDB, dst *[]cardRow, now time.Time, limit int) *bun.SelectQuery {
+	return db.NewSelect().Model(dst).
+		Where(validityApply).Where("valid_until <= ?", utc(now)).
+		Where("(expiration_date IS NULL OR expiration_date >= ?)", card.MonthOf(now)).
+		OrderExpr("valid_until, id").Limit(int64(limit))
 }
 
 func (t *txn) Claim(ctx context.Context, key storage.IdempotencyKey, fingerprint string) (storage.IdempotencyRecord, bool, error) {
