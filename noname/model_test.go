@@ -1,15 +1,11 @@
 package noname_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/testdb"
@@ -29,43 +25,7 @@ import (
 // schema and each works in an org of its own, whose rows are deleted when
 // it ends (the outbox is not read by org).
 func TestModel(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		dir, n := t.TempDir(), 0
-		rapid.Check(t, func(rt *rapid.T) {
-			n++
-			path := filepath.Join(dir, fmt.Sprintf("check-%d.db", n))
-			db := testdb.SQLite(t, path)
-			rt.Cleanup(func() {
-				db.Close()
-				for _, suffix := range []string{"", "-wal", "-shm"} {
-					os.Remove(path + suffix)
-				}
-			})
-			if err := bunstore.Migrate(context.Background(), db); err != nil {
-				rt.Fatalf("migrate: %v", err)
-			}
-			runModel(rt, db, org)
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		db, n := testdb.Open(t, "postgres"), 0
-		rapid.Check(t, func(rt *rapid.T) {
-			n++
-			orgID := fmt.Sprintf("model-%d", n)
-			rt.Cleanup(func() {
-				ctx := context.Background()
-				if _, err := db.NewRaw("DELETE FROM cardcore_bulk_external_ids WHERE bulk_id IN (SELECT id FROM cardcore_bulks WHERE org_id = ?)", orgID).Exec(ctx); err != nil {
-					t.Errorf("clean external ids of %s: %v", orgID, err)
-				}
-				for _, table := range []string{"cardcore_cards", "cardcore_outbox", "cardcore_idempotency", "cardcore_bulks"} {
-					if _, err := db.NewDelete().TableExpr(table).Where("org_id = ?", orgID).Exec(ctx); err != nil {
-						t.Errorf("clean %s of %s: %v", table, orgID, err)
-					}
-				}
-			})
-			runModel(rt, db, orgID)
-		})
-	})
+	testdb.Checks(t, org, runModel)
 }
 
 var (
