@@ -1,0 +1,292 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/noname"
+	"github.com/cardcore/cardcore/reissue"
+)
+
+// createCardBody is the body of POST /wallet/v2/cards: the card fields of
+// SPEC section 1.
+type createCardBody struct {
+	Type                     *string         `json:"type"`
+	Name                     string          `json:"name"`
+	PrintedName              string          `json:"printed_name"`
+	Mode                     *string         `json:"mode"`
+	ProgramID                int64           `json:"program_id"`
+	ExpirationDate           string          `json:"expiration_date"`
+	ValidityPeriodHours      int             `json:"validity_period_hours"`
+	Metadata                 json.RawMessage `json:"metadata"`
+	EmbossingCustomField     string          `json:"embossing_custom_field"`
+	EmbossingGroup           string          `json:"embossing_group"`
+	PINLength                int             `json:"pin_length"`
+	ContactlessEnabled       *bool           `json:"contactless_enabled"`
+	TransactionLimit         string          `json:"transaction_limit"`
+	TemplateID               string          `json:"template_id"`
+	CVVRotationIntervalHours *int            `json:"cvv_rotation_interval_hours"`
+}
+
+// enum parses an optional enum field: nil is absent.
+func enum[T any](field string, s *string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	if s == nil {
+		return zero, nil
+	}
+	v, err := parse(*s)
+	if err != nil {
+		var ie *card.InvalidError
+		if errors.As(err, &ie) {
+			return zero, invalid(field, field+" "+ie.Rule)
+		}
+		return zero, invalid(field, field+" is not valid")
+	}
+	return v, nil
+}
+
+func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) error {
+	account, customer, err := headerIDs(r, who)
+	if err != nil {
+		return err
+	}
+	if err := who.mayTouch(account); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var in createCardBody
+	if err := decode(body, &in); err != nil {
+		return err
+	}
+	if in.ProgramID < 0 {
+		return invalid("program_id", "program_id must be a positive integer")
+	}
+	typ, err := enum("type", in.Type, card.ParseType)
+	if err != nil {
+		return err
+	}
+	mode, err := enum("mode", in.Mode, card.ParseMode)
+	if err != nil {
+		return err
+	}
+	c, err := a.cfg.Cards.Create(r.Context(), lifecycle.CreateRequest{
+		OrgID: who.org, AccountID: account, CustomerID: customer, ProgramID: in.ProgramID,
+		Type: typ, Mode: mode, Name: in.Name, PrintedName: in.PrintedName,
+		ExpirationDate: in.ExpirationDate, ValidityPeriodHours: in.ValidityPeriodHours,
+		Metadata: rawObject(in.Metadata), EmbossingCustomField: in.EmbossingCustomField,
+		EmbossingGroup: in.EmbossingGroup, PINLength: in.PINLength, ContactlessEnabled: in.ContactlessEnabled,
+		TransactionLimit: in.TransactionLimit, TemplateID: in.TemplateID,
+		CVVRotationIntervalHours: in.CVVRotationIntervalHours,
+		IdempotencyKey:           key,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, cardBodyOf(&c))
+	return nil
+}
+
+// ownedCard returns the card a /wallet/v1 path names: a card of the org
+// under the path's account and customer. Any other card is not found. An
+// account and customer never change once set, so the check holds for the
+// use case that follows.
+func (a *api) ownedCard(ctx context.Context, who principal, o owner) (card.Card, error) {
+	c, err := a.cfg.Cards.Get(ctx, who.org, o.card)
+	if err != nil {
+		return card.Card{}, err
+	}
+	if c.AccountID != o.account || c.CustomerID != o.customer {
+		return card.Card{}, errNotFound("card")
+	}
+	return c, nil
+}
+
+// accountCard checks a /wallet/v1 card route up to its body: path ids (400),
+// the token's account (403), the body's size (413).
+func accountCard(w http.ResponseWriter, r *http.Request, who principal) (owner, []byte, error) {
+	o, err := pathOwner(r)
+	if err != nil {
+		return o, nil, err
+	}
+	if err := who.mayTouch(o.account); err != nil {
+		return o, nil, err
+	}
+	body, err := readBody(w, r)
+	return o, body, err
+}
+
+func (a *api) getCard(w http.ResponseWriter, r *http.Request, who principal) error {
+	o, _, err := accountCard(w, r, who)
+	if err != nil {
+		return err
+	}
+	c, err := a.ownedCard(r.Context(), who, o)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cardBodyOf(&c))
+	return nil
+}
+
+func (a *api) updateStatus(w http.ResponseWriter, r *http.Request, who principal) error {
+	o, body, err := accountCard(w, r, who)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Status *string `json:"status"`
+	}
+	if err := decode(body, &in); err != nil {
+		return err
+	}
+	if in.Status == nil {
+		return invalid("status", "status is required")
+	}
+	to, err := enum("status", in.Status, card.ParseStatus)
+	if err != nil {
+		return err
+	}
+	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
+		return err
+	}
+	c, err := a.cfg.Cards.UpdateStatus(r.Context(), who.org, o.card, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cardBodyOf(&c))
+	return nil
+}
+
+func (a *api) activate(w http.ResponseWriter, r *http.Request, who principal) error {
+	o, _, err := accountCard(w, r, who)
+	if err != nil {
+		return err
+	}
+	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
+		return err
+	}
+	c, err := a.cfg.Cards.Activate(r.Context(), who.org, o.card)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cardBodyOf(&c))
+	return nil
+}
+
+// submitReissue is the body of the reissue route (Pismo's SubmitReissue): the
+// reason and the options that override the old card's fields.
+type submitReissue struct {
+	ReasonID             int64           `json:"reason_id"`
+	PrintedName          string          `json:"printed_name"`
+	EmbossingCustomField string          `json:"embossing_custom_field"`
+	EmbossingGroup       string          `json:"embossing_group"`
+	ContactlessEnabled   *bool           `json:"contactless_enabled"`
+	Metadata             json.RawMessage `json:"metadata"`
+	PINLength            int             `json:"pin_length"`
+	ExpirationDate       string          `json:"expiration_date"`
+	ValidityPeriodHours  int             `json:"validity_period_hours"`
+}
+
+func (a *api) reissue(w http.ResponseWriter, r *http.Request, who principal) error {
+	o, body, err := accountCard(w, r, who)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var in submitReissue
+	if err := decode(body, &in); err != nil {
+		return err
+	}
+	req := reissue.Request{OrgID: who.org, CardID: o.card, ReasonID: in.ReasonID, IdempotencyKey: key,
+		Options: reissue.Options{
+			PrintedName: in.PrintedName, EmbossingCustomField: in.EmbossingCustomField,
+			EmbossingGroup: in.EmbossingGroup, ContactlessEnabled: in.ContactlessEnabled,
+			Metadata: rawObject(in.Metadata), PINLength: in.PINLength,
+			ExpirationDate: in.ExpirationDate, ValidityPeriodHours: in.ValidityPeriodHours,
+		}}
+	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
+		if !errors.Is(err, card.ErrNotFound) {
+			return err
+		}
+		// The body's errors (bad options, unknown or disabled reason) come
+		// before 404. The library checks them before it looks the card up,
+		// so ask it about card 0, which never exists: it answers the body's
+		// 400, or not found, and writes nothing.
+		req.CardID, req.IdempotencyKey = 0, ""
+		if _, err := a.cfg.Reissue.Reissue(r.Context(), req); !errors.Is(err, card.ErrNotFound) {
+			return err
+		}
+		return errNotFound("card")
+	}
+	res, err := a.cfg.Reissue.Reissue(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, reissueBodyOf(&res.New))
+	return nil
+}
+
+func (a *api) readCard(w http.ResponseWriter, r *http.Request, who principal) error {
+	id, err := pathCardID(r)
+	if err != nil {
+		return err
+	}
+	if err := who.requireServer(); err != nil {
+		return err
+	}
+	c, err := a.cfg.Cards.Get(r.Context(), who.org, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cardBodyOf(&c))
+	return nil
+}
+
+func (a *api) bind(w http.ResponseWriter, r *http.Request, who principal) error {
+	id, err := pathCardID(r)
+	if err != nil {
+		return err
+	}
+	account, customer, err := headerIDs(r, who)
+	if err != nil {
+		return err
+	}
+	if err := who.mayTouch(account); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ReissuedCardID int64  `json:"reissued_card_id"`
+		PrintedName    string `json:"printed_name"`
+	}
+	if err := decode(body, &in); err != nil {
+		return err
+	}
+	if in.ReissuedCardID < 0 {
+		return invalid("reissued_card_id", "reissued_card_id must be a card id")
+	}
+	res, err := a.cfg.Noname.Bind(r.Context(), noname.BindRequest{OrgID: who.org, CardID: id,
+		AccountID: account, CustomerID: customer, PrintedName: in.PrintedName, ReissuedCardID: in.ReissuedCardID})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, cardBodyOf(&res.Card))
+	return nil
+}
