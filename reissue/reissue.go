@@ -108,11 +108,8 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 			}
 			keyConflict = err // reported after the request's own 400s
 		}
-		if errors.Is(reasonErr, card.ErrNotFound) || (reasonErr == nil && !reason.Enabled) {
-			return card.Invalid("reason_id", "names no enabled reissue reason of the org")
-		}
-		if reasonErr != nil {
-			return reasonErr
+		if err := usable(reason, reasonErr); err != nil {
+			return err
 		}
 		if keyConflict != nil {
 			return keyConflict
@@ -127,6 +124,28 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// Check reports the errors of req that do not depend on its card: invalid
+// options or key, and an unknown or disabled reason. Reissue reports them
+// too; Check lets an adapter rank them before a card that is not found.
+func (s *Service) Check(ctx context.Context, req Request) error {
+	if err := req.Options.validate(); err != nil {
+		return err
+	}
+	if _, _, err := lifecycle.IdempotencyFor(req.OrgID, "reissue", req.IdempotencyKey, req); err != nil {
+		return err
+	}
+	return usable(s.store.Reason(ctx, req.OrgID, req.ReasonID))
+}
+
+// usable refuses a reason that was not found or is disabled as invalid
+// reason_id; other errors pass through.
+func usable(r card.Reason, err error) error {
+	if errors.Is(err, card.ErrNotFound) || (err == nil && !r.Enabled) {
+		return card.Invalid("reason_id", "names no enabled reissue reason of the org")
+	}
+	return err
 }
 
 func (s *Service) reissue(ctx context.Context, tx storage.Tx, req Request, reason card.Reason) (Result, error) {

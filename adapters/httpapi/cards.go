@@ -223,11 +223,8 @@ func (a *api) reissue(w http.ResponseWriter, r *http.Request, who principal) err
 			return err
 		}
 		// The body's errors (bad options, unknown or disabled reason) come
-		// before 404. The library checks them before it looks the card up,
-		// so ask it about card 0, which never exists: it answers the body's
-		// 400, or not found, and writes nothing.
-		req.CardID, req.IdempotencyKey = 0, ""
-		if _, err := a.cfg.Reissue.Reissue(r.Context(), req); !errors.Is(err, card.ErrNotFound) {
+		// before 404.
+		if err := a.cfg.Reissue.Check(r.Context(), req); err != nil {
 			return err
 		}
 		return errNotFound("card")
