@@ -76,6 +76,10 @@ func openDB(ctx context.Context, target string, create bool) (*bun.DB, string, e
 		desc = fmt.Sprintf("SQLite file %s", target)
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	}
+	// Keep idle connections for the server's concurrent requests: a new
+	// connection costs a handshake (PostgreSQL) or a schema read and the
+	// pragmas (SQLite), and database/sql keeps only 2 idle ones by default.
+	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, "", fmt.Errorf("open %s: %w", desc, err)

@@ -122,13 +122,22 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, target string
 }
 
 // demoCards are the cards the demo makes, one per type, and one with a
-// validity period.
+// validity period; then the PLASTIC card's successor and the noname card
+// bound to the account.
 type demoCards struct {
 	plastic, virtual, temporary, recurring, oneDay card.Card
+	successor, bound                               card.Card
 }
 
+// all returns the cards made so far.
 func (cs *demoCards) all() []*card.Card {
-	return []*card.Card{&cs.plastic, &cs.virtual, &cs.temporary, &cs.recurring, &cs.oneDay}
+	var out []*card.Card
+	for _, c := range []*card.Card{&cs.plastic, &cs.virtual, &cs.temporary, &cs.recurring, &cs.oneDay, &cs.successor, &cs.bound} {
+		if c.ID != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (d *demo) section(title string) { fmt.Fprintf(d.out, "\n%s\n", title) }

@@ -43,6 +43,7 @@ func (d *demo) replace(ctx context.Context, cs *demoCards) error {
 	if err != nil {
 		return fmt.Errorf("activate successor %d: %w", res.New.ID, err)
 	}
+	cs.successor = succ
 	d.say("activate", &succ, "CREATED -> %s", succ.Status)
 	old, err := d.cards.Get(ctx, d.org, cs.plastic.ID)
 	if err != nil {
@@ -53,10 +54,10 @@ func (d *demo) replace(ctx context.Context, cs *demoCards) error {
 	}
 	d.say("predecessor", &old, "%s -> %s when its successor was activated", cs.plastic.Status, old.Status)
 	cs.plastic = old
-	return d.bulk(ctx)
+	return d.bulk(ctx, cs)
 }
 
-func (d *demo) bulk(ctx context.Context) error {
+func (d *demo) bulk(ctx context.Context, cs *demoCards) error {
 	nn, err := noname.New(d.store, d.cards)
 	if err != nil {
 		return err
@@ -82,6 +83,7 @@ func (d *demo) bulk(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bind card %d: %w", ids[0], err)
 	}
+	cs.bound = bound.Card
 	d.say("bind", &bound.Card, "UNBOUND -> %s for account %s, customer %s", bound.Card.Status, bound.Card.AccountID, bound.Card.CustomerID)
 	_, err = nn.Bind(ctx, noname.BindRequest{OrgID: d.org, CardID: ids[0], AccountID: d.account, CustomerID: "cust-2"})
 	if err := d.refused("bind again", &bound.Card, err); err != nil {

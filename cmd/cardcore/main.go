@@ -1,6 +1,7 @@
-// Command cardcore runs the cardcore library from the shell: a guided demo
-// of the card lifecycle, the database migrations, and the sweep that applies
-// the system transitions (expiration, validity).
+// Command cardcore runs the cardcore library from the shell: the reference
+// HTTP API, the tokens that call it, a guided demo of the card lifecycle,
+// the database migrations, and the sweep that applies the system
+// transitions (expiration, validity).
 //
 // Usage:
 //
@@ -8,13 +9,17 @@
 //
 // The commands are:
 //
+//	serve    serve the reference HTTP API
+//	token    mint a bearer token for the API
 //	demo     walk cards through the lifecycle and relay their events
 //	migrate  create or update the cardcore tables
 //	sweep    expire due cards and make elapsed ones INOPERATIVE, once
 //
-// Every command takes --db: a SQLite file (default cardcore.db) or a
-// postgres:// URL. Run "cardcore <command> --help" for a command's flags.
-// Logs go to stderr; they never carry a PAN, a card token or a password.
+// Every command but token takes --db: a SQLite file (default cardcore.db)
+// or a postgres:// URL. serve and token read the token secret from
+// CARDCORE_JWT_SECRET (or --jwt-secret). Run "cardcore <command> --help"
+// for a command's flags. Logs go to stderr; they never carry a PAN, a card
+// token, a bearer token, the token secret or a password.
 package main
 
 import (
@@ -48,13 +53,31 @@ type command struct {
 type runFunc func(ctx context.Context, out io.Writer, log *slog.Logger) error
 
 var commands = []command{
+	{"serve", "serve the reference HTTP API", setupServe},
+	{"token", "mint a bearer token for the API", setupToken},
 	{"demo", "walk cards through the lifecycle and relay their events", setupDemo},
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
 }
 
+// usageError is a command line that parsed but asks for something the
+// command cannot do; it exits with exitUsage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks the command to stop cleanly (serve drains its
+	// requests); a second one kills the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -97,6 +120,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		if err := runCmd(ctx, stdout, log); err != nil {
+			var ue *usageError
+			if errors.As(err, &ue) {
+				fmt.Fprintf(stderr, "cardcore %s: %s\nRun \"cardcore %s --help\" for the command's flags.\n", c.name, ue, c.name)
+				return exitUsage
+			}
 			log.Error("command failed", "command", c.name, "err", err)
 			return exitError
 		}

@@ -137,6 +137,10 @@ func TestCommands(t *testing.T) {
 	}{
 		{"no command", nil, exitUsage, "", "usage: cardcore <command>"},
 		{"help", []string{"help"}, exitOK, "sweep", ""},
+		{"help lists serve", []string{"--help"}, exitOK, "serve    serve the reference HTTP API", ""},
+		{"help lists token", []string{"-h"}, exitOK, "token    mint a bearer token", ""},
+		{"serve help", []string{"serve", "--help"}, exitOK, "", "-sweep-every duration"},
+		{"token help", []string{"token", "-h"}, exitOK, "", "-account-id string"},
 		{"unknown command", []string{"serve-all"}, exitUsage, "", `unknown command "serve-all"`},
 		{"demo help", []string{"demo", "--help"}, exitOK, "", "-db string"},
 		{"migrate help", []string{"migrate", "--help"}, exitOK, "", "-db string"},
@@ -172,15 +176,8 @@ func TestCommands(t *testing.T) {
 
 // TestBinary builds the command and runs its demo as a user would.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
+	bin := buildCommand(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cardcore")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	path := filepath.Join(dir, "demo.db")
 	cmd := exec.CommandContext(t.Context(), bin, "demo", "--db", path)
 	var out, errOut bytes.Buffer

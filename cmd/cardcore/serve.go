@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/adapters/httpapi"
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/noname"
+	"github.com/cardcore/cardcore/reissue"
+)
+
+// Timeouts of the server. The API's bodies are at most 1 MiB, so a client
+// that needs longer to send its headers or its body is stalled, not slow.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 2 * time.Minute
+	drainTimeout      = 30 * time.Second // for in-flight requests after SIGINT or SIGTERM
+)
+
+// setupServe is "cardcore serve": the reference HTTP API (SPEC section 7)
+// over one database, migrated on start.
+func setupServe(fs *flag.FlagSet) runFunc {
+	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
+	target := dbFlag(fs, defaultDB)
+	secretValue := secretFlag(fs)
+	programsFile := fs.String("programs", "", `a JSON file of programs to add to program 1, e.g. [{"id":2,"bin":"12345678","brand":"VISA","expiration_months":36,"plastic_starts_normal":false,"bulk_size_limit":1000}]`)
+	sweepEvery := fs.Duration("sweep-every", 0, `run the sweep (expiration, validity) on this schedule, e.g. 1h (default: never; run "cardcore sweep" from a scheduler)`)
+	return func(ctx context.Context, _ io.Writer, log *slog.Logger) error {
+		if *sweepEvery < 0 {
+			return usageErrorf("--sweep-every must not be negative")
+		}
+		secret, err := jwtSecret(*secretValue)
+		if err != nil {
+			return err
+		}
+		programs, err := loadPrograms(*programsFile)
+		if err != nil {
+			return err
+		}
+		db, desc, err := openDB(ctx, *target, true)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		log.Info("migrating", "db", desc)
+		if err := bunstore.Migrate(ctx, db); err != nil {
+			return err
+		}
+		store, err := bunstore.New(ctx, db)
+		if err != nil {
+			return err
+		}
+		cards, err := lifecycle.NewCards(store, programs)
+		if err != nil {
+			return err
+		}
+		rs, err := reissue.New(store, cards)
+		if err != nil {
+			return err
+		}
+		nn, err := noname.New(store, cards)
+		if err != nil {
+			return err
+		}
+		api, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: rs, Noname: nn, Secret: secret, Logger: log})
+		if err != nil {
+			return err
+		}
+
+		ln, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{
+			Handler:           api,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		log.Info("serving", "addr", ln.Addr().String(), "db", desc,
+			"programs", slices.Sorted(maps.Keys(programs)), "sweep_every", sweepEvery.String())
+
+		var wg sync.WaitGroup
+		if *sweepEvery > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sweepOnSchedule(ctx, log, cards, *sweepEvery)
+			}()
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+
+		select {
+		case err = <-served:
+			// The listener failed: nothing is left to drain.
+		case <-ctx.Done():
+			log.Info("shutting down: draining in-flight requests", "timeout", drainTimeout.String())
+			drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+			err = srv.Shutdown(drainCtx)
+			cancel()
+			if err != nil {
+				err = fmt.Errorf("drain: %w", err)
+				srv.Close()
+			}
+		}
+		wg.Wait() // the sweep stops with ctx
+		if err != nil {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	}
+}
+
+// sweepOnSchedule runs cards.Sweep every interval until ctx ends. A failed
+// sweep is logged and tried again at the next tick; the batches it
+// committed stay committed.
+func sweepOnSchedule(ctx context.Context, log *slog.Logger, cards *lifecycle.Cards, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		res, err := cards.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return // stopped mid-sweep by the shutdown
+		case err != nil:
+			log.Error("sweep failed", "expired", res.Expired, "inoperative", res.Inoperative, "err", err)
+		default:
+			log.Info("swept", "expired", res.Expired, "inoperative", res.Inoperative)
+		}
+	}
+}
+
+// programJSON is one entry of the --programs file.
+type programJSON struct {
+	ID                  int64      `json:"id"`
+	BIN                 string     `json:"bin"`
+	Brand               card.Brand `json:"brand"`
+	ExpirationMonths    int        `json:"expiration_months"`
+	PlasticStartsNormal bool       `json:"plastic_starts_normal"`
+	BulkSizeLimit       int        `json:"bulk_size_limit"`
+}
+
+// loadPrograms reads the --programs file and returns the catalogue: program
+// 1 and the file's programs (an entry with id 1 replaces the default one).
+// Without a file the catalogue is program 1 alone.
+func loadPrograms(path string) (card.Programs, error) {
+	if path == "" {
+		return card.NewPrograms()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--programs: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var entries []programJSON
+	if err := dec.Decode(&entries); err != nil {
+		return nil, fmt.Errorf("--programs %s: want a JSON list of programs: %w", path, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("--programs %s: data after the JSON list", path)
+	}
+	ps := make([]card.Program, 0, len(entries))
+	seen := make(map[int64]bool, len(entries))
+	for _, e := range entries {
+		if seen[e.ID] {
+			return nil, fmt.Errorf("--programs %s: program %d is listed twice", path, e.ID)
+		}
+		seen[e.ID] = true
+		ps = append(ps, card.Program{ID: e.ID, BIN: e.BIN, Brand: e.Brand, ExpirationMonths: e.ExpirationMonths,
+			PlasticStartsNormal: e.PlasticStartsNormal, BulkSizeLimit: e.BulkSizeLimit})
+	}
+	programs, err := card.NewPrograms(ps...)
+	if err != nil {
+		return nil, fmt.Errorf("--programs %s: %w", path, err)
+	}
+	return programs, nil
+}
