@@ -14,6 +14,7 @@
 //	demo     walk cards through the lifecycle and relay their events
 //	migrate  create or update the cardcore tables
 //	sweep    expire due cards and make elapsed ones INOPERATIVE, once
+//	bench    measure the use cases under load, beside the raw-SQL baseline
 //
 // Every command but token takes --db: a SQLite file (default cardcore.db)
 // or a postgres:// URL. serve and token read the token secret from
@@ -58,6 +59,7 @@ var commands = []command{
 	{"demo", "walk cards through the lifecycle and relay their events", setupDemo},
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
+	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
 }
 
 // usageError is a command line that parsed but asks for something the

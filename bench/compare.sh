@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs the raw-SQL baseline (shared/bench/baseline) and `cardcore bench`
+# one after the other, workload by workload, on SQLite and PostgreSQL, and
+# prints the ratio cardcore / raw for each line. Then it starts a noname
+# bulk of 1,000,000 cards on SQLite and prints its peak RSS.
+#
+#   BASELINE  the baseline's directory (default ../shared/bench/baseline)
+#   PG_DSN    PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable);
+#             cardcore runs in a fresh schema cardcore_bench of that database
+#   DURATION  measured time per line (default 10s); WARMUP (default 1s)
+#   TARGETS   "sqlite postgres" (default both)
+#   BIG       set to 0 to skip the 1,000,000-card bulk
+#
+# Example: bench/compare.sh | tee bench/results/$(date +%F).txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASELINE=${BASELINE:-../shared/bench/baseline}
+PG_DSN=${PG_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-1s}
+TARGETS=${TARGETS:-sqlite postgres}
+BIG=${BIG:-1}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+log() { echo "# $*" >&2; }
+
+log "building cardcore and the baseline"
+go build -o "$work/cardcore" ./cmd/cardcore
+(cd "$BASELINE" && CGO_ENABLED=0 go build -o "$work/baseline" .)
+
+raw="$work/raw.jsonl"
+lib="$work/cardcore.jsonl"
+: >"$raw"
+: >"$lib"
+B=("$work/baseline" -duration "$DURATION" -warmup "$WARMUP")
+C=("$work/cardcore" bench --duration "$DURATION" --warmup "$WARMUP")
+
+for t in $TARGETS; do
+  case $t in
+  sqlite)
+    log "== sqlite (modernc, WAL, synchronous NORMAL)"
+    for w in read transition bind; do
+      "${B[@]}" -db sqlite -driver modernc -workload "$w" -workers 1,16 >>"$raw"
+      "${C[@]}" --workload "$w" --workers 1,16 >>"$lib"
+    done
+    "${B[@]}" -db sqlite -driver modernc -workload bulk -mode multirow -n 100000 >>"$raw"
+    "${C[@]}" --workload bulk --n 100000 >>"$lib"
+    "${C[@]}" --workload reissue --workers 1,16 >>"$lib"
+    ;;
+  postgres)
+    log "== postgres (fsync and synchronous_commit on)"
+    base=${PG_DSN%%\?*}
+    psql "$base" -qc 'DROP SCHEMA IF EXISTS cardcore_bench CASCADE; CREATE SCHEMA cardcore_bench' >&2
+    sep='?'
+    [[ $PG_DSN == *\?* ]] && sep='&'
+    lib_dsn="$PG_DSN${sep}search_path=cardcore_bench"
+    for w in read transition bind; do
+      "${B[@]}" -db postgres -dsn "$PG_DSN" -workload "$w" -workers 1,16 >>"$raw"
+      "${C[@]}" --db "$lib_dsn" --workload "$w" --workers 1,16 >>"$lib"
+    done
+    "${B[@]}" -db postgres -dsn "$PG_DSN" -workload bulk -mode copy -n 100000 >>"$raw"
+    "${C[@]}" --db "$lib_dsn" --workload bulk --n 100000 >>"$lib"
+    "${C[@]}" --db "$lib_dsn" --workload reissue --workers 1,16 >>"$lib"
+    ;;
+  esac
+done
+
+if [[ $BIG != 0 ]]; then
+  log "== a 1,000,000-card noname bulk on SQLite"
+  "${C[@]}" --workload bulk --n 1000000 >"$work/big.jsonl"
+fi
+
+python3 - "$raw" "$lib" "$work/big.jsonl" <<'PY'
+import json, sys
+raw = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+lib = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+def key(r):
+    w = "bulk" if r["workload"].startswith("bulk") else r["workload"]
+    return (r["db"], w, r["workers"])
+base = {key(r): r for r in raw}
+print(f'{"db":9} {"workload":10} {"workers":>7} {"cardcore":>11} {"raw":>11} {"ratio":>6} {"p50 µs":>9} {"p99 µs":>9} {"rss MiB":>8}')
+for r in lib:
+    b = base.get(key(r))
+    ratio = f'{r["ops_per_s"] / b["ops_per_s"]:.2f}' if b else "n/a"
+    rawops = f'{b["ops_per_s"]:.0f}' if b else "-"
+    print(f'{r["db"]:9} {r["workload"]:10} {r["workers"]:>7} {r["ops_per_s"]:>11.0f} {rawops:>11} {ratio:>6} {r["p50_us"]:>9.0f} {r["p99_us"]:>9.0f} {r["peak_rss_mib"]:>8.1f}')
+try:
+    for l in open(sys.argv[3]):
+        if l.strip():
+            r = json.loads(l)
+            print(f'\n1,000,000-card bulk on {r["db"]}: {r["ops_per_s"]:.0f} cards/s, peak RSS {r["peak_rss_mib"]:.1f} MiB (target <= 100)')
+except FileNotFoundError:
+    pass
+PY

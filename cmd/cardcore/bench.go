@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/noname"
+	"github.com/cardcore/cardcore/reissue"
+	"github.com/cardcore/cardcore/storage"
+	"github.com/uptrace/bun"
+)
+
+// benchResult is one measurement, with the keys of the raw-SQL baseline
+// (shared/bench/baseline) first, so the two outputs compare line by line.
+type benchResult struct {
+	DB         string  `json:"db"`
+	Workload   string  `json:"workload"`
+	Workers    int     `json:"workers"`
+	OpsPerS    float64 `json:"ops_per_s"`
+	P50us      float64 `json:"p50_us"`
+	P99us      float64 `json:"p99_us"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	Unit       string  `json:"unit"`
+	Ops        int64   `json:"ops"`
+	Secs       float64 `json:"secs"`
+	Conflicts  int64   `json:"conflicts"`
+	Errors     int64   `json:"errors"`
+}
+
+// benchConfig is what the bench flags ask for.
+type benchConfig struct {
+	target           string
+	workloads        []string
+	workers          []int // nil: each workload's default
+	duration, warmup time.Duration
+	n, bindN         int
+}
+
+var benchWorkloads = []string{"read", "transition", "bind", "reissue", "bulk"}
+
+// setupBench is "cardcore bench": the library's real use cases under load,
+// shaped like the raw-SQL baseline's workloads.
+func setupBench(fs *flag.FlagSet) runFunc {
+	var cfg benchConfig
+	fs.StringVar(&cfg.target, "db", "", "SQLite file or postgres:// URL (default: a new SQLite file in a temporary directory, removed at exit)")
+	workloads := fs.String("workload", "all", "comma list of "+strings.Join(benchWorkloads, ", ")+", or all:\n"+
+		"read: get a card by id; transition: update status NORMAL<->BLOCKED on random cards;\n"+
+		"bind: bind pre-made UNBOUND noname cards; reissue: reissue pre-made cards;\n"+
+		"bulk: start a noname bulk of -n cards (cards/s, one run)")
+	workers := fs.String("workers", "", "comma list of worker counts (default 1,16; bulk always 1)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time per timed workload and worker count")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each measurement")
+	fs.IntVar(&cfg.n, "n", 100000, "cards made for read and transition, and the size of the bulk")
+	fs.IntVar(&cfg.bindN, "bind-n", 50000, "cards made for each bind and reissue measurement (it stops early if they run out)")
+	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
+		var err error
+		if cfg.workloads, err = parseWorkloads(*workloads); err != nil {
+			return err
+		}
+		if cfg.workers, err = parseWorkers(*workers); err != nil {
+			return err
+		}
+		if cfg.duration <= 0 || cfg.warmup < 0 || cfg.n <= 0 || cfg.bindN <= 0 {
+			return usageErrorf("--duration, --n and --bind-n must be positive, --warmup not negative")
+		}
+		return runBench(ctx, out, log, cfg)
+	}
+}
+
+func parseWorkloads(s string) ([]string, error) {
+	if s == "all" {
+		return benchWorkloads, nil
+	}
+	var out []string
+	for _, w := range strings.Split(s, ",") {
+		if !slices.Contains(benchWorkloads, w) {
+			return nil, usageErrorf("--workload: unknown workload %q", w)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func parseWorkers(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 256 {
+			return nil, usageErrorf("--workers: %q is not a worker count (1-256)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// bench holds the use cases under measurement.
+type bench struct {
+	cfg     benchConfig
+	db      *bun.DB
+	kind    string // "sqlite" or "postgres", as the baseline names them
+	store   *bunstore.Store
+	cards   *lifecycle.Cards
+	reissue *reissue.Service
+	noname  *noname.Service
+	log     *slog.Logger
+}
+
+func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchConfig) error {
+	target := cfg.target
+	if target == "" {
+		dir, err := os.MkdirTemp("", "cardcore-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		target = filepath.Join(dir, "cardcore.db")
+	}
+	db, desc, err := openDB(ctx, target, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	b := &bench{cfg: cfg, db: db, kind: "sqlite", log: log}
+	if isPostgres(target) {
+		b.kind = "postgres"
+	}
+	if err := bunstore.Migrate(ctx, db); err != nil {
+		return err
+	}
+	if b.store, err = bunstore.New(ctx, db); err != nil {
+		return err
+	}
+	if b.cards, err = lifecycle.NewCards(b.store, nil); err != nil {
+		return err
+	}
+	if b.reissue, err = reissue.New(b.store, b.cards); err != nil {
+		return err
+	}
+	if b.noname, err = noname.New(b.store, b.cards); err != nil {
+		return err
+	}
+	log.Info("bench", "db", desc, "workloads", cfg.workloads, "duration", cfg.duration)
+	enc := json.NewEncoder(out)
+	for _, w := range cfg.workloads {
+		results, err := b.run(ctx, w)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w, err)
+		}
+		for _, r := range results {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// run measures workload w at each worker count.
+func (b *bench) run(ctx context.Context, w string) ([]benchResult, error) {
+	if w == "bulk" {
+		r, err := b.bulk(ctx)
+		return []benchResult{r}, err
+	}
+	counts := b.cfg.workers
+	if counts == nil {
+		counts = []int{1, 16}
+	}
+	var results []benchResult
+	for _, workers := range counts {
+		b.db.SetMaxOpenConns(workers + 2)
+		b.db.SetMaxIdleConns(workers + 2)
+		org := "bench-" + randomHex(4)
+		op, err := b.prepare(ctx, w, org, workers)
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.measure(ctx, w, workers, op)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// errExhausted ends a measurement early: the pre-made cards ran out.
+var errExhausted = errors.New("pre-made cards exhausted")
+
+// prepare makes the cards workload w needs in org, outside the measured
+// time, and returns the operation a worker runs.
+func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(ctx context.Context, worker int) error, error) {
+	switch w {
+	case "read", "transition":
+		ids, err := b.makeCards(ctx, org, b.cfg.n, card.Temporary, card.Normal)
+		if err != nil {
+			return nil, err
+		}
+		if w == "read" {
+			return func(ctx context.Context, _ int) error {
+				_, err := b.cards.Get(ctx, org, ids[rand.IntN(len(ids))])
+				return err
+			}, nil
+		}
+		// Each worker owns the cards of its stripe and knows their status,
+		// so every operation is a real change, as in the baseline.
+		blocked := make([]bool, len(ids))
+		return func(ctx context.Context, worker int) error {
+			i := rand.IntN(len(ids)/workers)*workers + worker
+			to := card.Blocked
+			if blocked[i] {
+				to = card.Normal
+			}
+			if _, err := b.cards.UpdateStatus(ctx, org, ids[i], to); err != nil {
+				return err
+			}
+			blocked[i] = !blocked[i]
+			return nil
+		}, nil
+	case "bind":
+		ids, err := b.makeNoname(ctx, org, b.cfg.bindN)
+		if err != nil {
+			return nil, err
+		}
+		var next atomic.Int64
+		return func(ctx context.Context, _ int) error {
+			i := next.Add(1) - 1
+			if i >= int64(len(ids)) {
+				return errExhausted
+			}
+			_, err := b.noname.Bind(ctx, noname.BindRequest{OrgID: org, CardID: ids[i],
+				AccountID: "1001", CustomerID: strconv.FormatInt(i, 10)})
+			return err
+		}, nil
+	case "reissue":
+		ids, err := b.makeCards(ctx, org, b.cfg.bindN, card.Plastic, card.Normal)
+		if err != nil {
+			return nil, err
+		}
+		reason, err := b.reissue.CreateReason(ctx, card.Reason{OrgID: org, Description: "bench",
+			Type: "DAMAGED", Cost: "0", Enabled: true})
+		if err != nil {
+			return nil, err
+		}
+		var next atomic.Int64
+		return func(ctx context.Context, _ int) error {
+			i := next.Add(1) - 1
+			if i >= int64(len(ids)) {
+				return errExhausted
+			}
+			_, err := b.reissue.Reissue(ctx, reissue.Request{OrgID: org, CardID: ids[i], ReasonID: reason.ID})
+			return err
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown workload %q", w)
+}
+
+// makeCards stores n cards of type t in status st for org, in batches,
+// without events (they are fixtures, not changes), and returns their ids.
+func (b *bench) makeCards(ctx context.Context, org string, n int, t card.Type, st card.Status) ([]int64, error) {
+	now := b.cards.Now()
+	ids := make([]int64, 0, n)
+	for start := 0; start < n; start += 1000 {
+		batch := make([]card.Card, min(1000, n-start))
+		for i := range batch {
+			batch[i] = card.Card{OrgID: org, ProgramID: card.DefaultProgramID,
+				AccountID: strconv.Itoa(1000 + (start+i)%1000), CustomerID: strconv.Itoa(2000 + (start+i)%1000),
+				Type: t, Mode: card.Credit, Status: st, Name: "bench",
+				IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
+				TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
+				Version: 1, CreatedAt: now, UpdatedAt: now}
+			if t == card.Plastic {
+				batch[i].Name = card.PlasticName
+			}
+		}
+		if err := b.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			return tx.InsertCards(ctx, batch)
+		}); err != nil {
+			return nil, err
+		}
+		for i := range batch {
+			ids = append(ids, batch[i].ID)
+		}
+	}
+	return ids, nil
+}
+
+// makeNoname stores n UNBOUND noname cards of one bulk for org.
+func (b *bench) makeNoname(ctx context.Context, org string, n int) ([]int64, error) {
+	now := b.cards.Now()
+	bulk := "bench-" + randomHex(8)
+	ids := make([]int64, 0, n)
+	for start := 0; start < n; start += 1000 {
+		batch := make([]card.Card, min(1000, n-start))
+		for i := range batch {
+			batch[i] = card.Card{OrgID: org, ProgramID: card.DefaultProgramID,
+				Type: card.Plastic, Mode: card.Credit, Status: card.Unbound, Name: card.PlasticName,
+				IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
+				TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
+				BulkID: bulk, ExternalID: strconv.Itoa(start + i),
+				Version: 1, CreatedAt: now, UpdatedAt: now}
+		}
+		if err := b.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			return tx.InsertCards(ctx, batch)
+		}); err != nil {
+			return nil, err
+		}
+		for i := range batch {
+			ids = append(ids, batch[i].ID)
+		}
+	}
+	return ids, nil
+}
+
+// measure runs op on workers goroutines for the warm-up and the duration
+// and reports the operations that started after the warm-up.
+func (b *bench) measure(ctx context.Context, w string, workers int, op func(ctx context.Context, worker int) error) (benchResult, error) {
+	start := time.Now()
+	measureFrom := start.Add(b.cfg.warmup)
+	deadline := measureFrom.Add(b.cfg.duration)
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		latencies []time.Duration
+		last      time.Time
+		conflicts atomic.Int64
+		failures  atomic.Int64
+		firstErr  error
+		done      atomic.Int64
+	)
+	stopProgress := b.progress(w, workers, &done)
+	defer stopProgress()
+	for worker := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			var end time.Time
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					break
+				}
+				err := op(ctx, worker)
+				t1 := time.Now()
+				if errors.Is(err, errExhausted) {
+					break
+				}
+				if err != nil {
+					if errors.Is(err, card.ErrConflict) {
+						conflicts.Add(1)
+					} else {
+						failures.Add(1)
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+					}
+					continue
+				}
+				if !t0.Before(measureFrom) {
+					mine = append(mine, t1.Sub(t0))
+					end = t1
+					done.Add(1)
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			if end.After(last) {
+				last = end
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return benchResult{}, ctx.Err()
+	}
+	if len(latencies) == 0 {
+		return benchResult{}, fmt.Errorf("no operation completed (first error: %v)", firstErr)
+	}
+	if firstErr != nil {
+		b.log.Warn("operations failed", "workload", w, "workers", workers, "failures", failures.Load(), "first", firstErr)
+	}
+	secs := last.Sub(measureFrom).Seconds()
+	slices.Sort(latencies)
+	return benchResult{DB: b.kind, Workload: w, Workers: workers,
+		OpsPerS: round1(float64(len(latencies)) / secs),
+		P50us:   micros(latencies[len(latencies)/2]), P99us: micros(latencies[len(latencies)*99/100]),
+		PeakRSSMiB: peakRSSMiB(), Unit: "ops/s", Ops: int64(len(latencies)), Secs: round3(secs),
+		Conflicts: conflicts.Load(), Errors: failures.Load()}, nil
+}
+
+// bulk starts a noname bulk of n cards, the ids collected beforehand.
+func (b *bench) bulk(ctx context.Context) (benchResult, error) {
+	org := "bench-" + randomHex(4)
+	ids := make([]string, 0, 10000)
+	var bulk card.Bulk
+	for start := 0; start < b.cfg.n; start += cap(ids) {
+		ids = ids[:0]
+		for i := start; i < min(start+cap(ids), b.cfg.n); i++ {
+			ids = append(ids, "ext-"+strconv.Itoa(i))
+		}
+		var err error
+		if start == 0 {
+			bulk, err = b.noname.Create(ctx, noname.CreateRequest{OrgID: org, ExternalIDs: ids})
+		} else {
+			bulk, err = b.noname.Increment(ctx, org, bulk.ID, ids)
+		}
+		if err != nil {
+			return benchResult{}, err
+		}
+	}
+	var done atomic.Int64
+	stop := b.progress("bulk", 1, &done)
+	t0 := time.Now()
+	_, err := b.noname.Start(ctx, org, bulk.ID)
+	elapsed := time.Since(t0)
+	stop()
+	if err != nil {
+		return benchResult{}, err
+	}
+	return benchResult{DB: b.kind, Workload: "bulk", Workers: 1,
+		OpsPerS: round1(float64(b.cfg.n) / elapsed.Seconds()),
+		P50us:   micros(elapsed), P99us: micros(elapsed),
+		PeakRSSMiB: peakRSSMiB(), Unit: "cards/s", Ops: int64(b.cfg.n), Secs: round3(elapsed.Seconds())}, nil
+}
+
+// progress logs every 5 s how far a long measurement is; the returned
+// function stops it.
+func (b *bench) progress(w string, workers int, done *atomic.Int64) func() {
+	stop := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				b.log.Info("running", "workload", w, "workers", workers, "elapsed", time.Since(t0).Round(time.Second), "ops", done.Load())
+			}
+		}
+	}()
+	return func() { close(stop) }
+}
+
+// peakRSSMiB is the process's peak resident set size (VmHWM), 0 where
+// /proc is missing.
+func peakRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			if err == nil {
+				return round1(kb / 1024)
+			}
+		}
+	}
+	return 0
+}
+
+func micros(d time.Duration) float64 { return round1(float64(d) / float64(time.Microsecond)) }
+func round1(f float64) float64       { return float64(int64(f*10+0.5)) / 10 }
+func round3(f float64) float64       { return float64(int64(f*1000+0.5)) / 1000 }
