@@ -45,6 +45,12 @@ type Card struct {
 	BulkID     string // noname cards only
 	ExternalID string
 
+	// Synced marks a record kept by an external system of record and
+	// written by card data sync (SPEC section 8), found by its account,
+	// customer and last four digits.
+	Synced    bool
+	CloseDate time.Time // when the system of record closed the card; synced cards only
+
 	Metadata                 json.RawMessage `json:",omitempty"` // a JSON object or nil
 	EmbossingCustomField     string
 	EmbossingGroup           string

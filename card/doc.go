@@ -53,6 +53,14 @@
 // Brand, BIN, the last four digits and a keyed hash of the PAN are set when
 // PCI data is provisioned, and are empty until then.
 //
+// # Synced cards
+//
+// A card with Synced set is a record kept by an external system of record
+// and written by card data sync (package datasync), which finds it by its
+// account, customer and last four digits: a synced card needs last four
+// digits, and only a synced card has a CloseDate, which is never before its
+// issuing date.
+//
 // # Programs
 //
 // A Program is issuer configuration shared by its cards: BIN and brand, the

@@ -129,6 +129,14 @@ func (c *Card) validateDates() error {
 	if !c.ValidUntil.IsZero() && !exp.IsZero() && c.ValidUntil.After(exp) {
 		return Invalid("validity_period_hours", "valid_until may not pass the expiration date")
 	}
+	if !c.CloseDate.IsZero() {
+		if !c.Synced {
+			return Invalid("close_date", "is kept for synced cards only")
+		}
+		if c.CloseDate.Before(c.IssuingDate) {
+			return Invalid("close_date", "must not be before the issuing date")
+		}
+	}
 	return nil
 }
 
@@ -156,6 +164,9 @@ func (c *Card) validateOptions() error {
 	}
 	if h := c.CVVRotationIntervalHours; h != nil && (*h < 0 || *h > 24*366) {
 		return Invalid("cvv_rotation_interval_hours", "must be between 0 and 8784 hours")
+	}
+	if c.Synced && c.Last4 == "" {
+		return Invalid("last_4_digits", "is required on a synced card, which is found by it")
 	}
 	if c.Last4 != "" && (len(c.Last4) != 4 || !digits(c.Last4)) {
 		return Invalid("last_4_digits", "must be 4 digits")

@@ -182,6 +182,10 @@ func TestCardValidate(t *testing.T) {
 			c.ExpirationDate = time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
 			c.ValidUntil = time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC)
 		}, ""},
+		{"synced and closed", func(c *card.Card) { c.Synced, c.CloseDate = true, c.IssuingDate }, ""},
+		{"close date on a card not synced", func(c *card.Card) { c.CloseDate = c.IssuingDate.Add(time.Hour) }, "close_date"},
+		{"synced closed before it opened", func(c *card.Card) { c.Synced, c.CloseDate = true, c.IssuingDate.Add(-time.Second) }, "close_date"},
+		{"synced without last four digits", func(c *card.Card) { c.Synced, c.Last4 = true, "" }, "last_4_digits"},
 		{"no org", func(c *card.Card) { c.OrgID = "" }, "org_id"},
 		{"org of 65 chars", func(c *card.Card) { c.OrgID = strings.Repeat("o", 65) }, "org_id"},
 		{"no program", func(c *card.Card) { c.ProgramID = 0 }, "program_id"},

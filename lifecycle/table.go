@@ -223,6 +223,8 @@ func refusal(op Operation, from, to card.Status) string {
 		return "only a CREATED card is activated"
 	case op == Bind:
 		return "only an UNBOUND card is bound"
+	case op == Issuance:
+		return "only a PENDING card is issued or failed"
 	case op == CancelBulk:
 		return "only an UNBOUND card is canceled with its bulk"
 	case op == RenewValidity:

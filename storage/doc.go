@@ -19,7 +19,7 @@
 //     effect outside the transaction.
 //   - Errors wrap the sentinels of package card and never expose a driver's
 //     error type; a broken unique rule (a second VIRTUAL alias, a second
-//     successor) is a card.ErrConflict.
+//     successor, a second synced card of one key) is a card.ErrConflict.
 //   - Idempotency records are claimed and completed inside the transaction
 //     of the request they belong to, so a request that fails leaves no
 //     record and may be retried with the same key.

@@ -17,6 +17,9 @@ type Store interface {
 	events.Outbox
 	// Card returns card id of org, or an error wrapping card.ErrNotFound.
 	Card(ctx context.Context, org string, id int64) (card.Card, error)
+	// CardByToken returns the card of org whose Token is token, or an error
+	// wrapping card.ErrNotFound.
+	CardByToken(ctx context.Context, org, token string) (card.Card, error)
 	// CardsByAccount returns the account's cards with id > page.After, by
 	// ascending id, at most page.Limit of them.
 	CardsByAccount(ctx context.Context, org, account string, page Page) ([]card.Card, error)
@@ -28,12 +31,11 @@ type Store interface {
 
 	// Feed returns up to limit committed events of org whose feed position
 	// is above after, in feed order, each with Seq set to its position.
-	// Positions rise in the order the events' transactions committed (the
-	// order of their transaction ids on PostgreSQL); an event gets its
-	// position once no transaction still running could commit an event
-	// before it. So a client that asks again with after = the last Seq it
-	// got sees every committed event of the org exactly once, and a card's
-	// events in version order.
+	// Positions only rise: an event committed after a reader's last page
+	// gets a position above that page's. So a client that asks again with
+	// after = the last Seq it got sees every committed event of the org
+	// exactly once, and a card's events in version order. An event is in
+	// the feed as soon as its transaction has committed.
 	Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error)
 
 	// Reason returns reissue reason id of org, or card.ErrNotFound.
@@ -61,6 +63,16 @@ type Tx interface {
 	// no other transaction changes it meanwhile. Errors wrap
 	// card.ErrNotFound when there is no such card in the org.
 	Card(ctx context.Context, org string, id int64) (card.Card, error)
+	// CardByToken loads the card of org whose Token is token and locks it
+	// like Card; card.ErrNotFound when there is none.
+	CardByToken(ctx context.Context, org, token string) (card.Card, error)
+	// CardByLast4 loads the synced card (Card.Synced) of org kept for the
+	// account, customer and last four digits, and locks it like Card;
+	// card.ErrNotFound when there is none. Cards that are not synced are
+	// never returned, whatever their last four digits. At most one synced
+	// card exists per (org, account, customer, last4): Insert of a second
+	// one is a card.ErrConflict.
+	CardByLast4(ctx context.Context, org, account, customer, last4 string) (card.Card, error)
 	// Successor returns the card whose ReissuedCardID is id, or an error
 	// wrapping card.ErrNotFound.
 	Successor(ctx context.Context, org string, id int64) (card.Card, error)

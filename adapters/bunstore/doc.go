@@ -17,7 +17,10 @@
 // Unique indexes hold the rules that must survive concurrent writers: a card
 // has at most one successor (one card per reissued_card_id), a customer's
 // VIRTUAL cards that are not terminated have distinct aliases, an external
-// id appears once in a bulk, and a card token is never reused. A write that
+// id appears once in a bulk, a card token is never reused, and there is one
+// synced card per (org, account, customer, last4): the partial index
+// cardcore_cards_synced covers synced cards only, so cards made by other
+// APIs may share last four digits by chance. A write that
 // breaks one is a card.ErrConflict naming the rule. Other database errors
 // are reported by message only, so no driver or bun type leaves the package.
 //

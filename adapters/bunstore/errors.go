@@ -32,6 +32,7 @@ var constraints = []struct{ pg, sqlite, rule string }{
 	{"cardcore_bulk_external_ids_unique", "cardcore_bulk_external_ids.external_id", "the external id is already in the bulk"},
 	{"cardcore_cards_bulk", "cardcore_cards.external_id", "the external id is already in the bulk"},
 	{"cardcore_cards_token", "cardcore_cards.token", "the card token is already used"},
+	{"cardcore_cards_synced", "cardcore_cards.customer_id, cardcore_cards.last4", "a synced card with these last four digits already exists for the account and customer"},
 }
 
 // translate turns a database error into the library's taxonomy. Errors

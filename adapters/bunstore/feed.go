@@ -19,18 +19,16 @@ const sequenceBatch = 10000
 //
 // On SQLite the outbox seq is the feed position: writers are serialised,
 // so seqs are taken in commit order. On PostgreSQL seqs are taken at
-// insert and transactions commit in another order, so a sequencer gives
-// events their feed position (feed_pos) once it is safe:
-//
-//   - only events of transactions older than the oldest one still running
-//     (pg_snapshot_xmin) are candidates, so every event positioned later
-//     belongs to a transaction that was running or not begun, and a
-//     follower that has read up to a position misses nothing below it;
-//   - candidates are positioned in seq order, and a candidate waits while
-//     its card has an earlier event not yet a candidate (a transaction
-//     with a newer id that committed first). A card's events are written
-//     under its row lock, so their seqs follow the card's versions: a
-//     card's events come out in version order.
+// insert and transactions commit in another order, so a reader could pass
+// a seq whose transaction commits later. Instead a sequencer, serialised by
+// an advisory lock, gives committed events their feed position (feed_pos)
+// when the feed is read: each pass numbers the events it can see that have
+// none, in seq order, above every position handed out before. A position
+// is never given below one a reader may have passed, so a reader misses
+// nothing; and a card's events are written under its row lock, each
+// transaction after the previous one committed, so their seqs, and their
+// positions, follow the card's versions. Events are in the feed as soon as
+// their transaction has committed.
 func (s *Store) Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error) {
 	if limit <= 0 {
 		return nil, card.Invalid("limit", "must be positive")
@@ -68,16 +66,11 @@ func (s *Store) sequence(ctx context.Context) error {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `
-WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
-base AS (SELECT COALESCE(MAX(feed_pos), 0) AS top FROM cardcore_outbox),
+WITH base AS (SELECT COALESCE(MAX(feed_pos), 0) AS top FROM cardcore_outbox),
 next AS (
-  SELECT o.seq, row_number() OVER (ORDER BY o.seq) AS rank
-  FROM cardcore_outbox o, horizon h
-  WHERE o.feed_pos IS NULL AND o.tx_id < h.xmin
-    AND NOT EXISTS (
-      SELECT 1 FROM cardcore_outbox p
-      WHERE p.feed_pos IS NULL AND p.card_id = o.card_id AND p.seq < o.seq AND p.tx_id >= h.xmin)
-  ORDER BY o.seq
+  SELECT seq, row_number() OVER (ORDER BY seq) AS rank
+  FROM cardcore_outbox WHERE feed_pos IS NULL
+  ORDER BY seq
   LIMIT ?)
 UPDATE cardcore_outbox o SET feed_pos = base.top + next.rank
 FROM next, base WHERE o.seq = next.seq`, sequenceBatch)

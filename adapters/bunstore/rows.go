@@ -41,6 +41,8 @@ type cardRow struct {
 	ReissuedCardID           int64     `bun:"reissued_card_id,nullzero"`
 	BulkID                   string    `bun:"bulk_id,nullzero"`
 	ExternalID               string    `bun:"external_id,nullzero"`
+	Synced                   bool      `bun:"synced"`
+	CloseDate                time.Time `bun:"close_date,nullzero"`
 	Metadata                 string    `bun:"metadata,nullzero"`
 	EmbossingCustomField     string    `bun:"embossing_custom_field"`
 	EmbossingGroup           string    `bun:"embossing_group"`
@@ -73,6 +75,7 @@ func rowOf(c *card.Card) cardRow {
 		ValidityPeriodHours: c.ValidityPeriodHours, ValidUntil: utc(c.ValidUntil),
 		TrackNumber: c.TrackNumber, ReissuedCardID: c.ReissuedCardID,
 		BulkID: c.BulkID, ExternalID: c.ExternalID, Metadata: string(c.Metadata),
+		Synced: c.Synced, CloseDate: utc(c.CloseDate),
 		EmbossingCustomField: c.EmbossingCustomField, EmbossingGroup: c.EmbossingGroup,
 		PINLength: c.PINLength, ContactlessEnabled: c.ContactlessEnabled,
 		TransactionLimit: c.TransactionLimit, TemplateID: c.TemplateID,
@@ -92,7 +95,7 @@ func (r *cardRow) card() (card.Card, error) {
 		IssuingDate: utc(r.IssuingDate), ExpirationDate: utc(r.ExpirationDate), ActivationDate: utc(r.ActivationDate),
 		ValidityPeriodHours: r.ValidityPeriodHours, ValidUntil: utc(r.ValidUntil),
 		TrackNumber: r.TrackNumber, ReissuedCardID: r.ReissuedCardID,
-		BulkID: r.BulkID, ExternalID: r.ExternalID,
+		BulkID: r.BulkID, ExternalID: r.ExternalID, Synced: r.Synced, CloseDate: utc(r.CloseDate),
 		EmbossingCustomField: r.EmbossingCustomField, EmbossingGroup: r.EmbossingGroup,
 		PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
 		TransactionLimit: r.TransactionLimit, TemplateID: r.TemplateID,

@@ -146,6 +146,15 @@ func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, erro
 	return loadCard(ctx, s.db, org, id, "")
 }
 
+// CardByToken implements storage.Store.
+func (s *Store) CardByToken(ctx context.Context, org, token string) (card.Card, error) {
+	var r cardRow
+	if err := tokenQuery(s.db, &r, org, token).Scan(ctx); err != nil {
+		return card.Card{}, notFound(ctx, "card", token, err)
+	}
+	return r.card()
+}
+
 // CardsByAccount implements storage.Store.
 func (s *Store) CardsByAccount(ctx context.Context, org, account string, page storage.Page) ([]card.Card, error) {
 	if page.Limit <= 0 {

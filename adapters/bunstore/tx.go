@@ -52,6 +52,46 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 	return r.card()
 }
 
+func (t *txn) CardByToken(ctx context.Context, org, token string) (card.Card, error) {
+	var r cardRow
+	return t.loadLocked(ctx, tokenQuery(t.db, &r, org, token), &r, "card", token)
+}
+
+func (t *txn) CardByLast4(ctx context.Context, org, account, customer, last4 string) (card.Card, error) {
+	var r cardRow
+	return t.loadLocked(ctx, syncedQuery(t.db, &r, org, account, customer, last4), &r,
+		"synced card", account+"/"+customer+"/"+last4)
+}
+
+// loadLocked runs q, which reads one card into r, locking it, and
+// remembers the row for Save; kind and id name the card when it is not
+// found.
+func (t *txn) loadLocked(ctx context.Context, q *bun.SelectQuery, r *cardRow, kind, id string) (card.Card, error) {
+	if lock := t.lock(); lock != "" {
+		q = q.For(lock)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return card.Card{}, notFound(ctx, kind, id, err)
+	}
+	t.remember(*r)
+	return r.card()
+}
+
+// tokenQuery reads the card of a token through the unique index
+// cardcore_cards_token.
+func tokenQuery(db bun.IDB, dst *cardRow, org, token string) *bun.SelectQuery {
+	return db.NewSelect().Model(dst).Where("token = ? AND org_id = ?", token, org)
+}
+
+// syncedQuery reads the synced card of a key through the partial unique
+// index cardcore_cards_synced; the predicate is written as in the index so
+// SQLite uses it.
+func syncedQuery(db bun.IDB, dst *cardRow, org, account, customer, last4 string) *bun.SelectQuery {
+	return db.NewSelect().Model(dst).
+		Where("org_id = ? AND account_id = ? AND customer_id = ? AND last4 = ?", org, account, customer, last4).
+		Where("synced")
+}
+
 func (t *txn) remember(r cardRow) {
 	if t.loaded == nil {
 		t.loaded = make(map[int64]cardRow, 2)

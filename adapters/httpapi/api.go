@@ -1,11 +1,16 @@
 package httpapi
 
 import (
+	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/cardcore/cardcore/datasync"
+	"github.com/cardcore/cardcore/issuance"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
@@ -13,7 +18,9 @@ import (
 )
 
 // Config is what the reference API needs: the use cases, the store (for
-// the event feed) and the HS256 secret that signs tokens.
+// the event feed and the idempotency records) and the HS256 secret that
+// signs tokens. The routes of SPEC sections 8 and 9 are served only when
+// their use cases are set.
 type Config struct {
 	Store   storage.Store
 	Cards   *lifecycle.Cards
@@ -21,7 +28,24 @@ type Config struct {
 	Noname  *noname.Service
 	Secret  []byte           // HS256 key of the bearer tokens; at least 32 bytes
 	Logger  *slog.Logger     // optional; tokens, PANs and secrets are never logged
-	Now     func() time.Time // optional clock for token expiry (default time.Now)
+	Now     func() time.Time // optional clock for token expiry and signatures' created (default time.Now)
+
+	// Sync, when set, serves card data sync (SPEC section 8):
+	// PUT /v2/data/customers/{sourceCustomerId}/accounts/{sourceAccountId}/cards.
+	Sync *datasync.Service
+	// Issuance, when set, serves the sandbox routes (SPEC section 9), whose
+	// requests are signed (RFC 9421) with one of ClientKeys.
+	Issuance *issuance.Service
+	// ClientKeys are the ed25519 public keys of the clients that sign
+	// sandbox requests, by the keyid their signatures name. Required with
+	// Issuance.
+	ClientKeys map[string]ed25519.PublicKey
+	// PublicOrigin is optional: the scheme and authority clients address
+	// when a proxy in front rewrites them (e.g. "https://api.example.com"
+	// before a proxy that terminates TLS). Signatures' @target-uri,
+	// @authority and @scheme then use it; without it they use the
+	// connection's scheme and the request's Host header.
+	PublicOrigin string
 }
 
 // New returns the reference HTTP API (SPEC section 7) as an http.Handler
@@ -33,7 +57,54 @@ func New(cfg Config) (http.Handler, error) {
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("httpapi: the token secret must be at least 32 bytes")
 	}
+	if _, err := publicOrigin(cfg.PublicOrigin); err != nil {
+		return nil, err
+	}
+	if cfg.Issuance != nil {
+		if len(cfg.ClientKeys) == 0 {
+			return nil, errors.New("httpapi: the sandbox routes (Issuance) need ClientKeys to verify signed requests")
+		}
+		for id, k := range cfg.ClientKeys {
+			if err := ValidateKeyID(id); err != nil {
+				return nil, err
+			}
+			if len(k) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("httpapi: client key %q is not an ed25519 public key (%d bytes, want %d)", id, len(k), ed25519.PublicKeySize)
+			}
+		}
+	}
 	return newAPI(cfg), nil
+}
+
+// maxKeyID bounds a client key's id.
+const maxKeyID = 64
+
+// ValidateKeyID checks a client key id: 1-64 printable ASCII characters,
+// as a signature's keyid parameter (a structured-field string) can carry.
+func ValidateKeyID(id string) error {
+	if id == "" || len(id) > maxKeyID {
+		return fmt.Errorf("httpapi: a client key id is 1-%d characters, got %d", maxKeyID, len(id))
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return fmt.Errorf("httpapi: client key id %q: only printable ASCII characters", id)
+		}
+	}
+	return nil
+}
+
+// publicOrigin parses Config.PublicOrigin: empty, or scheme and authority
+// alone.
+func publicOrigin(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("httpapi: PublicOrigin %q must be http:// or https:// and a host, e.g. https://api.example.com", s)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
 // Claims are what a bearer token carries: the org, and either an account

@@ -1,9 +1,12 @@
 // Package httpapi is cardcore's reference HTTP API (SPEC section 7): an
 // http.Handler, shaped after Pismo's card-issuing API, over the lifecycle,
-// reissue and noname use cases and the store's event feed. New builds it;
-// MintToken makes its bearer tokens. GET /openapi.json serves its OpenAPI
-// 3.0.3 document, and openapi_test.go runs every route and every answer the
-// document lists against it, so the two cannot drift.
+// reissue and noname use cases and the store's event feed; with
+// Config.Sync, card data sync (section 8); with Config.Issuance and
+// Config.ClientKeys, the signed sandbox routes (section 9). New builds it;
+// MintToken makes its bearer tokens; SignRequest signs a client's sandbox
+// request. GET /openapi.json serves its OpenAPI 3.0.3 document, and
+// openapi_test.go runs every route and every answer the document lists
+// against it, so the two cannot drift.
 //
 // # Tokens
 //
@@ -83,4 +86,102 @@
 //     body. A 500 says nothing of its cause; it is logged with the method,
 //     the route pattern and the error, never a token or a body.
 //   - /healthz answers 200 {"status": "ok"} without touching the store.
+//
+// # Card data sync (SPEC section 8)
+//
+// PUT /v2/data/customers/{sourceCustomerId}/accounts/{sourceAccountId}/cards
+// takes {"cards": [...]} with a server token and answers 200
+// {"requestId": "<uuid>"} once the whole batch committed (datasync.Service
+// applies it all or none). The path ids are 1-64 printable characters,
+// checked before the 403. Each entry is read field by field, so a value of
+// the wrong JSON type is a 400 naming cards[i].field (i from 0); null is an
+// absent field and unknown fields are ignored. networkIdentifier is a JSON
+// integer or a string of decimal digits ("3"); openDate and closeDate are
+// RFC 3339 date-times (fractions and offsets allowed). An entry whose
+// sourceAccountId or sourceCustomerId differs from the path's is a 400 on
+// that field. Reopening a CLOSED card is a 409 for the whole batch. The
+// request id is the cid of the batch's events unless x-cid gives one.
+//
+// # Sandbox routes (SPEC section 9)
+//
+// POST /accounts/{accountId}/cards (201 with the card, PENDING),
+// PATCH /simulator/cards/{cardId}/issue and /fail (202, no body) and
+// GET /cards/{cardId} (200) take a server token and a signed request.
+// Account and card ids are UUIDs (any case; else 400). The card body is
+// camelCase: id (the card's token), accountId, type, status, brand and
+// last4 (once issued; never the PAN), expirationDate (YYYY-MM), createdAt
+// and updatedAt. Only VIRTUAL and TEMPORARY are created: PLASTIC (and
+// RECURRING) is a 400 on type. The checks run in this order: the token
+// (401), the path id (400), the server token (403), the body's size (413),
+// on POST and PATCH the Idempotency-Key header, required and a UUID (400),
+// the signature (401), the body (400), then the use case (404, 409).
+//
+// Idempotency-Key is compared in canonical (lower-case) form. On POST the
+// library keeps it with the card, scoped to the org, the route and the
+// account and bound to the type: a replay answers 201 with the card as it
+// was then; another type is a 409. On PATCH the library takes no key, so
+// the adapter keeps the answer in the store's idempotency records, scoped
+// to the org, the route and the card and bound to the body's bytes: a
+// replay answers 202 again, another body is a 409. It looks the key up by
+// claiming it in a transaction it rolls back, and records the answer in a
+// transaction of its own once the change committed; if that write fails,
+// the answer is still 202 (the change is made) and a replay of the key is
+// then a 409 instead of a 202. Two requests with one key at once are not
+// serialised: one settles the card, the other gets the card's 409.
+//
+// # Signed requests
+//
+// Every sandbox request carries an RFC 9421 signature made with one of
+// Config.ClientKeys (ed25519). The first label of Signature-Input that
+// verifies wins; a request is refused with 401 when none does, with the
+// first label's problem in words and the header at fault in field:
+//
+//   - Signature-Input and Signature are required, structured dictionaries;
+//     the label's signature is a byte sequence;
+//   - keyid is required and names a client key; alg, when given, is
+//     "ed25519"; created is required, at most 5 minutes old and at most 1
+//     minute ahead; expires, when given, is honoured;
+//   - the covered components include @method and @target-uri, on POST and
+//     PATCH idempotency-key, and with a body content-digest (the whole
+//     field, not one member with key); a component may not appear twice;
+//   - with a body, Content-Digest (RFC 9530) is required, and each of its
+//     sha-256 and sha-512 members must be the digest of the body (other
+//     algorithms are ignored; at least one of these two must be there).
+//     GET bodies are not read, so a GET's digest is not compared;
+//   - the signature base is built as RFC 9421 §2.5 says, and the
+//     signature must verify over it.
+//
+// @target-uri is the full target URI (§2.2.2): scheme, authority, path and
+// query, the path and query as the request line sent them. The scheme is
+// that of the connection (https when the server terminates TLS) and the
+// authority is the Host header. Behind a proxy, the proxy must forward
+// the path and query unchanged and keep the Host header, and when it
+// terminates TLS or rewrites the host, Config.PublicOrigin (cardcore serve
+// --public-origin) names the scheme and authority clients address, e.g.
+// https://api.example.com. X-Forwarded-* headers are never trusted.
+// @authority is the authority normalized (lower case, without the default
+// port). The derived components @method, @target-uri, @authority,
+// @scheme, @request-target, @path and @query are supported; @query-param
+// is not (401). Field components may carry sf (for the dictionary fields
+// Content-Digest, Repr-Digest, Signature and Signature-Input), key
+// (any dictionary field) or bs; req and tr are refused on requests.
+//
+// SignRequest is the client side: it sets Content-Digest (sha-256) and
+// signs @method, @target-uri, content-digest and idempotency-key (those
+// present) with created, keyid and alg.
+//
+// Why the signature base is built here rather than by a library: of the
+// two maintained Go implementations, remitly-oss/httpsig-go v1.2.0 builds
+// @target-uri without the path (from URL.RawPath, without the "?" before
+// the query) and answers "" for @scheme and @request-target, so it refuses
+// correct signatures of every other implementation; yaronf/httpsign v0.4.1
+// derives @target-uri as URL.String(), which is relative on a server, and
+// pulls lestrrat-go/jwx v2 and v3 and their dependencies into every
+// program that embeds cardcore. The verifier here is a few hundred lines over
+// github.com/dunglas/httpsfv (structured fields; no dependencies, go 1.14),
+// the library both of them use. It is proven against RFC 9421 Appendix
+// B.2.6 byte for byte (testdata/rfc9421: the request, test-key-ed25519,
+// the signature base and the signature), against signatures made by
+// yaronf/httpsign (a test dependency only), against yaronf/httpsign's
+// verifier for SignRequest's signatures, and by ExampleSignRequest.
 package httpapi

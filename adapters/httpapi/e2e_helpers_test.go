@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -23,6 +24,8 @@ import (
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/adapters/httpapi"
+	"github.com/cardcore/cardcore/datasync"
+	"github.com/cardcore/cardcore/issuance"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
@@ -68,7 +71,24 @@ func newHandler(tb testing.TB, db *bun.DB) (http.Handler, *bunstore.Store) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: re, Noname: nn, Secret: testSecret})
+	sync, err := datasync.New(store, cards)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pans, err := issuance.NewHMACProvisioner(testSecret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	iss, err := issuance.New(store, cards, pans)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	client, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: re, Noname: nn, Secret: testSecret,
+		Sync: sync, Issuance: iss, ClientKeys: map[string]ed25519.PublicKey{"e2e-client": client}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/datasync"
+	"github.com/cardcore/cardcore/issuance"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
@@ -25,10 +29,13 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 // smallBulks is a program whose bulk requests take at most 3 external ids.
 const smallBulks = 2
 
-// fixture is the API over a fresh database, served by httptest.
+// fixture is the API over a fresh database, served by httptest, with the
+// sync and sandbox routes; client signs sandbox requests.
 type fixture struct {
-	store *bunstore.Store
-	srv   *httptest.Server
+	store  *bunstore.Store
+	srv    *httptest.Server
+	client clientKey
+	cfg    Config
 }
 
 func newFixture(t *testing.T, db *bun.DB) *fixture {
@@ -53,14 +60,45 @@ func newFixture(t *testing.T, db *bun.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Store: store, Cards: cards, Reissue: rs, Noname: nn, Secret: testSecret,
-		Logger: slog.New(slog.DiscardHandler)})
+	sync, err := datasync.New(store, cards)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &fixture{store: store, srv: srv}
+	pans, err := issuance.NewHMACProvisioner([]byte("fixture-pan-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := issuance.New(store, cards, pans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newClientKey(t, "client-1")
+	f := &fixture{store: store, client: client, cfg: Config{Store: store, Cards: cards, Reissue: rs, Noname: nn,
+		Secret: testSecret, Logger: slog.New(slog.DiscardHandler), Sync: sync, Issuance: iss,
+		ClientKeys: map[string]ed25519.PublicKey{client.id: client.pub}}}
+	h, err := New(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewServer(h)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// config is a copy of the fixture's configuration.
+func (f *fixture) config() Config {
+	cfg := f.cfg
+	cfg.ClientKeys = maps.Clone(cfg.ClientKeys)
+	return cfg
+}
+
+// signer signs a test request with k, created at now.
+func signer(k clientKey) func(*http.Request) {
+	return func(r *http.Request) {
+		if err := SignRequest(r, k.id, k.priv); err != nil {
+			panic(err)
+		}
+	}
 }
 
 // unbound returns the ids of the bulk's UNBOUND cards.
@@ -100,6 +138,8 @@ type call struct {
 	// not an integer, a value outside its schema...), so validating it
 	// against the document must fail.
 	breaksDoc bool
+	// sign, when set, signs the request once its headers are set.
+	sign func(*http.Request)
 }
 
 func (k call) rawBody(t testing.TB) []byte {
@@ -135,6 +175,9 @@ func (k call) request(ctx context.Context, base string, body []byte) *http.Reque
 	}
 	for h, v := range k.header {
 		req.Header.Set(h, v)
+	}
+	if k.sign != nil {
+		k.sign(req)
 	}
 	return req
 }

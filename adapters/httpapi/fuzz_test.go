@@ -12,9 +12,9 @@ import (
 	"github.com/cardcore/cardcore/internal/testdb"
 )
 
-// fuzzRoutes are the routes of SPEC section 7; {a}, {b} and {c} stand for
-// the fuzzed path ids (customer, account, card or bulk), {q} for a fuzzed
-// query. The last one is a fuzzed path of its own.
+// fuzzRoutes are the routes of SPEC sections 7, 8 and 9; {a}, {b} and {c}
+// stand for the fuzzed path ids (customer, account, card or bulk), {q} for
+// a fuzzed query. The last one is a fuzzed path of its own.
 var fuzzRoutes = []struct{ method, path string }{
 	{"POST", "/wallet/v2/cards"},
 	{"GET", "/wallet/v1/customers/{a}/accounts/{b}/cards/{c}"},
@@ -34,6 +34,11 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"GET", "/events?{q}"},
 	{"GET", "/openapi.json"},
 	{"GET", "/healthz"},
+	{"PUT", "/v2/data/customers/{a}/accounts/{b}/cards"},
+	{"POST", "/accounts/{b}/cards"},
+	{"PATCH", "/simulator/cards/{c}/issue"},
+	{"PATCH", "/simulator/cards/{c}/fail"},
+	{"GET", "/cards/{c}"},
 	{"GET", "{a}"},
 }
 
@@ -106,7 +111,12 @@ func FuzzRoutes(f *testing.F) {
 	f.Add(uint8(0), uint8(15), "", "", "", "after=-1&limit=1001", []byte(nil), true)
 	f.Add(uint8(0), uint8(16), "", "", "", "", []byte(nil), true)
 	f.Add(uint8(0), uint8(17), "", "", "", "", []byte(nil), false)
-	f.Add(uint8(255), uint8(18), "/wallet/v2/cards/1/../../events", "", "", "", []byte(nil), true)
+	f.Add(uint8(0), uint8(18), "c1", "a1", "", "", []byte(`{"cards":[{"sourceAccountId":"a1","sourceCustomerId":"c1","last4":"1234",`+
+		`"iin":"123456","cardType":"CREDIT","status":"CLOSED","networkIdentifier":"4","openDate":"2017-01-01T08:00:00Z","closeDate":"2018-01-01T08:00:00Z"}]}`), true)
+	f.Add(uint8(0), uint8(18), "c1", "a1", "", "", []byte(`{"cards":[{"sourceAccountId":"a1","sourceCustomerId":"c1","last4":"1234","status":"OPEN"}]}`), true)
+	f.Add(uint8(0), uint8(19), "", "0b6a1f7e-3c1d-4c8e-9a55-2f4b6f0e1d2c", "", "", []byte(`{"type":"VIRTUAL"}`), true)
+	f.Add(uint8(0), uint8(20), "", "", "0b6a1f7e-3c1d-4c8e-9a55-2f4b6f0e1d2c", "", []byte(nil), true)
+	f.Add(uint8(0), uint8(23), "/wallet/v2/cards/1/../../events", "", "", "", []byte(nil), true)
 	f.Add(uint8(203), uint8(2), cust, acct, "1", "", []byte(`{"status":"BLOCKED"}`), true)
 
 	f.Fuzz(func(t *testing.T, sel, route uint8, a, b, c, extra string, body []byte, server bool) {
@@ -142,6 +152,7 @@ func FuzzRoutes(f *testing.F) {
 		req.Header.Set("x-customer-id", a)
 		if extra != "" {
 			req.Header.Set("x-idempotency-key", extra)
+			req.Header.Set("Idempotency-Key", extra)
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -106,7 +106,10 @@ func TestOpenAPI(t *testing.T) {
 	}
 	testdb.Each(t, func(t *testing.T, db *bun.DB) {
 		c := &contract{router: router, seen: map[string]bool{}}
-		exercise(t, c, newFixture(t, db))
+		f := newFixture(t, db)
+		exercise(t, c, f)
+		exerciseSync(t, c, f)
+		exerciseSandbox(t, c, f)
 		brokenStore(t, c, newFixture(t, db), db)
 		c.covered(t, doc)
 	})
@@ -396,6 +399,149 @@ func exercise(t *testing.T, c *contract, f *fixture) {
 	do(call{method: "GET", path: "/healthz", want: 200})
 }
 
+// exerciseSync runs the card data sync route (SPEC section 8).
+func exerciseSync(t *testing.T, c *contract, f *fixture) {
+	do := func(k call) answer { t.Helper(); return c.do(t, f.srv.URL, k) }
+	server := token(t, Claims{OrgID: "org-a", Server: true})
+	acct := token(t, Claims{OrgID: "org-a", AccountID: "100"})
+	path := "/v2/data/customers/afa2r21-25f9/accounts/42c57311-25f9-4501-b9db-e78afa73c0e3/cards"
+	entry := func(kv ...any) map[string]any {
+		e := map[string]any{"sourceAccountId": "42c57311-25f9-4501-b9db-e78afa73c0e3", "sourceCustomerId": "afa2r21-25f9"}
+		for i := 0; i < len(kv); i += 2 {
+			e[kv[i].(string)] = kv[i+1]
+		}
+		return e
+	}
+	batch := func(es ...map[string]any) map[string]any { return map[string]any{"cards": es} }
+
+	// The document's example: one card created OPEN, one CLOSED.
+	created := do(call{method: "PUT", path: path, token: server, want: 200, body: batch(
+		entry("last4", "2345", "iin", "123456", "cardType", "CREDIT", "status", "OPEN", "networkIdentifier", 3,
+			"openDate", "2017-01-01T08:00:00Z", "closeDate", nil),
+		entry("last4", "6789", "iin", "873452", "cardType", "CREDIT", "status", "CLOSED", "networkIdentifier", "3",
+			"openDate", "2017-01-01T08:00:00Z", "closeDate", "2023-04-06T08:00:00Z"))})
+	if _, err := uuid.Parse(str(t, created.body, "requestId")); err != nil {
+		t.Errorf("requestId: %s", created.raw)
+	}
+	do(call{method: "PUT", path: path, token: server, want: 200, body: batch(
+		entry("last4", "2345", "status", "CLOSED", "closeDate", "2024-01-01T00:00:00Z"))})
+	reopen := do(call{method: "PUT", path: path, token: server, want: 409, body: batch(
+		entry("last4", "1111", "iin", "123456", "cardType", "DEBIT", "status", "OPEN", "networkIdentifier", 4, "openDate", "2020-01-01T00:00:00Z"),
+		entry("last4", "6789", "status", "OPEN"))})
+	if str(t, reopen.body, "current_status") != "CANCELED" {
+		t.Errorf("reopening a CLOSED card: %s", reopen.raw)
+	}
+	noClose := do(call{method: "PUT", path: path, token: server, want: 400, body: batch(
+		entry("last4", "1111", "iin", "123456", "cardType", "DEBIT", "status", "OPEN", "networkIdentifier", 4, "openDate", "2020-01-01T00:00:00Z"),
+		entry("last4", "2222", "iin", "123456", "cardType", "DEBIT", "status", "CLOSED", "networkIdentifier", 4, "openDate", "2020-01-01T00:00:00Z"))})
+	if str(t, noClose.body, "field") != "cards[1].closeDate" {
+		t.Errorf("CLOSED without closeDate: %s", noClose.raw)
+	}
+	other := do(call{method: "PUT", path: path, token: server, want: 400, body: batch(
+		map[string]any{"sourceAccountId": "another", "sourceCustomerId": "afa2r21-25f9", "last4": "2345"})})
+	if str(t, other.body, "field") != "cards[0].sourceAccountId" {
+		t.Errorf("an entry of another account: %s", other.raw)
+	}
+	badType := do(call{method: "PUT", path: path, token: server, want: 400, breaksDoc: true, body: batch(
+		entry("last4", "2345", "networkIdentifier", "three"))})
+	if str(t, badType.body, "field") != "cards[0].networkIdentifier" {
+		t.Errorf("a networkIdentifier that is not a number: %s", badType.raw)
+	}
+	do(call{method: "PUT", path: path, token: acct, body: batch(entry("last4", "2345")), want: 403})
+	do(call{method: "PUT", path: path, body: batch(entry("last4", "2345")), want: 401})
+	do(call{method: "PUT", path: path, token: server, body: big, want: 413, breaksDoc: true})
+}
+
+// exerciseSandbox runs the sandbox routes (SPEC section 9), signed.
+func exerciseSandbox(t *testing.T, c *contract, f *fixture) {
+	do := func(k call) answer { t.Helper(); return c.do(t, f.srv.URL, k) }
+	server := token(t, Claims{OrgID: "org-a", Server: true})
+	acct := token(t, Claims{OrgID: "org-a", AccountID: "100"})
+	sign := signer(f.client)
+	stranger := signer(newClientKey(t, "stranger"))
+	account := uuid.NewString()
+	create := "/accounts/" + account + "/cards"
+	key := func(k string) map[string]string { return map[string]string{"Idempotency-Key": k} }
+	virtual := map[string]any{"type": "VIRTUAL"}
+
+	k1 := uuid.NewString()
+	first := do(call{method: "POST", path: create, token: server, header: key(k1), body: virtual, sign: sign, want: 201})
+	if str(t, first.body, "status") != "PENDING" || str(t, first.body, "accountId") != account || first.body["last4"] != nil {
+		t.Errorf("new sandbox card: %s", first.raw)
+	}
+	id := str(t, first.body, "id")
+	if r := do(call{method: "POST", path: create, token: server, header: key(k1), body: virtual, sign: sign, want: 201}); !bytes.Equal(r.raw, first.raw) {
+		t.Errorf("replay answered\n%s\nthe first answer was\n%s", r.raw, first.raw)
+	}
+	do(call{method: "POST", path: create, token: server, header: key(k1), body: map[string]any{"type": "TEMPORARY"}, sign: sign, want: 409})
+	plastic := do(call{method: "POST", path: create, token: server, header: key(uuid.NewString()), body: map[string]any{"type": "PLASTIC"},
+		sign: sign, want: 400, breaksDoc: true})
+	if str(t, plastic.body, "field") != "type" {
+		t.Errorf("PLASTIC: %s", plastic.raw)
+	}
+	noKey := do(call{method: "POST", path: create, token: server, body: virtual, sign: sign, want: 400, breaksDoc: true})
+	if str(t, noKey.body, "field") != "Idempotency-Key" {
+		t.Errorf("no Idempotency-Key: %s", noKey.raw)
+	}
+	do(call{method: "POST", path: create, token: server, header: key("not-a-uuid"), body: virtual, sign: sign, want: 400, breaksDoc: true})
+	do(call{method: "POST", path: "/accounts/42/cards", token: server, header: key(uuid.NewString()), body: virtual, sign: sign, want: 400, breaksDoc: true})
+	unsigned := do(call{method: "POST", path: create, token: server, header: key(uuid.NewString()), body: virtual, want: 401, breaksDoc: true})
+	if str(t, unsigned.body, "field") != "Signature-Input" {
+		t.Errorf("unsigned: %s", unsigned.raw)
+	}
+	do(call{method: "POST", path: create, token: server, header: key(uuid.NewString()), body: virtual, sign: stranger, want: 401})
+	do(call{method: "POST", path: create, token: acct, header: key(uuid.NewString()), body: virtual, sign: sign, want: 403})
+	do(call{method: "POST", path: create, header: key(uuid.NewString()), body: virtual, sign: sign, want: 401})
+	do(call{method: "POST", path: create, token: server, header: key(uuid.NewString()), body: big, sign: sign, want: 413, breaksDoc: true})
+
+	// Issue, and read the issued card.
+	issue := "/simulator/cards/" + id + "/issue"
+	k2 := uuid.NewString()
+	do(call{method: "PATCH", path: issue, token: server, header: key(k2), sign: sign, want: 202})
+	cardPath := "/cards/" + id
+	issued := do(call{method: "GET", path: cardPath, token: server, sign: sign, want: 200})
+	if str(t, issued.body, "status") != "NORMAL" || len(str(t, issued.body, "last4")) != 4 || str(t, issued.body, "brand") == "" {
+		t.Errorf("issued card: %s", issued.raw)
+	}
+	if r := do(call{method: "PATCH", path: issue, token: server, header: key(k2), sign: sign, want: 202}); len(r.raw) != 0 {
+		t.Errorf("issue replay answered a body: %s", r.raw)
+	}
+	do(call{method: "PATCH", path: issue, token: server, header: key(k2), body: map[string]any{}, sign: sign, want: 409})
+	again := do(call{method: "PATCH", path: issue, token: server, header: key(uuid.NewString()), sign: sign, want: 409})
+	if str(t, again.body, "current_status") != "NORMAL" {
+		t.Errorf("issuing an issued card: %s", again.raw)
+	}
+	missing := uuid.NewString()
+	do(call{method: "PATCH", path: "/simulator/cards/" + missing + "/issue", token: server, header: key(uuid.NewString()), sign: sign, want: 404})
+	do(call{method: "PATCH", path: "/simulator/cards/42/issue", token: server, header: key(uuid.NewString()), sign: sign, want: 400, breaksDoc: true})
+	do(call{method: "PATCH", path: issue, token: server, header: key(uuid.NewString()), sign: stranger, want: 401})
+	do(call{method: "PATCH", path: issue, token: acct, header: key(uuid.NewString()), sign: sign, want: 403})
+	do(call{method: "PATCH", path: issue, header: key(uuid.NewString()), sign: sign, want: 401})
+	do(call{method: "PATCH", path: issue, token: server, header: key(uuid.NewString()), body: big, sign: sign, want: 413})
+
+	// Fail another card.
+	temp := do(call{method: "POST", path: create, token: server, header: key(uuid.NewString()), body: map[string]any{"type": "TEMPORARY"}, sign: sign, want: 201})
+	fail := "/simulator/cards/" + str(t, temp.body, "id") + "/fail"
+	do(call{method: "PATCH", path: fail, token: server, header: key(uuid.NewString()), sign: sign, want: 202})
+	failed := do(call{method: "GET", path: "/cards/" + str(t, temp.body, "id"), token: server, sign: sign, want: 200})
+	if str(t, failed.body, "status") != "CANCELED" || failed.body["last4"] != nil {
+		t.Errorf("failed card: %s", failed.raw)
+	}
+	do(call{method: "PATCH", path: fail, token: server, header: key(uuid.NewString()), sign: sign, want: 409})
+	do(call{method: "PATCH", path: "/simulator/cards/" + missing + "/fail", token: server, header: key(uuid.NewString()), sign: sign, want: 404})
+	do(call{method: "PATCH", path: "/simulator/cards/42/fail", token: server, header: key(uuid.NewString()), sign: sign, want: 400, breaksDoc: true})
+	do(call{method: "PATCH", path: fail, token: server, header: key(uuid.NewString()), sign: stranger, want: 401})
+	do(call{method: "PATCH", path: fail, token: acct, header: key(uuid.NewString()), sign: sign, want: 403})
+	do(call{method: "PATCH", path: fail, header: key(uuid.NewString()), sign: sign, want: 401})
+	do(call{method: "PATCH", path: fail, token: server, header: key(uuid.NewString()), body: big, sign: sign, want: 413})
+
+	do(call{method: "GET", path: "/cards/42", token: server, sign: sign, want: 400, breaksDoc: true})
+	do(call{method: "GET", path: cardPath, token: server, want: 401, breaksDoc: true})
+	do(call{method: "GET", path: cardPath, token: acct, sign: sign, want: 403})
+	do(call{method: "GET", path: "/cards/" + missing, token: server, sign: sign, want: 404})
+	do(call{method: "GET", path: cardPath, token: token(t, Claims{OrgID: "org-b", Server: true}), sign: sign, want: 404})
+}
+
 // brokenStore closes the database under the API: every route that reaches
 // the store answers 500 with the generic error body.
 func brokenStore(t *testing.T, c *contract, f *fixture, db *bun.DB) {
@@ -407,6 +553,7 @@ func brokenStore(t *testing.T, c *contract, f *fixture, db *bun.DB) {
 	}
 	card := "/wallet/v1/customers/200/accounts/100/cards/1"
 	bulk := "/cards/v1/bulks/" + uuid.NewString()
+	idem := func() map[string]string { return map[string]string{"Idempotency-Key": uuid.NewString()} }
 	for _, k := range []call{
 		{method: "POST", path: "/wallet/v2/cards", header: owner, body: map[string]any{"type": "PLASTIC"}},
 		{method: "GET", path: "/wallet/v2/cards/1"},
@@ -424,6 +571,12 @@ func brokenStore(t *testing.T, c *contract, f *fixture, db *bun.DB) {
 		{method: "POST", path: bulk + "/start"},
 		{method: "POST", path: bulk + "/cancel", body: map[string]any{"cancel_type": "FULL"}},
 		{method: "GET", path: "/events"},
+		{method: "PUT", path: "/v2/data/customers/c/accounts/a/cards", body: map[string]any{"cards": []map[string]any{
+			{"sourceAccountId": "a", "sourceCustomerId": "c", "last4": "1234", "status": "OPEN"}}}},
+		{method: "POST", path: "/accounts/" + uuid.NewString() + "/cards", header: idem(), body: map[string]any{"type": "VIRTUAL"}, sign: signer(f.client)},
+		{method: "PATCH", path: "/simulator/cards/" + uuid.NewString() + "/issue", header: idem(), sign: signer(f.client)},
+		{method: "PATCH", path: "/simulator/cards/" + uuid.NewString() + "/fail", header: idem(), sign: signer(f.client)},
+		{method: "GET", path: "/cards/" + uuid.NewString(), sign: signer(f.client)},
 	} {
 		k.token, k.want = server, http.StatusInternalServerError
 		a := c.do(t, base, k)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,11 +13,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// api is the handler state: the configuration and the token parser.
+// api is the handler state: the configuration, the token parser and the
+// sandbox routes' signature verifier.
 type api struct {
 	cfg    Config
 	log    *slog.Logger
 	parser *jwt.Parser
+	sig    *verifier
 }
 
 // endpoint serves one route for an authenticated caller. It checks the
@@ -27,8 +30,10 @@ type endpoint func(w http.ResponseWriter, r *http.Request, who principal) error
 const (
 	v1CardRoute = "/wallet/v1/customers/{customerId}/accounts/{accountId}/cards/{cardId}"
 	bulkRoute   = "/cards/v1/bulks/{bulkId}"
+	syncRoute   = "/v2/data/customers/{sourceCustomerId}/accounts/{sourceAccountId}/cards"
 )
 
+// newAPI builds the handler of a configuration New has checked.
 func newAPI(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -54,6 +59,17 @@ func newAPI(cfg Config) http.Handler {
 		"POST " + bulkRoute + "/start":               a.startBulk,
 		"POST " + bulkRoute + "/cancel":              a.cancelBulk,
 		"GET /events":                                a.feed,
+	}
+	if cfg.Sync != nil {
+		authed["PUT "+syncRoute] = a.syncCards
+	}
+	if cfg.Issuance != nil {
+		origin, _ := publicOrigin(cfg.PublicOrigin) // checked by New
+		a.sig = &verifier{keys: maps.Clone(cfg.ClientKeys), now: cfg.Now, origin: origin}
+		authed["POST /accounts/{accountId}/cards"] = a.createSandboxCard
+		authed["PATCH /simulator/cards/{cardId}/issue"] = a.issueSandboxCard
+		authed["PATCH /simulator/cards/{cardId}/fail"] = a.failSandboxCard
+		authed["GET /cards/{cardId}"] = a.getSandboxCard
 	}
 	public := map[string]http.HandlerFunc{
 		"GET /openapi.json": serveOpenAPI,

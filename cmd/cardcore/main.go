@@ -15,12 +15,15 @@
 //	migrate  create or update the cardcore tables
 //	sweep    expire due cards and make elapsed ones INOPERATIVE, once
 //	bench    measure the use cases under load, beside the raw-SQL baseline
+//	keys generate  write a client key pair for signed sandbox requests
 //
-// Every command but token takes --db: a SQLite file (default cardcore.db)
-// or a postgres:// URL. serve and token read the token secret from
-// CARDCORE_JWT_SECRET (or --jwt-secret). Run "cardcore <command> --help"
-// for a command's flags. Logs go to stderr; they never carry a PAN, a card
-// token, a bearer token, the token secret or a password.
+// Every command but token and keys generate takes --db: a SQLite file
+// (default cardcore.db) or a postgres:// URL. serve and token read the
+// token secret from CARDCORE_JWT_SECRET (or --jwt-secret); serve reads the
+// PAN key of the sandbox routes from CARDCORE_PAN_KEY (or --pan-key). Run
+// "cardcore <command> --help" for a command's flags. Logs go to stderr;
+// they never carry a PAN, a card token, a bearer token, a secret, a private
+// key or a password.
 package main
 
 import (
@@ -32,6 +35,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -43,7 +48,8 @@ const (
 )
 
 // command is a subcommand. setup registers its flags on fs and returns the
-// function that runs it once they are parsed.
+// function that runs it once they are parsed. A name of two words, such as
+// "keys generate", is a verb of a group of commands.
 type command struct {
 	name    string
 	summary string
@@ -59,6 +65,7 @@ var commands = []command{
 	{"demo", "walk cards through the lifecycle and relay their events", setupDemo},
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
+	{"keys generate", "write a client key pair for signed sandbox requests", setupKeysGenerate},
 	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
 }
 
@@ -100,7 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	for _, c := range commands {
-		if c.name != args[0] {
+		words := strings.Fields(c.name)
+		if len(args) < len(words) || !slices.Equal(args[:len(words)], words) {
 			continue
 		}
 		fs := flag.NewFlagSet("cardcore "+c.name, flag.ContinueOnError)
@@ -110,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(fs.Output(), "usage: cardcore %s [flags]\n\n%s.\n\nflags:\n", c.name, c.summary)
 			fs.PrintDefaults()
 		}
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := fs.Parse(args[len(words):]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return exitOK
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,9 +20,12 @@ import (
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/adapters/httpapi"
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/datasync"
+	"github.com/cardcore/cardcore/issuance"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
+	"github.com/cardcore/cardcore/storage"
 )
 
 // Timeouts of the server. The API's bodies are at most 1 MiB, so a client
@@ -35,13 +39,17 @@ const (
 )
 
 // setupServe is "cardcore serve": the reference HTTP API (SPEC section 7)
-// over one database, migrated on start.
+// with card data sync (section 8) and, given client keys and a PAN key, the
+// sandbox routes (section 9), over one database, migrated on start.
 func setupServe(fs *flag.FlagSet) runFunc {
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	target := dbFlag(fs, defaultDB)
 	secretValue := secretFlag(fs)
 	programsFile := fs.String("programs", "", `a JSON file of programs to add to program 1, e.g. [{"id":2,"bin":"12345678","brand":"VISA","expiration_months":36,"plastic_starts_normal":false,"bulk_size_limit":1000}]`)
 	sweepEvery := fs.Duration("sweep-every", 0, `run the sweep (expiration, validity) on this schedule, e.g. 1h (default: never; run "cardcore sweep" from a scheduler)`)
+	clientKeysFile := fs.String("client-keys", "", `a JSON file of the ed25519 public keys that sign sandbox requests, by key id, e.g. {"client-1":"<base64 of the 32-byte key>"} ("cardcore keys generate" writes one); the sandbox routes are served only with it and the PAN key`)
+	panKeyValue := panKeyFlag(fs)
+	publicOrigin := fs.String("public-origin", "", "the scheme and host clients address when a proxy in front rewrites them, e.g. https://api.example.com: signatures' @target-uri uses it (default: the connection's scheme and the request's Host)")
 	return func(ctx context.Context, _ io.Writer, log *slog.Logger) error {
 		if *sweepEvery < 0 {
 			return usageErrorf("--sweep-every must not be negative")
@@ -50,9 +58,19 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		pans, err := panKey(*panKeyValue)
+		if err != nil {
+			return err
+		}
 		programs, err := loadPrograms(*programsFile)
 		if err != nil {
 			return err
+		}
+		var clientKeys map[string]ed25519.PublicKey
+		if *clientKeysFile != "" {
+			if clientKeys, err = loadClientKeys(*clientKeysFile); err != nil {
+				return err
+			}
 		}
 		db, desc, err := openDB(ctx, *target, true)
 		if err != nil {
@@ -79,7 +97,16 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		api, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: rs, Noname: nn, Secret: secret, Logger: log})
+		ds, err := datasync.New(store, cards)
+		if err != nil {
+			return err
+		}
+		iss, err := sandbox(log, store, cards, pans, clientKeys)
+		if err != nil {
+			return err
+		}
+		api, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: rs, Noname: nn, Secret: secret, Logger: log,
+			Sync: ds, Issuance: iss, ClientKeys: clientKeys, PublicOrigin: *publicOrigin})
 		if err != nil {
 			return err
 		}
@@ -98,7 +125,8 @@ func setupServe(fs *flag.FlagSet) runFunc {
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		log.Info("serving", "addr", ln.Addr().String(), "db", desc,
-			"programs", slices.Sorted(maps.Keys(programs)), "sweep_every", sweepEvery.String())
+			"programs", slices.Sorted(maps.Keys(programs)), "sweep_every", sweepEvery.String(),
+			"sandbox", iss != nil, "client_keys", slices.Sorted(maps.Keys(clientKeys)))
 
 		var wg sync.WaitGroup
 		if *sweepEvery > 0 {
@@ -131,6 +159,29 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		log.Info("stopped")
 		return nil
 	}
+}
+
+// sandbox returns the issuance use cases of the sandbox routes, or nil,
+// with a log line that says why, when the PAN key or the client keys are
+// missing: without a key of its own no PAN is hashed, and without client
+// keys no request could be verified.
+func sandbox(log *slog.Logger, store storage.Store, cards *lifecycle.Cards, pans []byte, clientKeys map[string]ed25519.PublicKey) (*issuance.Service, error) {
+	switch {
+	case pans == nil && clientKeys == nil:
+		log.Info("the sandbox routes are off: they need --client-keys and --pan-key (or " + panKeyEnv + ")")
+		return nil, nil
+	case pans == nil:
+		log.Warn("the sandbox routes are off: --client-keys is set but the PAN key is not; set " + panKeyEnv + " or --pan-key")
+		return nil, nil
+	case clientKeys == nil:
+		log.Warn("the sandbox routes are off: the PAN key is set but --client-keys is not")
+		return nil, nil
+	}
+	p, err := issuance.NewHMACProvisioner(pans)
+	if err != nil {
+		return nil, err
+	}
+	return issuance.New(store, cards, p)
 }
 
 // sweepOnSchedule runs cards.Sweep every interval until ctx ends. A failed

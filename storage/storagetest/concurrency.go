@@ -192,11 +192,21 @@ func cardLockHoldsOffWriters(t *testing.T, s storage.Store) {
 	c := NewCard(orgA)
 	c.Status = card.Normal
 	c = insert(t, s, c)[0]
+	lockHoldsOffWriters(t, s, c, func(ctx context.Context, tx storage.Tx) (card.Card, error) {
+		return tx.Card(ctx, orgA, c.ID)
+	})
+}
+
+// lockHoldsOffWriters checks that while a transaction holds stored card c,
+// loaded with lock, no other transaction changes it, and the holder's Save
+// then succeeds.
+func lockHoldsOffWriters(t *testing.T, s storage.Store, c card.Card, lock func(ctx context.Context, tx storage.Tx) (card.Card, error)) {
+	t.Helper()
 	var held card.Card
 	firstErr, secondErr, overlapped := contend(t, s,
 		func(ctx context.Context, tx storage.Tx) error {
 			var err error
-			held, err = tx.Card(ctx, orgA, c.ID)
+			held, err = lock(ctx, tx)
 			return err
 		},
 		func(ctx context.Context, tx storage.Tx) error {
@@ -204,7 +214,7 @@ func cardLockHoldsOffWriters(t *testing.T, s storage.Store) {
 			return tx.Save(ctx, &next)
 		},
 		func(ctx context.Context, tx storage.Tx) error {
-			cur, err := tx.Card(ctx, orgA, c.ID)
+			cur, err := tx.Card(ctx, c.OrgID, c.ID)
 			if err != nil {
 				return err
 			}
@@ -220,13 +230,13 @@ func cardLockHoldsOffWriters(t *testing.T, s storage.Store) {
 	if secondErr != nil && !errors.Is(secondErr, card.ErrConflict) {
 		t.Errorf("the second transaction: %v, want success or an error wrapping card.ErrConflict", secondErr)
 	}
-	want := int64(1)
+	want := c.Version
 	for _, err := range []error{firstErr, secondErr} {
 		if err == nil {
 			want++
 		}
 	}
-	if got := load(t, s, orgA, c.ID).Version; got != want {
+	if got := load(t, s, c.OrgID, c.ID).Version; got != want {
 		t.Errorf("the card is at version %d, want %d", got, want)
 	}
 }

@@ -46,6 +46,8 @@ var suite = []struct {
 	{"Card", cardChecks},
 	{"Save", saveChecks},
 	{"CardsByAccount", cardsByAccountChecks},
+	{"CardByToken", cardByTokenChecks},
+	{"CardByLast4", cardByLast4Checks},
 	{"Successor", successorChecks},
 	{"VirtualAlias", virtualAliasChecks},
 	{"Update", updateChecks},
@@ -119,6 +121,8 @@ func fullCard(org string, predecessor int64) card.Card {
 	c.TrackNumber = 2
 	c.ReissuedCardID = predecessor
 	c.BulkID, c.ExternalID = "bulk-full", "ext-full"
+	c.Synced = true
+	c.CloseDate = c.ActivationDate.Add(24*time.Hour + 5*time.Microsecond)
 	c.Metadata = json.RawMessage(`{"tier": "gold", "limits": {"daily": 1500.5, "atm": 200}, "tags": ["a", "b"], "vip": true, "note": null}`)
 	c.EmbossingCustomField = "Côté client ✓"
 	c.EmbossingGroup = "group-7"

@@ -63,8 +63,7 @@ CREATE TABLE cardcore_outbox (
   cid TEXT NOT NULL,
   occurred_at timestamptz NOT NULL,
   data TEXT NOT NULL,
-  published_at timestamptz,
-  tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()
+  published_at timestamptz
 );
 --bun:split
 CREATE INDEX cardcore_outbox_pending ON cardcore_outbox (seq) WHERE published_at IS NULL;

@@ -1,5 +1,3 @@
-DROP INDEX cardcore_outbox_unsequenced_card;
---bun:split
 DROP INDEX cardcore_outbox_unsequenced;
 --bun:split
 DROP INDEX cardcore_outbox_feed;

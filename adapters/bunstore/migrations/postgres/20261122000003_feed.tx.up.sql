@@ -5,5 +5,3 @@ CREATE UNIQUE INDEX cardcore_outbox_feed_pos ON cardcore_outbox (feed_pos);
 CREATE INDEX cardcore_outbox_feed ON cardcore_outbox (org_id, feed_pos) WHERE feed_pos IS NOT NULL;
 --bun:split
 CREATE INDEX cardcore_outbox_unsequenced ON cardcore_outbox (seq) WHERE feed_pos IS NULL;
---bun:split
-CREATE INDEX cardcore_outbox_unsequenced_card ON cardcore_outbox (card_id, seq) WHERE feed_pos IS NULL;

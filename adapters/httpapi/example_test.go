@@ -1,0 +1,171 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/adapters/httpapi"
+	"github.com/cardcore/cardcore/issuance"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/noname"
+	"github.com/cardcore/cardcore/reissue"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // the "sqlite" driver
+)
+
+// A Go client of the sandbox routes: every request carries a server token
+// and is signed with the client's ed25519 key; POST and PATCH also carry an
+// Idempotency-Key. The example runs against a sandbox of its own, or
+// against "cardcore serve" when CARDCORE_SANDBOX_URL, CARDCORE_SANDBOX_TOKEN
+// (a server token), CARDCORE_SANDBOX_KEYID and CARDCORE_SANDBOX_KEY (the
+// private key file "cardcore keys generate" wrote) are set.
+func ExampleSignRequest() {
+	base, token, keyID, key, stop := sandbox()
+	defer stop()
+
+	send := func(method, path, body string, out any) string {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, err := http.NewRequest(method, base+path, rd)
+		if err != nil {
+			log.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if method != http.MethodGet {
+			req.Header.Set("Idempotency-Key", uuid.NewString())
+		}
+		// Last, once every header is set: Content-Digest, Signature-Input
+		// and Signature.
+		if err := httpapi.SignRequest(req, keyID, key); err != nil {
+			log.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				log.Fatal(err)
+			}
+		}
+		return resp.Status
+	}
+
+	var c struct{ ID, Status string }
+	status := send(http.MethodPost, "/accounts/"+uuid.NewString()+"/cards", `{"type":"VIRTUAL"}`, &c)
+	fmt.Println(status, c.Status)
+	fmt.Println(send(http.MethodPatch, "/simulator/cards/"+c.ID+"/issue", "", nil))
+	status = send(http.MethodGet, "/cards/"+c.ID, "", &c)
+	fmt.Println(status, c.Status)
+	// Output:
+	// 201 Created PENDING
+	// 202 Accepted
+	// 200 OK NORMAL
+}
+
+// sandbox returns the sandbox the example calls: the one the environment
+// names, else a fresh in-process one over a temporary SQLite database.
+func sandbox() (base, token, keyID string, key ed25519.PrivateKey, stop func()) {
+	if base = os.Getenv("CARDCORE_SANDBOX_URL"); base != "" {
+		pemBytes, err := os.ReadFile(os.Getenv("CARDCORE_SANDBOX_KEY"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		block, _ := pem.Decode(pemBytes)
+		if block == nil {
+			log.Fatal("CARDCORE_SANDBOX_KEY holds no PEM block")
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return strings.TrimSuffix(base, "/"), os.Getenv("CARDCORE_SANDBOX_TOKEN"), os.Getenv("CARDCORE_SANDBOX_KEYID"), k.(ed25519.PrivateKey), func() {}
+	}
+	return inProcessSandbox()
+}
+
+// inProcessSandbox serves the API with the sandbox routes over a temporary
+// SQLite database, for one client key, until stop is called.
+func inProcessSandbox() (base, token, keyID string, key ed25519.PrivateKey, stop func()) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "cardcore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqldb, err := sql.Open("sqlite", bunstore.ModerncDSN(filepath.Join(dir, "example.db")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	if err := bunstore.Migrate(ctx, db); err != nil {
+		log.Fatal(err)
+	}
+	store, err := bunstore.New(ctx, db)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cards, err := lifecycle.NewCards(store, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	re, err := reissue.New(store, cards)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nn, err := noname.New(store, cards)
+	if err != nil {
+		log.Fatal(err)
+	}
+	pans, err := issuance.NewHMACProvisioner([]byte("example-pan-key-0123456789abcdef"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	iss, err := issuance.New(store, cards, pans)
+	if err != nil {
+		log.Fatal(err)
+	}
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	secret := []byte("example-secret-0123456789abcdef!")
+	h, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: re, Noname: nn, Secret: secret,
+		Logger: slog.New(slog.DiscardHandler), Issuance: iss, ClientKeys: map[string]ed25519.PublicKey{"example-client": pub}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	token, err = httpapi.MintToken(secret, httpapi.Claims{OrgID: "example", Server: true}, time.Hour, time.Now())
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	stop = func() {
+		srv.Close()
+		db.Close()
+		os.RemoveAll(dir)
+	}
+	return srv.URL, token, "example-client", key, stop
+}

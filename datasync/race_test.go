@@ -1,0 +1,57 @@
+package datasync_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
+)
+
+// Batches that create the same card at once make exactly one card: on
+// PostgreSQL the losers of the race fail with a conflict (and would update
+// the card if sent again); on SQLite, which has one writer, they find the
+// card and change nothing.
+func TestConcurrentCreatesMakeOneCard(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		const writers = 8
+		errs := make([]error, writers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = e.sync.Apply(context.Background(), batch(open("2345")))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, card.ErrConflict):
+				t.Errorf("a concurrent create: %v, want success or a conflict", err)
+			}
+		}
+		if ok == 0 {
+			t.Error("no concurrent create succeeded")
+		}
+		if n := countCards(t, e, org); n != 1 {
+			t.Errorf("%d cards, want 1", n)
+		}
+		evs := feed(t, e, org)
+		if len(evs) != 1 || evs[0].Type != events.CardCreated {
+			t.Errorf("%d events, want one create-1", len(evs))
+		}
+		mustApply(t, e, batch(closing("2345")))
+		if c := mustSynced(t, e, "2345"); c.Status != card.Canceled || c.Version != 2 {
+			t.Errorf("after the race the card is %s at version %d, want CANCELED at 2", c.Status, c.Version)
+		}
+	})
+}
