@@ -274,50 +274,41 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 	return nil, fmt.Errorf("unknown workload %q", w)
 }
 
-// makeCards stores n cards of type t in status st for org, in batches,
-// without events (they are fixtures, not changes), and returns their ids.
+// makeCards stores n cards of type t in status st for org, without events
+// (they are fixtures, not changes), and returns their ids.
 func (b *bench) makeCards(ctx context.Context, org string, n int, t card.Type, st card.Status) ([]int64, error) {
-	now := b.cards.Now()
-	ids := make([]int64, 0, n)
-	for start := 0; start < n; start += 1000 {
-		batch := make([]card.Card, min(1000, n-start))
-		for i := range batch {
-			batch[i] = card.Card{OrgID: org, ProgramID: card.DefaultProgramID,
-				AccountID: strconv.Itoa(1000 + (start+i)%1000), CustomerID: strconv.Itoa(2000 + (start+i)%1000),
-				Type: t, Mode: card.Credit, Status: st, Name: "bench",
-				IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
-				TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
-				Version: 1, CreatedAt: now, UpdatedAt: now}
-			if t == card.Plastic {
-				batch[i].Name = card.PlasticName
-			}
-		}
-		if err := b.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-			return tx.InsertCards(ctx, batch)
-		}); err != nil {
-			return nil, err
-		}
-		for i := range batch {
-			ids = append(ids, batch[i].ID)
-		}
+	name := "bench"
+	if t == card.Plastic {
+		name = card.PlasticName
 	}
-	return ids, nil
+	return b.storeCards(ctx, n, func(c *card.Card, i int) {
+		c.OrgID, c.Type, c.Status, c.Name = org, t, st, name
+		c.AccountID, c.CustomerID = strconv.Itoa(1000+i%1000), strconv.Itoa(2000+i%1000)
+	})
 }
 
 // makeNoname stores n UNBOUND noname cards of one bulk for org.
 func (b *bench) makeNoname(ctx context.Context, org string, n int) ([]int64, error) {
-	now := b.cards.Now()
 	bulk := "bench-" + randomHex(8)
+	return b.storeCards(ctx, n, func(c *card.Card, i int) {
+		c.OrgID, c.Type, c.Status, c.Name = org, card.Plastic, card.Unbound, card.PlasticName
+		c.BulkID, c.ExternalID = bulk, strconv.Itoa(i)
+	})
+}
+
+// storeCards stores n cards, 1000 a transaction, each a valid card of
+// program 1 that set completes, and returns their ids.
+func (b *bench) storeCards(ctx context.Context, n int, set func(c *card.Card, i int)) ([]int64, error) {
+	now := b.cards.Now()
 	ids := make([]int64, 0, n)
 	for start := 0; start < n; start += 1000 {
 		batch := make([]card.Card, min(1000, n-start))
 		for i := range batch {
-			batch[i] = card.Card{OrgID: org, ProgramID: card.DefaultProgramID,
-				Type: card.Plastic, Mode: card.Credit, Status: card.Unbound, Name: card.PlasticName,
+			batch[i] = card.Card{ProgramID: card.DefaultProgramID, Mode: card.Credit,
 				IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
 				TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
-				BulkID: bulk, ExternalID: strconv.Itoa(start + i),
 				Version: 1, CreatedAt: now, UpdatedAt: now}
+			set(&batch[i], start+i)
 		}
 		if err := b.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 			return tx.InsertCards(ctx, batch)
