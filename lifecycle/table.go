@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	"context"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -252,21 +250,6 @@ func Transitions() []Transition {
 		}
 	}
 	return ts
-}
-
-// fire runs op towards to on a fresh FSM in status from. Tests use it to
-// prove the table and the FSM agree; the context is never canceled, because
-// a canceled context wedges a looplab FSM (looplab/fsm#115).
-func fire(op Operation, from, to card.Status) error {
-	f := fsm.NewFSM(from.String(), definition, nil)
-	err := f.Event(context.Background(), eventName(op, to))
-	if err != nil {
-		return fmt.Errorf("fsm: %v", err)
-	}
-	if f.Current() != to.String() {
-		return fmt.Errorf("fsm ended in %s, want %s", f.Current(), to)
-	}
-	return nil
 }
 
 func join(groups ...[]card.Status) []card.Status {
