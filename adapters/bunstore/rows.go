@@ -2,8 +2,6 @@ package bunstore
 
 import (
 	"encoding/json"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
@@ -126,34 +124,6 @@ func (r *cardRow) card() (card.Card, error) {
 		}
 	}
 	return c, nil
-}
-
-// cardColumns are the bun column names of cardRow's fields, by field index.
-var cardColumns = func() []string {
-	t := reflect.TypeOf(cardRow{})
-	cols := make([]string, t.NumField())
-	for i := range cols {
-		cols[i], _, _ = strings.Cut(t.Field(i).Tag.Get("bun"), ",")
-	}
-	return cols
-}()
-
-// changedColumns lists the columns whose values differ between old and
-// new; version is always among them, as every save counts a change. Ids,
-// org and token never change.
-func changedColumns(old, new *cardRow) []string {
-	o, n := reflect.ValueOf(old).Elem(), reflect.ValueOf(new).Elem()
-	cols := make([]string, 0, 8)
-	for i, col := range cardColumns {
-		switch col {
-		case "", "id", "org_id", "token", "created_at":
-			continue
-		}
-		if !reflect.DeepEqual(o.Field(i).Interface(), n.Field(i).Interface()) {
-			cols = append(cols, col)
-		}
-	}
-	return cols
 }
 
 // outboxRow is one event of the transactional outbox.

@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -36,6 +35,8 @@ type Store struct {
 	db      *bun.DB
 	sqlite  bool
 	retries int
+	q       queries
+	stmts   *stmtCache
 }
 
 var (
@@ -58,7 +59,7 @@ func WithRetries(n int) Option { return func(s *Store) { s.retries = n } }
 // on WAL; every write transaction is BEGIN IMMEDIATE, whatever the DSN says.
 // New does not migrate: call Migrate first.
 func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
-	s := &Store{db: db, retries: 3}
+	s := &Store{db: db, retries: 3, stmts: newStmtCache(db.DB)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -72,6 +73,7 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("bunstore: dialect %s is not supported (SQLite and PostgreSQL are)", db.Dialect().Name())
 	}
+	s.q = newQueries(!s.sqlite)
 	return s, nil
 }
 
@@ -143,7 +145,15 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 
 // Card implements storage.Store.
 func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, error) {
-	return loadCard(ctx, s.db, org, id, "")
+	st, err := s.stmts.get(ctx, s.q.card)
+	if err != nil {
+		return card.Card{}, translate(ctx, "read card", err)
+	}
+	r, err := scanCard(st.QueryRowContext(ctx, org, id))
+	if err != nil {
+		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
+	}
+	return r.card()
 }
 
 // CardByToken implements storage.Store.
@@ -170,21 +180,14 @@ func (s *Store) CardsByAccount(ctx context.Context, org, account string, page st
 	return cardsOf(rows)
 }
 
-// Update implements storage.Store. On SQLite the transaction is BEGIN
-// IMMEDIATE on a dedicated connection, so it holds the write lock from the
-// start and never fails upgrading a read lock. On PostgreSQL it is READ
+// Update implements storage.Store. On SQLite the transaction takes the
+// write lock with its first statement, so it never fails upgrading a read
+// lock; other writers wait in the busy handler. On PostgreSQL it is READ
 // COMMITTED with row locks, re-run on deadlock or serialization failure.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
-	if s.sqlite {
-		return s.updateSQLite(ctx, fn)
-	}
+	s.stmts.warm(ctx)
 	for attempt := 0; ; attempt++ {
-		err := s.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
-			if err := fn(ctx, &txn{db: tx, pg: true}); err != nil {
-				return fnError{err}
-			}
-			return nil
-		})
+		err := s.runTx(ctx, fn)
 		if err == nil || attempt >= s.retries || !retryable(err) {
 			var fe fnError
 			if errors.As(err, &fe) {
@@ -202,34 +205,37 @@ type fnError struct{ err error }
 func (e fnError) Error() string { return e.err.Error() }
 func (e fnError) Unwrap() error { return e.err }
 
-func (s *Store) updateSQLite(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (err error) {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return translate(ctx, "connect", err)
+// runTx runs fn in one transaction. It rolls back on error and on panic.
+func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
+	var opts *sql.TxOptions
+	if !s.sqlite {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
 		return translate(ctx, "begin", err)
 	}
-	committed := false
+	ended := false
 	defer func() {
-		if committed {
-			return
-		}
-		// Runs on error and on panic. A connection that cannot roll back is
-		// discarded so no one inherits its open transaction.
-		if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		if !ended {
+			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(ctx, &txn{db: conn}); err != nil {
-		return err // already in the taxonomy, or the caller's own
+	t := &txn{s: s, db: tx, tx: tx.Tx, pg: !s.sqlite}
+	if s.sqlite {
+		st, err := t.prepare(ctx, writeLock)
+		if err == nil {
+			_, err = st.ExecContext(ctx)
+		}
+		if err != nil {
+			return translate(ctx, "take the write lock", err)
+		}
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return translate(ctx, "commit", err)
+	if err := fn(ctx, t); err != nil {
+		return fnError{err}
 	}
-	committed = true
-	return nil
+	ended = true
+	return tx.Commit()
 }
 
 // Pending implements events.Outbox.
@@ -255,18 +261,6 @@ func (s *Store) MarkPublished(ctx context.Context, seqs ...int64) error {
 		Set("published_at = ?", time.Now().UTC()).
 		Where("seq IN (?)", bun.List(seqs)).Where("published_at IS NULL").Exec(ctx)
 	return translate(ctx, "mark published", err)
-}
-
-func loadCard(ctx context.Context, db bun.IDB, org string, id int64, lock string) (card.Card, error) {
-	var r cardRow
-	q := db.NewSelect().Model(&r).Where("org_id = ? AND id = ?", org, id)
-	if lock != "" {
-		q = q.For(lock)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
-	}
-	return r.card()
 }
 
 func cardsOf(rows []cardRow) ([]card.Card, error) {

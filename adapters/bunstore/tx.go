@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"time"
 
@@ -12,11 +13,13 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// txn is a storage.Tx over a bun transaction (PostgreSQL) or a connection
-// inside BEGIN IMMEDIATE (SQLite).
+// txn is a storage.Tx over a bun transaction; on SQLite it holds the write
+// lock from its first statement.
 type txn struct {
-	db bun.IDB
-	pg bool // row locks are available
+	s  *Store
+	db bun.IDB // the transaction, for bun's queries
+	tx *sql.Tx // the same transaction, for prepared statements
+	pg bool    // row locks are available
 	// loaded holds the rows as this transaction read or wrote them, so
 	// Save writes only the columns that changed: on SQLite an UPDATE of an
 	// indexed column rewrites that index even when the value is the same.
@@ -40,16 +43,21 @@ func (t *txn) lock() string {
 }
 
 func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error) {
-	var r cardRow
-	q := t.db.NewSelect().Model(&r).Where("org_id = ? AND id = ?", org, id)
-	if lock := t.lock(); lock != "" {
-		q = q.For(lock)
+	st, err := t.prepare(ctx, t.s.q.cardLocked)
+	if err != nil {
+		return card.Card{}, translate(ctx, "read card", err)
 	}
-	if err := q.Scan(ctx); err != nil {
+	r, err := scanCard(st.QueryRowContext(ctx, org, id))
+	if err != nil {
 		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
 	}
 	t.remember(r)
 	return r.card()
+}
+
+// prepare returns query prepared in the transaction.
+func (t *txn) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.s.stmts.inTx(ctx, t.tx, query)
 }
 
 func (t *txn) CardByToken(ctx context.Context, org, token string) (card.Card, error) {
@@ -132,14 +140,20 @@ func (t *txn) Insert(ctx context.Context, c *card.Card) error {
 
 func (t *txn) Save(ctx context.Context, c *card.Card) error {
 	r := rowOf(c)
-	q := t.db.NewUpdate().Model(&r).
-		Where("id = ? AND org_id = ? AND version = ?", c.ID, c.OrgID, c.Version-1)
+	cols := mutableColumns
 	if old, ok := t.loaded[c.ID]; ok && old.OrgID == c.OrgID && old.Version == c.Version-1 {
-		q = q.Column(changedColumns(&old, &r)...)
-	} else {
-		q = q.ExcludeColumn("id", "org_id", "token", "created_at")
+		cols = changedColumns(&old, &r)
 	}
-	res, err := q.Exec(ctx)
+	args := make([]any, 0, len(cols)+3)
+	for _, i := range cols {
+		args = append(args, cardTable[i].arg(t.s.q.text, &r))
+	}
+	args = append(args, c.ID, c.OrgID, c.Version-1)
+	st, err := t.prepare(ctx, t.s.q.text.updateCard(cols))
+	if err != nil {
+		return translate(ctx, "save card", err)
+	}
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return translate(ctx, "save card", err)
 	}
@@ -151,8 +165,30 @@ func (t *txn) Save(ctx context.Context, c *card.Card) error {
 	return nil
 }
 
+// appendOneByOne is the most events Append writes with the prepared
+// single-row INSERT; more go in multi-row statements.
+const appendOneByOne = 4
+
 func (t *txn) Append(ctx context.Context, evs ...events.Event) error {
 	if len(evs) == 0 {
+		return nil
+	}
+	if len(evs) <= appendOneByOne {
+		st, err := t.prepare(ctx, t.s.q.event)
+		if err != nil {
+			return translate(ctx, "append events", err)
+		}
+		for i := range evs {
+			e := &evs[i]
+			var cardID any
+			if e.CardID != 0 {
+				cardID = e.CardID
+			}
+			if _, err := st.ExecContext(ctx, e.ID, e.OrgID, cardID, string(e.Type), e.CID,
+				t.s.q.text.time(e.Timestamp, false), string(e.Data)); err != nil {
+				return translate(ctx, "append events", err)
+			}
+		}
 		return nil
 	}
 	rows := make([]outboxRow, len(evs))

@@ -1,0 +1,202 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Prepared statements for the hot paths.
+//
+// bun formats every argument into the SQL text, so each statement it sends
+// is new to the database: SQLite parses and plans it again (most of the CPU
+// of a card read) and PostgreSQL parses and plans it on the server. The
+// statements every request runs (read a card, save it, append its events,
+// take SQLite's write lock) are instead prepared once and run with bound
+// arguments. They are written here by hand, on the same tables and columns
+// as the bun models, and bypass bun's query hooks.
+
+// stmtCache holds statements prepared on the pool, by SQL text.
+// database/sql prepares a pool statement again on each connection that
+// runs it and keeps it there, so a transaction reuses what an earlier one
+// on the same connection prepared.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+	// wanted holds texts a transaction needed before they were cached; the
+	// next Update prepares them on the pool before it begins.
+	wanted  map[string]bool
+	nwanted atomic.Int32
+}
+
+// maxStmts bounds the cache. The texts are the store's own, a few dozen in
+// all (one UPDATE per set of changed columns); past the bound a statement
+// is prepared for its transaction only.
+const maxStmts = 256
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: make(map[string]*sql.Stmt), wanted: make(map[string]bool)}
+}
+
+// get returns the pool statement for query, preparing it on first use.
+// It takes a connection from the pool, so it must not be called by a
+// transaction (see inTx).
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	st := c.m[query]
+	c.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[query]; old != nil {
+		_ = st.Close()
+		return old, nil
+	}
+	c.m[query] = st // texts are bounded: fixed ones, and wanted under maxStmts
+	delete(c.wanted, query)
+	c.nwanted.Store(int32(len(c.wanted)))
+	return st, nil
+}
+
+// inTx returns query prepared for tx. A cached statement is reused on tx's
+// connection. An uncached one is prepared on tx's connection for this
+// transaction only, and wanted: a transaction holds a connection, so
+// waiting here for another one to prepare it on the pool could deadlock a
+// full pool.
+func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	st := c.m[query]
+	if st == nil && len(c.m)+len(c.wanted) < maxStmts {
+		c.wanted[query] = true
+		c.nwanted.Store(int32(len(c.wanted)))
+	}
+	c.mu.Unlock()
+	if st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// warm prepares the wanted statements on the pool. Update calls it before
+// it begins a transaction; a failure leaves them to be prepared per
+// transaction.
+func (c *stmtCache) warm(ctx context.Context) {
+	if c.nwanted.Load() == 0 {
+		return
+	}
+	c.mu.Lock()
+	texts := make([]string, 0, len(c.wanted))
+	for q := range c.wanted {
+		texts = append(texts, q)
+	}
+	c.mu.Unlock()
+	for _, q := range texts {
+		if _, err := c.get(ctx, q); err != nil {
+			c.mu.Lock()
+			delete(c.wanted, q)
+			c.nwanted.Store(int32(len(c.wanted)))
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// sqlText writes the store's statements for one dialect: placeholders are
+// ? on SQLite and $n on PostgreSQL, and times are sent as bun writes them
+// (text on SQLite, so stored values compare as bun's do).
+type sqlText struct{ pg bool }
+
+// ph returns the placeholder of the n-th argument, from 1.
+func (d sqlText) ph(n int) string {
+	if d.pg {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// sqliteTime is bun's format of a time on SQLite.
+const sqliteTime = "2006-01-02 15:04:05.999999-07:00"
+
+// time returns the argument for a time column; nullable columns store the
+// zero time as NULL.
+func (d sqlText) time(t time.Time, nullable bool) any {
+	if nullable && t.IsZero() {
+		return nil
+	}
+	if d.pg {
+		return utc(t)
+	}
+	return utc(t).Format(sqliteTime)
+}
+
+// queries are the store's prepared statement texts for its dialect.
+type queries struct {
+	text       sqlText
+	card       string // a card by org and id
+	cardLocked string // the same, locked for the transaction
+	event      string // one outbox row
+}
+
+func newQueries(pg bool) queries {
+	d := sqlText{pg: pg}
+	return queries{text: d, card: d.selectCard(false), cardLocked: d.selectCard(true), event: d.insertEvent()}
+}
+
+// scanCard reads the row of a selectCard query.
+func scanCard(row *sql.Row) (cardRow, error) {
+	var r cardRow
+	var dests [40]any
+	err := row.Scan(cardDests(&r, dests[:0])...)
+	return r, err
+}
+
+// selectCard reads one card by org and id, locked on PostgreSQL when lock.
+func (d sqlText) selectCard(lock bool) string {
+	q := "SELECT " + cardColumnList + " FROM cardcore_cards WHERE org_id = " + d.ph(1) + " AND id = " + d.ph(2)
+	if lock && d.pg {
+		q += " FOR UPDATE"
+	}
+	return q
+}
+
+// updateCard sets cols of one card over its previous version; the
+// arguments are the values of cols, then id, org and the previous version.
+func (d sqlText) updateCard(cols []int) string {
+	var b strings.Builder
+	b.WriteString("UPDATE cardcore_cards SET ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(cardTable[c].name)
+		b.WriteString(" = ")
+		b.WriteString(d.ph(i + 1))
+	}
+	n := len(cols)
+	b.WriteString(" WHERE id = " + d.ph(n+1) + " AND org_id = " + d.ph(n+2) + " AND version = " + d.ph(n+3))
+	return b.String()
+}
+
+// insertEvent appends one event to the outbox.
+func (d sqlText) insertEvent() string {
+	return "INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) VALUES (" +
+		d.ph(1) + ", " + d.ph(2) + ", " + d.ph(3) + ", " + d.ph(4) + ", " + d.ph(5) + ", " + d.ph(6) + ", " + d.ph(7) + ")"
+}
+
+// writeLock is the first statement of a SQLite write transaction: a write
+// that changes nothing takes the database's write lock, as BEGIN IMMEDIATE
+// does, whatever the DSN's transaction mode. From then on the transaction
+// never fails upgrading a read lock, and other writers wait in the busy
+// handler for it to end.
+const writeLock = "UPDATE cardcore_cards SET version = version WHERE 0"
