@@ -50,8 +50,8 @@ func (s *Store) BulkCounts(ctx context.Context, org, id string) (map[card.Status
 		Status string `bun:"status"`
 		N      int    `bun:"n"`
 	}
-	err := s.db.NewSelect().Model((*cardRow)(nil)).ColumnExpr("status, count(*) AS n").
-		Where("bulk_id = ? AND org_id = ?", id, org).GroupExpr("status").Scan(ctx, &rows)
+	err := s.db.NewSelect().Model((*cardRow)(nil)).ColumnExpr("bulk_status AS status, count(*) AS n").
+		Where("bulk_id = ? AND bulk_status IS NOT NULL AND org_id = ?", id, org).GroupExpr("bulk_status").Scan(ctx, &rows)
 	if err != nil {
 		return nil, translate(ctx, "count bulk cards", err)
 	}
@@ -234,12 +234,7 @@ func (t *txn) UnboundCards(ctx context.Context, org, bulk string, externalIDs []
 		return nil, nil
 	}
 	var rows []cardRow
-	q := t.db.NewSelect().Model(&rows).
-		Where("bulk_id = ? AND status = 'UNBOUND' AND org_id = ? AND id > ?", bulk, org, afterID)
-	if externalIDs != nil {
-		q = q.Where("external_id IN (?)", bun.List(externalIDs))
-	}
-	q = q.OrderExpr("id").Limit(int64(limit))
+	q := unboundQuery(t.db, &rows, org, bulk, externalIDs, afterID, limit)
 	if lock := t.lock(); lock != "" {
 		q = q.For(lock)
 	}
@@ -247,4 +242,15 @@ func (t *txn) UnboundCards(ctx context.Context, org, bulk string, externalIDs []
 		return nil, translate(ctx, "find unbound cards", err)
 	}
 	return cardsOf(rows)
+}
+
+// unboundQuery reads a bulk's UNBOUND cards through the partial index
+// cardcore_cards_bulk_status, by ascending id.
+func unboundQuery(db bun.IDB, dst *[]cardRow, org, bulk string, externalIDs []string, afterID int64, limit int) *bun.SelectQuery {
+	q := db.NewSelect().Model(dst).
+		Where("bulk_id = ? AND bulk_status = 'UNBOUND' AND org_id = ? AND id > ?", bulk, org, afterID)
+	if externalIDs != nil {
+		q = q.Where("external_id IN (?)", bun.List(externalIDs))
+	}
+	return q.OrderExpr("id").Limit(int64(limit))
 }

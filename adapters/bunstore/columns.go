@@ -58,6 +58,10 @@ var cardTable = []column{
 	int64Col("version", func(r *cardRow) *int64 { return &r.Version }, false),
 	timeCol("created_at", func(r *cardRow) *time.Time { return &r.CreatedAt }, false).immutable(),
 	timeCol("updated_at", func(r *cardRow) *time.Time { return &r.UpdatedAt }, false),
+	timeCol("expiry_due", func(r *cardRow) *time.Time { return &r.ExpiryDue }, true),
+	timeCol("validity_due", func(r *cardRow) *time.Time { return &r.ValidityDue }, true),
+	stringCol("alias_key", func(r *cardRow) *string { return &r.AliasKey }, true),
+	stringCol("bulk_status", func(r *cardRow) *string { return &r.BulkStatus }, true),
 }
 
 // cardColumnList is every column, for SELECT.

@@ -27,7 +27,7 @@ type sqliteCoder interface{ Code() int }
 // constraints maps what a unique violation names (the PostgreSQL index, or
 // the SQLite columns) to the rule it enforces.
 var constraints = []struct{ pg, sqlite, rule string }{
-	{"cardcore_cards_virtual_alias", "cardcore_cards.customer_id, cardcore_cards.name", "the customer already has a VIRTUAL card with this name"},
+	{"cardcore_cards_virtual_alias", "cardcore_cards.customer_id, cardcore_cards.alias_key", "the customer already has a VIRTUAL card with this name"},
 	{"cardcore_cards_successor", "cardcore_cards.reissued_card_id", "the card already has a successor"},
 	{"cardcore_bulk_external_ids_unique", "cardcore_bulk_external_ids.external_id", "the external id is already in the bulk"},
 	{"cardcore_cards_bulk", "cardcore_cards.external_id", "the external id is already in the bulk"},

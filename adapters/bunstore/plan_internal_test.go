@@ -3,6 +3,7 @@ package bunstore
 import (
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardcore/cardcore/card"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -165,4 +167,159 @@ func openForPlan(t *testing.T, kind string) *bun.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// A status change that keeps a card in the same sets (NORMAL <-> BLOCKED,
+// the commonest write) rewrites no index: on SQLite the UPDATE's program
+// writes no index entry, and on PostgreSQL the row is updated in place
+// (a heap-only tuple).
+func TestStatusChangeTouchesNoIndex(t *testing.T) {
+	cols := statusChangeColumns(t)
+	t.Run("sqlite", func(t *testing.T) {
+		db := openForPlan(t, "sqlite")
+		q := sqlText{}.updateCard(cols)
+		rows, err := db.DB.QueryContext(t.Context(), "EXPLAIN "+q, 1, 2, 3, 4, 5, 6, 7) // bound, not formatted by bun
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var addr, p1, p2, p3 int64
+			var opcode string
+			var p4, p5, comment any
+			if err := rows.Scan(&addr, &opcode, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+				t.Fatal(err)
+			}
+			switch opcode {
+			case "IdxInsert", "IdxDelete", "OpenEphemeral":
+				t.Errorf("%s: opcode %s at %d", q, opcode, addr)
+			}
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := openForPlan(t, "postgres")
+		ctx := t.Context()
+		if _, err := db.ExecContext(ctx, `INSERT INTO cardcore_cards
+  (token, org_id, program_id, type, mode, status, name, issuing_date, expiration_date, valid_until, track_number, pin_length, contactless_enabled, version, created_at, updated_at, expiry_due, validity_due)
+  VALUES ('t', 'org', 1, 'TEMPORARY', 'CREDIT', 'NORMAL', 'x', now(), '2031-01-01', '2030-01-01', 1, 4, true, 1, now(), now(), '2031-01-01', '2030-01-01')`); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		d := sqlText{pg: true}
+		res, err := tx.Tx.ExecContext(ctx, d.updateCard(cols), "BLOCKED", "NORMAL", 2, d.time(time.Now(), false), 1, "org", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("updated %d rows", n)
+		}
+		var hot, all int64
+		if err := tx.QueryRowContext(ctx, `SELECT pg_stat_get_xact_tuples_hot_updated('cardcore_cards'::regclass),
+  pg_stat_get_xact_tuples_updated('cardcore_cards'::regclass)`).Scan(&hot, &all); err != nil {
+			t.Fatal(err)
+		}
+		if all != 1 || hot != 1 {
+			t.Errorf("updates %d, of which heap-only %d; want 1 and 1", all, hot)
+		}
+	})
+}
+
+// statusChangeColumns are the columns a save of NORMAL -> BLOCKED writes.
+func statusChangeColumns(t *testing.T) []int {
+	t.Helper()
+	old := cardRow{Status: "NORMAL", Type: "TEMPORARY", Version: 1}
+	nu := old
+	nu.Status, nu.PreviousStatus, nu.Version, nu.UpdatedAt = "BLOCKED", "NORMAL", 2, time.Now()
+	cols := changedColumns(&old, &nu)
+	if len(cols) != 4 {
+		t.Fatalf("columns %v", cols)
+	}
+	return cols
+}
+
+// Finding a bulk's UNBOUND cards reads the bulk's index.
+func TestUnboundCardsUseTheirIndex(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			db := openForPlan(t, kind)
+			explain := "EXPLAIN QUERY PLAN "
+			if kind == "postgres" {
+				explain = "EXPLAIN "
+				if _, err := db.ExecContext(t.Context(), "SET enable_seqscan = off"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var rows []cardRow
+			q := unboundQuery(db, &rows, "org", "bulk", nil, 0, 100)
+			if plan := explainLines(t, db, explain+q.String()); !strings.Contains(plan, "cardcore_cards_bulk_status") {
+				t.Errorf("plan of %s does not use cardcore_cards_bulk_status:\n%s", q.String(), plan)
+			}
+		})
+	}
+}
+
+// Migration 5 fills the derived keys of existing cards as derive does for
+// new ones: for every type and status, a card stored without its keys gets
+// from the migration's UPDATE the keys rowOf gives it.
+func TestDerivedKeysBackfill(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			db := openForPlan(t, kind)
+			ctx := t.Context()
+			files, err := Migrations(db.Dialect().Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, err := fs.ReadFile(files, "20261122000005_derived_keys.tx.up.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var backfill string
+			for _, stmt := range strings.Split(string(up), "--bun:split") {
+				if strings.HasPrefix(strings.TrimSpace(stmt), "UPDATE") {
+					backfill = stmt
+				}
+			}
+			now := time.Date(2030, 1, 15, 0, 0, 0, 0, time.UTC)
+			var want []cardRow
+			for _, typ := range card.Types() {
+				for _, st := range card.Statuses() {
+					for _, bulk := range []string{"", "b1"} {
+						c := card.Card{OrgID: "org", Token: fmt.Sprintf("%s-%s-%s", typ, st, bulk), Type: typ, Status: st,
+							Mode: card.Credit, Name: fmt.Sprintf("n%d", len(want)), BulkID: bulk, IssuingDate: now,
+							ExpirationDate: now.AddDate(1, 0, 0), ValidUntil: now.AddDate(0, 1, 0), Version: 1,
+							CreatedAt: now, UpdatedAt: now}
+						if bulk != "" {
+							c.ExternalID = c.Token
+						}
+						r := rowOf(&c)
+						want = append(want, r)
+						bare := r
+						bare.ExpiryDue, bare.ValidityDue, bare.AliasKey, bare.BulkStatus = time.Time{}, time.Time{}, "", ""
+						if _, err := db.NewInsert().Model(&bare).Exec(ctx); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			if _, err := db.DB.ExecContext(ctx, backfill); err != nil {
+				t.Fatal(err)
+			}
+			var got []cardRow
+			if err := db.NewSelect().Model(&got).OrderExpr("id").Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i, g := range got {
+				w := want[i]
+				if !g.ExpiryDue.Equal(w.ExpiryDue) || !g.ValidityDue.Equal(w.ValidityDue) || g.AliasKey != w.AliasKey || g.BulkStatus != w.BulkStatus {
+					t.Errorf("%s: backfilled (%v, %v, %q, %q), derive gives (%v, %v, %q, %q)", w.Token,
+						g.ExpiryDue, g.ValidityDue, g.AliasKey, g.BulkStatus, w.ExpiryDue, w.ValidityDue, w.AliasKey, w.BulkStatus)
+				}
+			}
+		})
+	}
 }

@@ -156,7 +156,7 @@ func newQueries(pg bool) queries {
 // scanCard reads the row of a selectCard query.
 func scanCard(row *sql.Row) (cardRow, error) {
 	var r cardRow
-	var dests [40]any
+	var dests [44]any
 	err := row.Scan(cardDests(&r, dests[:0])...)
 	return r, err
 }

@@ -52,6 +52,14 @@ type cardRow struct {
 	Version                  int64     `bun:"version"`
 	CreatedAt                time.Time `bun:"created_at"`
 	UpdatedAt                time.Time `bun:"updated_at"`
+
+	// Keys derived from the status for the indexes that depend on it (see
+	// derive): they change only when the status enters or leaves their
+	// set, so the usual status changes touch no index.
+	ExpiryDue   time.Time `bun:"expiry_due,nullzero"`
+	ValidityDue time.Time `bun:"validity_due,nullzero"`
+	AliasKey    string    `bun:"alias_key,nullzero"`
+	BulkStatus  string    `bun:"bulk_status,nullzero"`
 }
 
 func utc(t time.Time) time.Time {
@@ -62,7 +70,7 @@ func utc(t time.Time) time.Time {
 }
 
 func rowOf(c *card.Card) cardRow {
-	return cardRow{
+	r := cardRow{
 		ID: c.ID, Token: c.Token, OrgID: c.OrgID, ProgramID: c.ProgramID,
 		AccountID: c.AccountID, CustomerID: c.CustomerID,
 		Type: c.Type.String(), Mode: c.Mode.String(),
@@ -80,7 +88,46 @@ func rowOf(c *card.Card) cardRow {
 		CVVRotationIntervalHours: c.CVVRotationIntervalHours,
 		Version:                  c.Version, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
 	}
+	r.derive(c)
+	return r
 }
+
+// derive sets the row's keys for the indexes that depend on the status.
+// An index whose definition names the status would be rewritten by every
+// status change (SQLite updates the indexes that name a changed column,
+// PostgreSQL cannot update a row in place when an indexed column changes),
+// so those indexes are on these keys instead, and NORMAL <-> BLOCKED and
+// the like leave every index alone:
+//
+//   - ExpiryDue is the expiration month of a card that is not terminated,
+//     for the sweep's expiry (cardcore_cards_expiry);
+//   - ValidityDue is the end of the validity period of a card in NORMAL,
+//     REISSUED, BLOCKED, PENDING or WARNING, for the sweep's validity rule
+//     (cardcore_cards_validity);
+//   - AliasKey is the alias of a VIRTUAL card that is not terminated, unique
+//     per customer (cardcore_cards_virtual_alias);
+//   - BulkStatus is the status of a card made in a noname bulk, for
+//     counting a bulk's cards and finding its UNBOUND ones
+//     (cardcore_cards_bulk_status).
+func (r *cardRow) derive(c *card.Card) {
+	r.ExpiryDue, r.ValidityDue, r.AliasKey, r.BulkStatus = time.Time{}, time.Time{}, "", ""
+	if !c.Status.Terminated() {
+		r.ExpiryDue = r.ExpirationDate
+		if c.Type == card.Virtual {
+			r.AliasKey = r.Name
+		}
+	}
+	if validityDueIn[c.Status] {
+		r.ValidityDue = r.ValidUntil
+	}
+	if r.BulkID != "" {
+		r.BulkStatus = r.Status
+	}
+}
+
+// validityDueIn are the statuses in which an elapsed validity period makes
+// a card INOPERATIVE (storage.Tx.Due).
+var validityDueIn = map[card.Status]bool{card.Normal: true, card.Reissued: true, card.Blocked: true, card.Pending: true, card.Warning: true}
 
 // card converts a stored row back. Enum names that do not parse mean the
 // table was written by something else; they are reported, not guessed.

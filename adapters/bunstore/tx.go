@@ -28,13 +28,6 @@ type txn struct {
 
 var _ storage.Tx = (*txn)(nil)
 
-// Statuses the sweep reads through the partial indexes; the predicates are
-// written exactly as in the index definitions so SQLite uses them.
-const (
-	notTerminated = "status NOT IN ('LOST','ROBBED','THEFT','CANCELED','FRAUD','DAMAGED','EXPIRED','DELETED','BROKEN','DEFECT')"
-	validityApply = "status IN ('NORMAL','REISSUED','BLOCKED','PENDING','WARNING')"
-)
-
 func (t *txn) lock() string {
 	if t.pg {
 		return "UPDATE"
@@ -118,8 +111,7 @@ func (t *txn) Successor(ctx context.Context, org string, id int64) (card.Card, e
 
 func (t *txn) VirtualAliasTaken(ctx context.Context, org, customer, name string) (bool, error) {
 	ok, err := t.db.NewSelect().Model((*cardRow)(nil)).
-		Where("org_id = ? AND customer_id = ? AND name = ?", org, customer, name).
-		Where("type = 'VIRTUAL' AND " + notTerminated).Exists(ctx)
+		Where("org_id = ? AND customer_id = ? AND alias_key = ?", org, customer, name).Exists(ctx)
 	return ok, translate(ctx, "check alias", err)
 }
 
@@ -228,23 +220,25 @@ func (t *txn) lockDue(q *bun.SelectQuery) *bun.SelectQuery {
 }
 
 // expiredQuery reads cards whose expiration month is over, through the
-// partial index cardcore_cards_expiry.
+// partial index cardcore_cards_expiry; expiry_due is set only on cards that
+// are not terminated.
 func expiredQuery(db bun.IDB, dst *[]cardRow, now time.Time, limit int) *bun.SelectQuery {
 	return db.NewSelect().Model(dst).
-		Where(notTerminated).Where("expiration_date < ?", card.MonthOf(now)).
-		OrderExpr("expiration_date, id").Limit(int64(limit))
+		Where("expiry_due IS NOT NULL AND expiry_due < ?", card.MonthOf(now)).
+		OrderExpr("expiry_due, id").Limit(int64(limit))
 }
 
 // elapsedQuery reads cards whose validity period is over, through the
-// partial index cardcore_cards_validity. Cards past their expiration month
+// partial index cardcore_cards_validity; validity_due is set only in the
+// statuses the rule applies to. Cards past their expiration month
 // are expiredQuery's: leaving them out keeps the two results apart, so a
 // batch is short only when no more cards are due (the sweep stops on a
 // short batch).
 func elapsedQuery(db bun.IDB, dst *[]cardRow, now time.Time, limit int) *bun.SelectQuery {
 	return db.NewSelect().Model(dst).
-		Where(validityApply).Where("valid_until <= ?", utc(now)).
+		Where("validity_due IS NOT NULL AND validity_due <= ?", utc(now)).
 		Where("(expiration_date IS NULL OR expiration_date >= ?)", card.MonthOf(now)).
-		OrderExpr("valid_until, id").Limit(int64(limit))
+		OrderExpr("validity_due, id").Limit(int64(limit))
 }
 
 func (t *txn) Claim(ctx context.Context, key storage.IdempotencyKey, fingerprint string) (storage.IdempotencyRecord, bool, error) {
