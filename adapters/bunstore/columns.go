@@ -15,6 +15,9 @@ type column struct {
 	arg  func(d sqlText, r *cardRow) any // the field as a statement argument
 	same func(a, b *cardRow) bool        // whether two rows hold the same value
 	imm  bool                            // never changes after insert
+	// derived columns are computed from the others (cardRow.derive), so
+	// reads skip them.
+	derived bool
 }
 
 // cardTable lists the columns of cardcore_cards in cardRow's field order;
@@ -58,27 +61,33 @@ var cardTable = []column{
 	int64Col("version", func(r *cardRow) *int64 { return &r.Version }, false),
 	timeCol("created_at", func(r *cardRow) *time.Time { return &r.CreatedAt }, false).immutable(),
 	timeCol("updated_at", func(r *cardRow) *time.Time { return &r.UpdatedAt }, false),
-	timeCol("expiry_due", func(r *cardRow) *time.Time { return &r.ExpiryDue }, true),
-	timeCol("validity_due", func(r *cardRow) *time.Time { return &r.ValidityDue }, true),
-	stringCol("alias_key", func(r *cardRow) *string { return &r.AliasKey }, true),
-	stringCol("bulk_status", func(r *cardRow) *string { return &r.BulkStatus }, true),
+	timeCol("expiry_due", func(r *cardRow) *time.Time { return &r.ExpiryDue }, true).derive(),
+	timeCol("validity_due", func(r *cardRow) *time.Time { return &r.ValidityDue }, true).derive(),
+	stringCol("alias_key", func(r *cardRow) *string { return &r.AliasKey }, true).derive(),
+	stringCol("bulk_status", func(r *cardRow) *string { return &r.BulkStatus }, true).derive(),
 }
 
-// cardColumnList is every column, for SELECT.
+// cardColumnList is every column that is not derived, for SELECT.
 var cardColumnList = func() string {
-	names := make([]string, len(cardTable))
-	for i, c := range cardTable {
-		names[i] = c.name
+	var names []string
+	for _, c := range cardTable {
+		if !c.derived {
+			names = append(names, c.name)
+		}
 	}
 	return strings.Join(names, ", ")
 }()
 
 func (c column) immutable() column { c.imm = true; return c }
+func (c column) derive() column    { c.derived = true; return c }
 
-// cardDests returns the scan destinations of every column of r.
+// cardDests returns the scan destinations of the columns of r that are
+// not derived, in cardColumnList's order.
 func cardDests(r *cardRow, dst []any) []any {
 	for _, c := range cardTable {
-		dst = append(dst, c.dest(r))
+		if !c.derived {
+			dst = append(dst, c.dest(r))
+		}
 	}
 	return dst
 }

@@ -1,6 +1,7 @@
 package bunstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/storage"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -274,7 +276,7 @@ func TestDerivedKeysBackfill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			up, err := fs.ReadFile(files, "20261122000005_derived_keys.tx.up.sql")
+			up, err := fs.ReadFile(files, "20261122000005_index_keys.tx.up.sql")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,6 +321,43 @@ func TestDerivedKeysBackfill(t *testing.T) {
 					t.Errorf("%s: backfilled (%v, %v, %q, %q), derive gives (%v, %v, %q, %q)", w.Token,
 						g.ExpiryDue, g.ValidityDue, g.AliasKey, g.BulkStatus, w.ExpiryDue, w.ValidityDue, w.AliasKey, w.BulkStatus)
 				}
+			}
+		})
+	}
+}
+
+// A card read in a transaction is remembered with its derived keys, so a
+// save writes them only when they change.
+func TestLoadedRowHasDerivedKeys(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			db := openForPlan(t, kind)
+			ctx := t.Context()
+			s, err := New(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2030, 1, 15, 0, 0, 0, 0, time.UTC)
+			c := card.Card{OrgID: "org", Type: card.Virtual, Status: card.Normal, Mode: card.Credit, Name: "alias",
+				IssuingDate: now, ExpirationDate: now.AddDate(1, 0, 0), ValidUntil: now.AddDate(0, 1, 0),
+				TrackNumber: 1, PINLength: 4, Version: 1, CreatedAt: now, UpdatedAt: now}
+			err = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+				if err := tx.Insert(ctx, &c); err != nil {
+					return err
+				}
+				got, err := tx.Card(ctx, "org", c.ID)
+				if err != nil {
+					return err
+				}
+				loaded := tx.(*txn).loaded[c.ID]
+				want := rowOf(&got)
+				if loaded.AliasKey != "alias" || !loaded.ExpiryDue.Equal(want.ExpiryDue) || !loaded.ValidityDue.Equal(want.ValidityDue) || loaded.BulkStatus != "" {
+					t.Errorf("loaded keys (%q, %v, %v, %q), want those of %+v", loaded.AliasKey, loaded.ExpiryDue, loaded.ValidityDue, loaded.BulkStatus, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -3,6 +3,8 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/cardcore/cardcore/card"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,12 +155,20 @@ func newQueries(pg bool) queries {
 	return queries{text: d, card: d.selectCard(false), cardLocked: d.selectCard(true), event: d.insertEvent()}
 }
 
-// scanCard reads the row of a selectCard query.
-func scanCard(row *sql.Row) (cardRow, error) {
-	var r cardRow
+// scanCard reads the row of a selectCard query: the card, and its row as
+// stored. The keys derived from the status are not read but derived again,
+// as every write derives them. A card of names it does not know is an
+// error, returned with scanned = true.
+func scanCard(row *sql.Row) (r cardRow, c card.Card, scanned bool, err error) {
 	var dests [44]any
-	err := row.Scan(cardDests(&r, dests[:0])...)
-	return r, err
+	if err := row.Scan(cardDests(&r, dests[:0])...); err != nil {
+		return r, c, false, err
+	}
+	if c, err = r.card(); err != nil {
+		return r, c, true, err
+	}
+	r.derive(&c)
+	return r, c, true, nil
 }
 
 // selectCard reads one card by org and id, locked on PostgreSQL when lock.

@@ -149,11 +149,11 @@ func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, erro
 	if err != nil {
 		return card.Card{}, translate(ctx, "read card", err)
 	}
-	r, err := scanCard(st.QueryRowContext(ctx, org, id))
-	if err != nil {
+	_, c, scanned, err := scanCard(st.QueryRowContext(ctx, org, id))
+	if err != nil && !scanned {
 		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
 	}
-	return r.card()
+	return c, err
 }
 
 // CardByToken implements storage.Store.

@@ -40,12 +40,15 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 	if err != nil {
 		return card.Card{}, translate(ctx, "read card", err)
 	}
-	r, err := scanCard(st.QueryRowContext(ctx, org, id))
+	r, c, scanned, err := scanCard(st.QueryRowContext(ctx, org, id))
 	if err != nil {
-		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
+		if !scanned {
+			err = notFound(ctx, "card", strconv.FormatInt(id, 10), err)
+		}
+		return card.Card{}, err
 	}
 	t.remember(r)
-	return r.card()
+	return c, nil
 }
 
 // prepare returns query prepared in the transaction.

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ type benchConfig struct {
 	workers          []int // nil: each workload's default
 	duration, warmup time.Duration
 	n, bindN         int
+	cpuProfile       string
 }
 
 var benchWorkloads = []string{"read", "transition", "bind", "reissue", "bulk"}
@@ -69,6 +71,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each measurement")
 	fs.IntVar(&cfg.n, "n", 100000, "cards made for read and transition, and the size of the bulk")
 	fs.IntVar(&cfg.bindN, "bind-n", 50000, "cards made for each bind and reissue measurement (it stops early if they run out)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file (read it with go tool pprof)")
 	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
 		var err error
 		if cfg.workloads, err = parseWorkloads(*workloads); err != nil {
@@ -160,6 +163,17 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 		return err
 	}
 	log.Info("bench", "db", desc, "workloads", cfg.workloads, "duration", cfg.duration)
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	enc := json.NewEncoder(out)
 	for _, w := range cfg.workloads {
 		results, err := b.run(ctx, w)

@@ -24,3 +24,9 @@ CREATE INDEX cardcore_cards_validity ON cardcore_cards (valid_until)
   WHERE status IN ('NORMAL','REISSUED','BLOCKED','PENDING','WARNING');
 --bun:split
 CREATE INDEX cardcore_cards_bulk_status ON cardcore_cards (bulk_id, status, id) WHERE bulk_id IS NOT NULL;
+--bun:split
+CREATE INDEX cardcore_outbox_card ON cardcore_outbox (card_id, seq);
+--bun:split
+DROP INDEX cardcore_outbox_feed_pos;
+--bun:split
+CREATE UNIQUE INDEX cardcore_outbox_feed_pos ON cardcore_outbox (feed_pos);

@@ -1,6 +1,6 @@
-ALTER TABLE cardcore_cards ADD COLUMN expiry_due TIMESTAMP;
+ALTER TABLE cardcore_cards ADD COLUMN expiry_due timestamptz;
 --bun:split
-ALTER TABLE cardcore_cards ADD COLUMN validity_due TIMESTAMP;
+ALTER TABLE cardcore_cards ADD COLUMN validity_due timestamptz;
 --bun:split
 ALTER TABLE cardcore_cards ADD COLUMN alias_key TEXT;
 --bun:split
@@ -27,3 +27,9 @@ CREATE INDEX cardcore_cards_expiry ON cardcore_cards (expiry_due) WHERE expiry_d
 CREATE INDEX cardcore_cards_validity ON cardcore_cards (validity_due) WHERE validity_due IS NOT NULL;
 --bun:split
 CREATE INDEX cardcore_cards_bulk_status ON cardcore_cards (bulk_id, bulk_status, id) WHERE bulk_status IS NOT NULL;
+--bun:split
+DROP INDEX cardcore_outbox_card;
+--bun:split
+DROP INDEX cardcore_outbox_feed_pos;
+--bun:split
+CREATE UNIQUE INDEX cardcore_outbox_feed_pos ON cardcore_outbox (feed_pos) WHERE feed_pos IS NOT NULL;
