@@ -32,8 +32,10 @@
 // SQLite has one writer at a time. Every Update takes the write lock with
 // its first statement (a write that changes nothing, which locks as BEGIN
 // IMMEDIATE does, whatever the DSN's transaction mode), so a transaction
-// never fails upgrading a read lock; other writers wait for it in the busy
-// handler. New refuses a connection without a busy timeout (writers would
+// never fails upgrading a read lock. A store's own write transactions queue
+// for the lock in the store, which hands it over as soon as it is free;
+// writers of other stores and processes wait in SQLite's busy handler,
+// which sleeps and polls. New refuses a connection without a busy timeout (writers would
 // fail at once instead of waiting) and turns on WAL, so readers do not wait
 // for the writer.
 //

@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -360,5 +361,28 @@ func TestLoadedRowHasDerivedKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// On SQLite a write transaction queues for the store's writer slot; one
+// whose context ends while it waits returns the context's error and never
+// runs.
+func TestWriterQueueHonoursContext(t *testing.T) {
+	db := openForPlan(t, "sqlite")
+	s, err := New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.writer <- struct{}{} // another transaction holds the lock
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	ran := false
+	err = s.Update(ctx, func(context.Context, storage.Tx) error { ran = true; return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || ran {
+		t.Errorf("Update = %v, ran %v; want the deadline error, not run", err, ran)
+	}
+	<-s.writer
+	if err := s.Update(t.Context(), func(context.Context, storage.Tx) error { ran = true; return nil }); err != nil || !ran {
+		t.Errorf("Update after the lock is free = %v, ran %v", err, ran)
 	}
 }

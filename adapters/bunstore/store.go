@@ -37,6 +37,10 @@ type Store struct {
 	retries int
 	q       queries
 	stmts   *stmtCache
+	// writer admits one SQLite write transaction of this store at a time:
+	// SQLite has one writer anyway, and a queue here hands the lock over
+	// at once, where waiting in SQLite's busy handler sleeps and polls.
+	writer chan struct{}
 }
 
 var (
@@ -66,6 +70,7 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
 	switch db.Dialect().Name() {
 	case dialect.SQLite:
 		s.sqlite = true
+		s.writer = make(chan struct{}, 1)
 		if err := checkSQLite(ctx, db); err != nil {
 			return nil, err
 		}
@@ -208,7 +213,14 @@ func (e fnError) Unwrap() error { return e.err }
 // runTx runs fn in one transaction. It rolls back on error and on panic.
 func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
 	var opts *sql.TxOptions
-	if !s.sqlite {
+	if s.sqlite {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return translate(ctx, "wait for the write lock", ctx.Err())
+		}
+	} else {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
