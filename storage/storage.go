@@ -85,7 +85,11 @@ type Tx interface {
 	Insert(ctx context.Context, c *card.Card) error
 	// Save stores c over the stored card with the same id and org. c.Version
 	// must be exactly one above the stored version, else the error wraps
-	// card.ErrConflict (a concurrent update) and nothing is written.
+	// card.ErrConflict (a concurrent update) and nothing is written. A store
+	// may hold the write of a card this transaction read (and locked) back
+	// and send it with the next call on tx, or at commit: the transaction
+	// still reads its own writes, and a failure of the write (a broken
+	// unique rule) is then the error of that call or of Update.
 	Save(ctx context.Context, c *card.Card) error
 	// Append writes events to the outbox, in order. The store assigns each
 	// its Seq, ascending within the transaction.
