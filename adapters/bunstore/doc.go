@@ -61,6 +61,12 @@
 // PostgreSQL behind a pooler in transaction mode, prepared statements need
 // the pooler's support for them (PgBouncer 1.21 and later).
 //
+// On PostgreSQL a change (save a card the transaction read and locked,
+// then append its event) is one statement: the UPDATE is held back and
+// sent with the event's INSERT (WITH saved AS (UPDATE ... RETURNING id)
+// INSERT ... SELECT ... FROM saved), one round trip fewer per change. Any
+// other call, and the commit, sends a held UPDATE first.
+//
 // A save writes only the columns that changed since the card was read in
 // the transaction. No index names the status: the indexes the status
 // decides (the sweep's, the VIRTUAL alias rule, a bulk's cards by status)
