@@ -91,41 +91,7 @@ func loadBulk(ctx context.Context, db bun.IDB, org, id string, lock string) (car
 }
 
 func (t *txn) InsertCards(ctx context.Context, cs []card.Card) error {
-	rows := make([]cardRow, 0, min(len(cs), batchRows))
-	for start := 0; start < len(cs); start += batchRows {
-		batch := cs[start:min(start+batchRows, len(cs))]
-		rows = rows[:0]
-		for i := range batch {
-			if batch[i].ID != 0 || batch[i].Version != 1 {
-				return card.Invalid("version", "a new card has no id and version 1")
-			}
-			if batch[i].Token == "" {
-				batch[i].Token = uuid.NewString()
-			}
-			rows = append(rows, rowOf(&batch[i]))
-		}
-		// RETURNING is not promised to follow the VALUES order, so ids are
-		// matched to cards by token, which is unique.
-		var ret []struct {
-			ID    int64  `bun:"id"`
-			Token string `bun:"token"`
-		}
-		if err := t.db.NewInsert().Model(&rows).Returning("id, token").Scan(ctx, &ret); err != nil {
-			return translate(ctx, "insert cards", err)
-		}
-		ids := make(map[string]int64, len(ret))
-		for _, r := range ret {
-			ids[r.Token] = r.ID
-		}
-		for i := range batch {
-			id, ok := ids[batch[i].Token]
-			if !ok || len(ret) != len(batch) {
-				return &storeError{op: "insert cards", msg: "RETURNING did not name every inserted card"}
-			}
-			batch[i].ID = id
-		}
-	}
-	return nil
+	return t.insertCards(ctx, cs)
 }
 
 func (t *txn) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {

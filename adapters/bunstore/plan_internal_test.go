@@ -350,7 +350,7 @@ func TestLoadedRowHasDerivedKeys(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				loaded := tx.(*txn).loaded[c.ID]
+				loaded := txnOf(tx).loaded[c.ID]
 				want := rowOf(&got)
 				if loaded.AliasKey != "alias" || !loaded.ExpiryDue.Equal(want.ExpiryDue) || !loaded.ValidityDue.Equal(want.ValidityDue) || loaded.BulkStatus != "" {
 					t.Errorf("loaded keys (%q, %v, %v, %q), want those of %+v", loaded.AliasKey, loaded.ExpiryDue, loaded.ValidityDue, loaded.BulkStatus, want)
@@ -385,4 +385,12 @@ func TestWriterQueueHonoursContext(t *testing.T) {
 	if err := s.Update(t.Context(), func(context.Context, storage.Tx) error { ran = true; return nil }); err != nil || !ran {
 		t.Errorf("Update after the lock is free = %v, ran %v", err, ran)
 	}
+}
+
+// txnOf is the txn under a transaction Update passes.
+func txnOf(tx storage.Tx) *txn {
+	if h, ok := tx.(*heldTx); ok {
+		return h.t
+	}
+	return tx.(*txn)
 }

@@ -204,6 +204,27 @@ func (d sqlText) insertEvent() string {
 		d.ph(1) + ", " + d.ph(2) + ", " + d.ph(3) + ", " + d.ph(4) + ", " + d.ph(5) + ", " + d.ph(6) + ", " + d.ph(7) + ")"
 }
 
+// saveWithEvent is updateCard(cols) and insertEvent in one PostgreSQL
+// statement, the event's arguments after the UPDATE's. The event's row is
+// inserted only when the UPDATE changed the card, so the statement's row
+// count is the UPDATE's.
+func (d sqlText) saveWithEvent(cols []int) string {
+	var b strings.Builder
+	b.WriteString("WITH saved AS (")
+	b.WriteString(d.updateCard(cols))
+	b.WriteString(" RETURNING id) INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) SELECT ")
+	n := len(cols) + 3
+	for i, typ := range []string{"text", "text", "bigint", "text", "text", "timestamptz", "text"} {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.ph(n + 1 + i))
+		b.WriteString("::" + typ)
+	}
+	b.WriteString(" FROM saved")
+	return b.String()
+}
+
 // writeLock is the first statement of a SQLite write transaction: a write
 // that changes nothing takes the database's write lock, as BEGIN IMMEDIATE
 // does, whatever the DSN's transaction mode. From then on the transaction

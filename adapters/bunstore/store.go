@@ -243,8 +243,18 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 			return translate(ctx, "take the write lock", err)
 		}
 	}
-	if err := fn(ctx, t); err != nil {
-		return fnError{err}
+	if s.sqlite {
+		if err := fn(ctx, t); err != nil {
+			return fnError{err}
+		}
+	} else {
+		h := &heldTx{t: t}
+		if err := fn(ctx, h); err != nil {
+			return fnError{err}
+		}
+		if err := h.flush(ctx); err != nil {
+			return fnError{err}
+		}
 	}
 	ended = true
 	return tx.Commit()

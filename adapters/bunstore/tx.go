@@ -134,17 +134,37 @@ func (t *txn) Insert(ctx context.Context, c *card.Card) error {
 }
 
 func (t *txn) Save(ctx context.Context, c *card.Card) error {
-	r := rowOf(c)
-	cols := mutableColumns
+	u := t.cardUpdate(c)
+	return u.run(ctx, t, t.s.q.text.updateCard(u.cols), u.args)
+}
+
+// cardUpdate is the UPDATE that saves a card: the columns that changed
+// since the transaction read the card (all of them for a card it did not
+// read), then id, org and the version it must still have.
+type cardUpdate struct {
+	row    cardRow
+	cols   []int
+	args   []any
+	locked bool // the transaction read (and locked) the version it saves over
+}
+
+func (t *txn) cardUpdate(c *card.Card) cardUpdate {
+	u := cardUpdate{row: rowOf(c), cols: mutableColumns}
 	if old, ok := t.loaded[c.ID]; ok && old.OrgID == c.OrgID && old.Version == c.Version-1 {
-		cols = changedColumns(&old, &r)
+		u.cols, u.locked = changedColumns(&old, &u.row), true
 	}
-	args := make([]any, 0, len(cols)+3)
-	for _, i := range cols {
-		args = append(args, cardTable[i].arg(t.s.q.text, &r))
+	u.args = make([]any, 0, len(u.cols)+3+eventArgs)
+	for _, i := range u.cols {
+		u.args = append(u.args, cardTable[i].arg(t.s.q.text, &u.row))
 	}
-	args = append(args, c.ID, c.OrgID, c.Version-1)
-	st, err := t.prepare(ctx, t.s.q.text.updateCard(cols))
+	u.args = append(u.args, c.ID, c.OrgID, c.Version-1)
+	return u
+}
+
+// run sends query, an UPDATE of u's card (with more, as saveWithEvent
+// does), which must change exactly one row.
+func (u *cardUpdate) run(ctx context.Context, t *txn, query string, args []any) error {
+	st, err := t.prepare(ctx, query)
 	if err != nil {
 		return translate(ctx, "save card", err)
 	}
@@ -153,11 +173,24 @@ func (t *txn) Save(ctx context.Context, c *card.Card) error {
 		return translate(ctx, "save card", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return &card.ConflictError{CardID: c.ID, Operation: "save",
-			Reason: "the card changed concurrently (version " + strconv.FormatInt(c.Version-1, 10) + " is not the stored one)"}
+		return &card.ConflictError{CardID: u.row.ID, Operation: "save",
+			Reason: "the card changed concurrently (version " + strconv.FormatInt(u.row.Version-1, 10) + " is not the stored one)"}
 	}
-	t.remember(r)
+	t.remember(u.row)
 	return nil
+}
+
+// eventArgs is the number of arguments of one outbox row.
+const eventArgs = 7
+
+// appendEventArgs appends the arguments of e's outbox row, in insertEvent's
+// column order.
+func (t *txn) appendEventArgs(args []any, e *events.Event) []any {
+	var cardID any
+	if e.CardID != 0 {
+		cardID = e.CardID
+	}
+	return append(args, e.ID, e.OrgID, cardID, string(e.Type), e.CID, t.s.q.text.time(e.Timestamp, false), string(e.Data))
 }
 
 // appendOneByOne is the most events Append writes with the prepared
@@ -173,25 +206,15 @@ func (t *txn) Append(ctx context.Context, evs ...events.Event) error {
 		if err != nil {
 			return translate(ctx, "append events", err)
 		}
+		args := make([]any, 0, eventArgs)
 		for i := range evs {
-			e := &evs[i]
-			var cardID any
-			if e.CardID != 0 {
-				cardID = e.CardID
-			}
-			if _, err := st.ExecContext(ctx, e.ID, e.OrgID, cardID, string(e.Type), e.CID,
-				t.s.q.text.time(e.Timestamp, false), string(e.Data)); err != nil {
+			if _, err := st.ExecContext(ctx, t.appendEventArgs(args[:0], &evs[i])...); err != nil {
 				return translate(ctx, "append events", err)
 			}
 		}
 		return nil
 	}
-	rows := make([]outboxRow, len(evs))
-	for i := range evs {
-		rows[i] = outboxRowOf(&evs[i])
-	}
-	_, err := t.db.NewInsert().Model(&rows).Exec(ctx)
-	return translate(ctx, "append events", err)
+	return t.appendEvents(ctx, evs)
 }
 
 func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error) {
