@@ -214,7 +214,7 @@ func (d sqlText) saveWithEvent(cols []int) string {
 	b.WriteString(d.updateCard(cols))
 	b.WriteString(" RETURNING id) INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) SELECT ")
 	n := len(cols) + 3
-	for i, typ := range []string{"text", "text", "bigint", "text", "text", "timestamptz", "text"} {
+	for i, typ := range eventInsert.pgTypes {
 		if i > 0 {
 			b.WriteString(", ")
 		}
