@@ -59,15 +59,21 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
+	// c.mu guards the maps only: closing a statement takes the locks of
+	// the connections it was prepared on, which transactions hold while
+	// they wait for c.mu in inTx, so it is closed after c.mu is released.
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.m[query]; old != nil {
+	old := c.m[query]
+	if old == nil {
+		c.m[query] = st // texts are bounded: fixed ones, and wanted under maxStmts
+		delete(c.wanted, query)
+		c.nwanted.Store(int32(len(c.wanted)))
+	}
+	c.mu.Unlock()
+	if old != nil {
 		_ = st.Close()
 		return old, nil
 	}
-	c.m[query] = st // texts are bounded: fixed ones, and wanted under maxStmts
-	delete(c.wanted, query)
-	c.nwanted.Store(int32(len(c.wanted)))
 	return st, nil
 }
 
