@@ -34,7 +34,7 @@ func (h *heldTx) flush(ctx context.Context) error {
 	return u.run(ctx, h.t, h.t.s.q.text.updateCard(u.cols), u.args)
 }
 
-// then runs f after sending the held UPDATE.
+// then runs f, a call that returns a value, after sending the held UPDATE.
 func then[T any](ctx context.Context, h *heldTx, f func() (T, error)) (T, error) {
 	if err := h.flush(ctx); err != nil {
 		var zero T
@@ -88,8 +88,10 @@ func (h *heldTx) VirtualAliasTaken(ctx context.Context, org, customer, name stri
 }
 
 func (h *heldTx) Insert(ctx context.Context, c *card.Card) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.Insert(ctx, c) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.Insert(ctx, c)
 }
 
 func (h *heldTx) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error) {
@@ -104,13 +106,17 @@ func (h *heldTx) Claim(ctx context.Context, key storage.IdempotencyKey, fingerpr
 }
 
 func (h *heldTx) Complete(ctx context.Context, key storage.IdempotencyKey, result []byte) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.Complete(ctx, key, result) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.Complete(ctx, key, result)
 }
 
 func (h *heldTx) InsertCards(ctx context.Context, cs []card.Card) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.InsertCards(ctx, cs) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.InsertCards(ctx, cs)
 }
 
 func (h *heldTx) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {
@@ -118,13 +124,17 @@ func (h *heldTx) Reason(ctx context.Context, org string, id int64) (card.Reason,
 }
 
 func (h *heldTx) InsertReason(ctx context.Context, r *card.Reason) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.InsertReason(ctx, r) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.InsertReason(ctx, r)
 }
 
 func (h *heldTx) SaveReason(ctx context.Context, r *card.Reason) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.SaveReason(ctx, r) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.SaveReason(ctx, r)
 }
 
 func (h *heldTx) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
@@ -132,18 +142,24 @@ func (h *heldTx) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
 }
 
 func (h *heldTx) InsertBulk(ctx context.Context, b *card.Bulk) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.InsertBulk(ctx, b) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.InsertBulk(ctx, b)
 }
 
 func (h *heldTx) SaveBulk(ctx context.Context, b *card.Bulk) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.SaveBulk(ctx, b) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.SaveBulk(ctx, b)
 }
 
 func (h *heldTx) AddExternalIDs(ctx context.Context, bulk string, ids []string) error {
-	_, err := then(ctx, h, func() (struct{}, error) { return struct{}{}, h.t.AddExternalIDs(ctx, bulk, ids) })
-	return err
+	if err := h.flush(ctx); err != nil {
+		return err
+	}
+	return h.t.AddExternalIDs(ctx, bulk, ids)
 }
 
 func (h *heldTx) ExternalIDs(ctx context.Context, bulk string, after int64, limit int) ([]string, int64, error) {

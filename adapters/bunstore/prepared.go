@@ -3,13 +3,13 @@ package bunstore
 import (
 	"context"
 	"database/sql"
-
-	"github.com/cardcore/cardcore/card"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cardcore/cardcore/card"
 )
 
 // Prepared statements for the hot paths.
