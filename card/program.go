@@ -2,6 +2,7 @@ package card
 
 import (
 	"strconv"
+	"time"
 )
 
 // Program is issuer configuration shared by the cards made under it.
@@ -103,4 +104,24 @@ func digits(s string) bool {
 		}
 	}
 	return true
+}
+
+// NewCard is the one constructor of a new card: a card of type t under
+// the program, made at now for org. It has the program's initial status
+// for t, Mode CREDIT, issuing date now, an expiration at the program's
+// months from now's month, track number 1, PIN length 4, contactless on,
+// version 1, and PLASTIC cards the name PLASTIC. The use case then sets the
+// owner and the options, a status of its own where it has one (UNBOUND for
+// noname cards, PENDING for sandbox issuance), and validates the card.
+func (p Program) NewCard(org string, t Type, now time.Time) Card {
+	c := Card{
+		OrgID: org, ProgramID: p.ID, Type: t, Mode: Credit, Status: p.InitialStatus(t),
+		IssuingDate: now, ExpirationDate: MonthOf(now).AddDate(0, p.Months(), 0),
+		TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
+		Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if t == Plastic {
+		c.Name = PlasticName
+	}
+	return c
 }

@@ -49,9 +49,6 @@ func New(store storage.Store, cards *lifecycle.Cards) (*Service, error) {
 	return &Service{store: store, cards: cards}, nil
 }
 
-// operation is the operation a sync's conflict errors name.
-const operation = "card_sync"
-
 // Statuses of the system of record.
 const (
 	statusOpen   = "OPEN"   // the card is NORMAL
@@ -123,19 +120,17 @@ func create(ctx context.Context, tx storage.Tx, org string, e *Entry, now time.T
 			return e.invalid(f.name, "is required to create a card")
 		}
 	}
-	c := card.Card{
-		OrgID: org, ProgramID: card.DefaultProgramID,
-		AccountID: e.SourceAccountID, CustomerID: e.SourceCustomerID,
-		Type: card.Plastic, Name: card.PlasticName, Status: statusOf(*e.Status),
-		Last4: e.Last4, Synced: true,
-		TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
-		Version: 1, CreatedAt: now, UpdatedAt: now,
-	}
+	c := card.DefaultProgram.NewCard(org, card.Plastic, now)
+	c.AccountID, c.CustomerID = e.SourceAccountID, e.SourceCustomerID
+	c.Status, c.Last4, c.Synced = statusOf(*e.Status), e.Last4, true
+	// The system of record keeps the card's dates: a synced card has no
+	// expiration of cardcore's, so the sweep never expires it.
+	c.ExpirationDate = time.Time{}
 	e.set(&c)
 	if err := e.check(&c); err != nil {
 		return err
 	}
-	return lifecycle.Persist(ctx, tx, &c, events.CardCreated, events.OpSync, now)
+	return tx.Save(ctx, &c, events.Created(card.Sync, now))
 }
 
 // update changes the fields the entry gives, the status through the
@@ -145,7 +140,7 @@ func update(ctx context.Context, tx storage.Tx, c *card.Card, e *Entry, now time
 	moved := false
 	if e.Status != nil {
 		from, to := c.Status, statusOf(*e.Status)
-		if moved, err = lifecycle.Apply(c, lifecycle.UpdateStatus, to, now); err != nil {
+		if moved, err = lifecycle.Apply(c, card.UpdateStatus, to, now); err != nil {
 			var ce *card.ConflictError
 			if !errors.As(err, &ce) {
 				return nil, err
@@ -165,7 +160,7 @@ func update(ctx context.Context, tx storage.Tx, c *card.Card, e *Entry, now time
 	if !moved {
 		lifecycle.Touch(c, now)
 	}
-	return nil, lifecycle.Persist(ctx, tx, c, events.CardUpdated, events.OpSync, now)
+	return nil, tx.Save(ctx, c, events.Updated(card.Sync, now))
 }
 
 // statusOf maps a validated status of the system of record to the card's.
@@ -240,7 +235,7 @@ var entryFields = map[string]string{
 // refusal is the conflict of a status change the transition table refused.
 func (e *Entry) refusal(ce *card.ConflictError, from, to card.Status) error {
 	out := *ce
-	out.Operation = operation
+	out.Operation = card.Sync.String()
 	if from == card.Canceled && to == card.Normal {
 		out.Reason = "a CLOSED card is never reopened"
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/datasync"
 	"github.com/cardcore/cardcore/events"
-	"github.com/cardcore/cardcore/storage"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/google/uuid"
 )
 
@@ -19,9 +19,9 @@ func isNotFound(err error) bool { return errors.Is(err, card.ErrNotFound) }
 
 // The document's example: one OPEN card created, one CLOSED card created.
 func TestDocumentExample(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		ctx := context.Background()
-		id, err := e.sync.Apply(ctx, batch(open("2345"), closing("6789")))
+		id, err := e.Sync.Apply(ctx, batch(open("2345"), closing("6789")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,16 +60,16 @@ func TestDocumentExample(t *testing.T) {
 				t.Errorf("%s is not a valid card: %v", tc.description, err)
 			}
 		}
-		evs := feed(t, e, org)
+		evs := e.Outbox(t, org)
 		if len(evs) != 2 {
 			t.Fatalf("%d events, want 2 create-1", len(evs))
 		}
 		for i, c := range []card.Card{first, second} {
 			ev := evs[i]
-			if ev.Type != events.CardCreated || ev.card.CardID != c.ID || ev.card.CardToken != c.Token ||
-				ev.card.CardStatus != c.Status.String() || ev.card.OperationType != events.OpSync || ev.card.Version != 1 {
+			if ev.Type != events.CardCreated || ev.Card.CardID != c.ID || ev.Card.CardToken != c.Token ||
+				ev.Card.CardStatus != c.Status.String() || ev.Card.OperationType != card.Sync.OperationType() || ev.Card.Version != 1 {
 				t.Errorf("event %d: %s %+v, want create-1 of card %d (%s, token %s, CARD_SYNC, version 1)",
-					i, ev.Type, ev.card, c.ID, c.Status, c.Token)
+					i, ev.Type, ev.Card, c.ID, c.Status, c.Token)
 			}
 			if ev.CID != id {
 				t.Errorf("event %d has cid %q, want the requestId %q", i, ev.CID, id)
@@ -81,7 +81,7 @@ func TestDocumentExample(t *testing.T) {
 // An update changes the fields it gives, one at a time, and nothing else;
 // each change is one update-1.
 func TestUpdateChangesOnlyPresentFields(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		mustApply(t, e, batch(open("2345")))
 		want := mustSynced(t, e, "2345")
 		later := opened.Add(36*time.Hour + 250*time.Millisecond)
@@ -90,10 +90,10 @@ func TestUpdateChangesOnlyPresentFields(t *testing.T) {
 			set    func(en *datasync.Entry)
 			change func(c *card.Card)
 		}{
-			{"cardType", func(en *datasync.Entry) { en.CardType = ptr("DEBIT") }, func(c *card.Card) { c.Mode = card.Debit }},
-			{"networkIdentifier", func(en *datasync.Entry) { en.NetworkIdentifier = ptr(4) }, func(c *card.Card) { c.Brand = card.Visa }},
-			{"iin", func(en *datasync.Entry) { en.IIN = ptr("44445555") }, func(c *card.Card) { c.BIN = "44445555" }},
-			{"openDate", func(en *datasync.Entry) { en.OpenDate = ptr(later.In(time.FixedZone("UTC-3", -3*3600))) },
+			{"cardType", func(en *datasync.Entry) { en.CardType = cardtest.Ptr("DEBIT") }, func(c *card.Card) { c.Mode = card.Debit }},
+			{"networkIdentifier", func(en *datasync.Entry) { en.NetworkIdentifier = cardtest.Ptr(4) }, func(c *card.Card) { c.Brand = card.Visa }},
+			{"iin", func(en *datasync.Entry) { en.IIN = cardtest.Ptr("44445555") }, func(c *card.Card) { c.BIN = "44445555" }},
+			{"openDate", func(en *datasync.Entry) { en.OpenDate = cardtest.Ptr(later.In(time.FixedZone("UTC-3", -3*3600))) },
 				func(c *card.Card) { c.IssuingDate = later }},
 		} {
 			en := key("2345")
@@ -101,19 +101,19 @@ func TestUpdateChangesOnlyPresentFields(t *testing.T) {
 			mustApply(t, e, batch(en))
 			tc.change(&want)
 			want.Version++
-			want.UpdatedAt = t0
+			want.UpdatedAt = cardtest.T0
 			got := mustSynced(t, e, "2345")
 			if d := diff(want, got); d != "" {
 				t.Errorf("after an update of %s: %s", tc.name, d)
 			}
 		}
-		evs := feed(t, e, org)
+		evs := e.Outbox(t, org)
 		if len(evs) != 5 {
 			t.Fatalf("%d events, want create-1 and 4 update-1", len(evs))
 		}
 		for i, ev := range evs[1:] {
-			if ev.Type != events.CardUpdated || ev.card.Version != int64(i+2) || ev.card.CardStatus != "NORMAL" || ev.card.OperationType != events.OpSync {
-				t.Errorf("event %d: %s %+v, want update-1 at version %d", i+1, ev.Type, ev.card, i+2)
+			if ev.Type != events.CardUpdated || ev.Card.Version != int64(i+2) || ev.Card.CardStatus != "NORMAL" || ev.Card.OperationType != card.Sync.OperationType() {
+				t.Errorf("event %d: %s %+v, want update-1 at version %d", i+1, ev.Type, ev.Card, i+2)
 			}
 		}
 	})
@@ -144,11 +144,11 @@ func diff(want, got card.Card) string {
 // Sending a card again as it is stored writes nothing and emits nothing,
 // the full create entry included.
 func TestUnchangedEntryWritesNothing(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		mustApply(t, e, batch(open("2345"), closing("6789")))
 		before := []card.Card{mustSynced(t, e, "2345"), mustSynced(t, e, "6789")}
 		closedAgain := key("6789")
-		closedAgain.Status, closedAgain.CloseDate = ptr("CLOSED"), ptr(closed)
+		closedAgain.Status, closedAgain.CloseDate = cardtest.Ptr("CLOSED"), cardtest.Ptr(closed)
 		for _, b := range []datasync.Batch{
 			batch(open("2345"), closing("6789")),
 			batch(key("2345"), key("6789")),
@@ -163,7 +163,7 @@ func TestUnchangedEntryWritesNothing(t *testing.T) {
 				t.Errorf("card %s changed: %s", last4, d)
 			}
 		}
-		if n := len(feed(t, e, org)); n != 2 {
+		if n := len(e.Outbox(t, org)); n != 2 {
 			t.Errorf("%d events, want the 2 create-1 only", n)
 		}
 	})
@@ -171,29 +171,29 @@ func TestUnchangedEntryWritesNothing(t *testing.T) {
 
 // CLOSED needs a closeDate; with one the card becomes CANCELED.
 func TestClose(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		mustApply(t, e, batch(open("2345")))
 		en := key("2345")
-		en.Status = ptr("CLOSED")
-		_, err := e.sync.Apply(context.Background(), batch(en))
-		wantInvalid(t, err, "cards[0].closeDate")
+		en.Status = cardtest.Ptr("CLOSED")
+		_, err := e.Sync.Apply(context.Background(), batch(en))
+		cardtest.WantInvalid(t, err, "cards[0].closeDate")
 		if c := mustSynced(t, e, "2345"); c.Status != card.Normal || c.Version != 1 {
 			t.Fatalf("a refused close changed the card: %s at version %d", c.Status, c.Version)
 		}
-		en.CloseDate = ptr(closed)
+		en.CloseDate = cardtest.Ptr(closed)
 		mustApply(t, e, batch(en))
 		c := mustSynced(t, e, "2345")
 		if c.Status != card.Canceled || c.PreviousStatus != card.Normal || !c.CloseDate.Equal(closed) || c.Version != 2 {
 			t.Errorf("closed card: %s (previous %s), closed %v, version %d", c.Status, c.PreviousStatus, c.CloseDate, c.Version)
 		}
-		evs := feed(t, e, org)
+		evs := e.Outbox(t, org)
 		if last := evs[len(evs)-1]; len(evs) != 2 || last.Type != events.CardUpdated ||
-			last.card.CardStatus != "CANCELED" || last.card.CardPreviousStatus != "NORMAL" {
+			last.Card.CardStatus != "CANCELED" || last.Card.CardPreviousStatus != "NORMAL" {
 			t.Errorf("events %+v, want create-1 then update-1 NORMAL -> CANCELED", evs)
 		}
 		// A closed card's closeDate may be corrected on its own.
 		fixed := key("2345")
-		fixed.CloseDate = ptr(closed.Add(time.Hour))
+		fixed.CloseDate = cardtest.Ptr(closed.Add(time.Hour))
 		mustApply(t, e, batch(fixed))
 		if c := mustSynced(t, e, "2345"); !c.CloseDate.Equal(closed.Add(time.Hour)) || c.Version != 3 || c.Status != card.Canceled {
 			t.Errorf("after a closeDate correction: closed %v, version %d, %s", c.CloseDate, c.Version, c.Status)
@@ -204,17 +204,17 @@ func TestClose(t *testing.T) {
 // A CLOSED card is never reopened: the batch fails as a conflict and
 // nothing of it is written, its valid entries included.
 func TestReopenIsConflict(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		mustApply(t, e, batch(closing("6789")))
 		before := mustSynced(t, e, "6789")
 		reopen := key("6789")
-		reopen.Status = ptr("OPEN")
+		reopen.Status = cardtest.Ptr("OPEN")
 		for _, b := range []datasync.Batch{
 			batch(reopen),
 			batch(open("2345"), reopen),
 			batch(closing("6789"), open("6789")), // every create field is an update too
 		} {
-			_, err := e.sync.Apply(context.Background(), b)
+			_, err := e.Sync.Apply(context.Background(), b)
 			var ce *card.ConflictError
 			if !errors.Is(err, card.ErrConflict) || !errors.As(err, &ce) {
 				t.Fatalf("reopen: %v, want a conflict", err)
@@ -228,7 +228,7 @@ func TestReopenIsConflict(t *testing.T) {
 			if _, ok := synced(t, e, acct, cust, "2345"); ok {
 				t.Error("the refused batch created its other card")
 			}
-			if n := len(feed(t, e, org)); n != 1 {
+			if n := len(e.Outbox(t, org)); n != 1 {
 				t.Errorf("%d events after the refused batch, want 1", n)
 			}
 		}
@@ -237,11 +237,11 @@ func TestReopenIsConflict(t *testing.T) {
 
 // The network identifier is the brand, as the document lists it.
 func TestNetworkIdentifier(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		for i, want := range map[int]card.Brand{3: card.Mastercard, 4: card.Visa, 5: card.Discover, 6: card.Amex} {
 			last4 := fmt.Sprintf("000%d", i)
 			en := open(last4)
-			en.NetworkIdentifier = ptr(i)
+			en.NetworkIdentifier = cardtest.Ptr(i)
 			mustApply(t, e, batch(en))
 			if got := mustSynced(t, e, last4).Brand; got != want {
 				t.Errorf("networkIdentifier %d: brand %s, want %s", i, got, want)
@@ -249,26 +249,14 @@ func TestNetworkIdentifier(t *testing.T) {
 		}
 		for _, bad := range []int{0, 1, 2, 7, 9, 34, -4} {
 			en := open("1111")
-			en.NetworkIdentifier = ptr(bad)
-			_, err := e.sync.Apply(context.Background(), batch(open("2222"), en))
-			wantInvalid(t, err, "cards[1].networkIdentifier")
+			en.NetworkIdentifier = cardtest.Ptr(bad)
+			_, err := e.Sync.Apply(context.Background(), batch(open("2222"), en))
+			cardtest.WantInvalid(t, err, "cards[1].networkIdentifier")
 		}
-		if n := countCards(t, e, org); n != 4 {
+		if n := e.CountCards(t, org); n != 4 {
 			t.Errorf("%d cards, want the 4 of valid network identifiers", n)
 		}
 	})
-}
-
-// wantInvalid fails unless err is an *InvalidError naming field.
-func wantInvalid(t *testing.T, err error, field string) {
-	t.Helper()
-	var ie *card.InvalidError
-	if !errors.Is(err, card.ErrInvalid) || !errors.As(err, &ie) {
-		t.Fatalf("err = %v, want invalid %s", err, field)
-	}
-	if ie.Field != field || ie.Rule == "" {
-		t.Fatalf("err = %v (field %q), want field %q", err, ie.Field, field)
-	}
 }
 
 // Every rule of an entry, broken on its own, names the entry and the
@@ -295,17 +283,17 @@ func TestInvalidBatches(t *testing.T) {
 		{"no last4", batch(minus(func(en *datasync.Entry) { en.Last4 = "" })), "cards[0].last4"},
 		{"last4 of 5 digits", batch(minus(func(en *datasync.Entry) { en.Last4 = "12345" })), "cards[0].last4"},
 		{"last4 not digits", batch(minus(func(en *datasync.Entry) { en.Last4 = "12a4" })), "cards[0].last4"},
-		{"iin of 7 digits", batch(minus(func(en *datasync.Entry) { en.IIN = ptr("1234567") })), "cards[0].iin"},
-		{"iin not digits", batch(minus(func(en *datasync.Entry) { en.IIN = ptr("12345x") })), "cards[0].iin"},
-		{"unknown cardType", batch(minus(func(en *datasync.Entry) { en.CardType = ptr("GOLD") })), "cards[0].cardType"},
-		{"lower-case cardType", batch(minus(func(en *datasync.Entry) { en.CardType = ptr("credit") })), "cards[0].cardType"},
-		{"unknown status", batch(minus(func(en *datasync.Entry) { en.Status = ptr("ACTIVE") })), "cards[0].status"},
-		{"a card status", batch(minus(func(en *datasync.Entry) { en.Status = ptr("NORMAL") })), "cards[0].status"},
-		{"zero openDate", batch(minus(func(en *datasync.Entry) { en.OpenDate = ptr(time.Time{}) })), "cards[0].openDate"},
-		{"CLOSED without closeDate", batch(minus(func(en *datasync.Entry) { en.Status = ptr("CLOSED") })), "cards[0].closeDate"},
-		{"OPEN with closeDate", batch(minus(func(en *datasync.Entry) { en.CloseDate = ptr(closed) })), "cards[0].closeDate"},
+		{"iin of 7 digits", batch(minus(func(en *datasync.Entry) { en.IIN = cardtest.Ptr("1234567") })), "cards[0].iin"},
+		{"iin not digits", batch(minus(func(en *datasync.Entry) { en.IIN = cardtest.Ptr("12345x") })), "cards[0].iin"},
+		{"unknown cardType", batch(minus(func(en *datasync.Entry) { en.CardType = cardtest.Ptr("GOLD") })), "cards[0].cardType"},
+		{"lower-case cardType", batch(minus(func(en *datasync.Entry) { en.CardType = cardtest.Ptr("credit") })), "cards[0].cardType"},
+		{"unknown status", batch(minus(func(en *datasync.Entry) { en.Status = cardtest.Ptr("ACTIVE") })), "cards[0].status"},
+		{"a card status", batch(minus(func(en *datasync.Entry) { en.Status = cardtest.Ptr("NORMAL") })), "cards[0].status"},
+		{"zero openDate", batch(minus(func(en *datasync.Entry) { en.OpenDate = cardtest.Ptr(time.Time{}) })), "cards[0].openDate"},
+		{"CLOSED without closeDate", batch(minus(func(en *datasync.Entry) { en.Status = cardtest.Ptr("CLOSED") })), "cards[0].closeDate"},
+		{"OPEN with closeDate", batch(minus(func(en *datasync.Entry) { en.CloseDate = cardtest.Ptr(closed) })), "cards[0].closeDate"},
 		{"closed before opened", batch(minus(func(en *datasync.Entry) {
-			en.Status, en.CloseDate = ptr("CLOSED"), ptr(opened.Add(-time.Second))
+			en.Status, en.CloseDate = cardtest.Ptr("CLOSED"), cardtest.Ptr(opened.Add(-time.Second))
 		})), "cards[0].closeDate"},
 		{"create without iin", batch(open("2222"), minus(func(en *datasync.Entry) { en.IIN = nil })), "cards[1].iin"},
 		{"create without cardType", batch(open("2222"), minus(func(en *datasync.Entry) { en.CardType = nil })), "cards[1].cardType"},
@@ -317,13 +305,13 @@ func TestInvalidBatches(t *testing.T) {
 			minus(func(en *datasync.Entry) { en.Last4 = "1" })), "cards[2].last4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			each(t, func(t *testing.T, e *env) {
-				_, err := e.sync.Apply(context.Background(), tc.b)
-				wantInvalid(t, err, tc.field)
-				if n := countCards(t, e, org); n != 0 {
+			cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
+				_, err := e.Sync.Apply(context.Background(), tc.b)
+				cardtest.WantInvalid(t, err, tc.field)
+				if n := e.CountCards(t, org); n != 0 {
 					t.Errorf("%d cards after an invalid batch, want none", n)
 				}
-				if evs := feed(t, e, org); len(evs) != 0 {
+				if evs := e.Outbox(t, org); len(evs) != 0 {
 					t.Errorf("%d events after an invalid batch, want none", len(evs))
 				}
 			})
@@ -335,16 +323,16 @@ func TestInvalidBatches(t *testing.T) {
 // OPEN, an openDate after the card's closeDate. And an invalid entry
 // anywhere in the batch is reported before a refused reopening.
 func TestInvalidAgainstTheStoredCard(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		mustApply(t, e, batch(open("2345"), closing("6789")))
 		closeOpen := key("2345")
-		closeOpen.CloseDate = ptr(closed)
+		closeOpen.CloseDate = cardtest.Ptr(closed)
 		lateOpen := key("6789")
-		lateOpen.OpenDate = ptr(closed.Add(time.Second))
+		lateOpen.OpenDate = cardtest.Ptr(closed.Add(time.Second))
 		earlyClose := key("6789")
-		earlyClose.CloseDate = ptr(opened.Add(-time.Second))
+		earlyClose.CloseDate = cardtest.Ptr(opened.Add(-time.Second))
 		reopen := key("6789")
-		reopen.Status = ptr("OPEN")
+		reopen.Status = cardtest.Ptr("OPEN")
 		for _, tc := range []struct {
 			name  string
 			b     datasync.Batch
@@ -355,26 +343,26 @@ func TestInvalidAgainstTheStoredCard(t *testing.T) {
 			{"closeDate before openDate", batch(earlyClose), "cards[0].closeDate"},
 			{"invalid after a refused reopening", batch(reopen, open("1111"), key("2222")), "cards[2].iin"},
 		} {
-			_, err := e.sync.Apply(context.Background(), tc.b)
-			wantInvalid(t, err, tc.field)
+			_, err := e.Sync.Apply(context.Background(), tc.b)
+			cardtest.WantInvalid(t, err, tc.field)
 		}
-		if n := len(feed(t, e, org)); n != 2 || countCards(t, e, org) != 2 {
-			t.Errorf("%d events and %d cards after the invalid batches, want 2 and 2", n, countCards(t, e, org))
+		if n := len(e.Outbox(t, org)); n != 2 || e.CountCards(t, org) != 2 {
+			t.Errorf("%d events and %d cards after the invalid batches, want 2 and 2", n, e.CountCards(t, org))
 		}
 	})
 }
 
 // One batch may name a card twice: its entries apply in order.
 func TestSameCardTwiceInABatch(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		closeIt := key("2345")
-		closeIt.Status, closeIt.CloseDate = ptr("CLOSED"), ptr(closed)
+		closeIt.Status, closeIt.CloseDate = cardtest.Ptr("CLOSED"), cardtest.Ptr(closed)
 		mustApply(t, e, batch(open("2345"), closeIt))
 		c := mustSynced(t, e, "2345")
 		if c.Status != card.Canceled || c.Version != 2 {
 			t.Errorf("card %s at version %d, want CANCELED at 2", c.Status, c.Version)
 		}
-		evs := feed(t, e, org)
+		evs := e.Outbox(t, org)
 		if len(evs) != 2 || evs[0].Type != events.CardCreated || evs[1].Type != events.CardUpdated || evs[0].CID != evs[1].CID {
 			t.Errorf("events %+v, want create-1 then update-1 with one cid", evs)
 		}
@@ -385,11 +373,11 @@ func TestSameCardTwiceInABatch(t *testing.T) {
 // lifts a temporary block, CLOSED ends any status, and no terminated card
 // is reopened.
 func TestStatusesThroughTheTable(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		ctx := context.Background()
 		mustApply(t, e, batch(open("1111"), open("2222"), open("3333")))
 		set := func(last4 string, to card.Status) {
-			if _, err := e.cards.UpdateStatus(ctx, org, mustSynced(t, e, last4).ID, to); err != nil {
+			if _, err := e.Cards.UpdateStatus(ctx, org, mustSynced(t, e, last4).ID, to); err != nil {
 				t.Fatalf("set %s to %s: %v", last4, to, err)
 			}
 		}
@@ -398,9 +386,9 @@ func TestStatusesThroughTheTable(t *testing.T) {
 		set("3333", card.Warning)
 		status := func(last4, s string) datasync.Entry {
 			en := key(last4)
-			en.Status = ptr(s)
+			en.Status = cardtest.Ptr(s)
 			if s == "CLOSED" {
-				en.CloseDate = ptr(closed)
+				en.CloseDate = cardtest.Ptr(closed)
 			}
 			return en
 		}
@@ -410,7 +398,7 @@ func TestStatusesThroughTheTable(t *testing.T) {
 				t.Errorf("card %s is %s, want %s", last4, got, want)
 			}
 		}
-		_, err := e.sync.Apply(ctx, batch(status("2222", "OPEN")))
+		_, err := e.Sync.Apply(ctx, batch(status("2222", "OPEN")))
 		if !errors.Is(err, card.ErrConflict) {
 			t.Errorf("OPEN of a LOST then CANCELED card: %v, want a conflict", err)
 		}
@@ -421,23 +409,21 @@ func TestStatusesThroughTheTable(t *testing.T) {
 // account, customer and last four digits: a sync neither finds nor changes
 // it, and makes its own card beside it.
 func TestCardsNotSyncedAreLeftAlone(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		ctx := context.Background()
 		zero := 0
 		other := card.Card{
 			OrgID: org, ProgramID: 1, AccountID: acct, CustomerID: cust, Type: card.Virtual, Mode: card.Credit,
 			Status: card.Normal, Name: "online", Brand: card.Visa, BIN: "999999", Last4: "2345", PANHash: "ab",
-			IssuingDate: t0, TrackNumber: 1, PINLength: 4, CVVRotationIntervalHours: &zero,
-			Version: 1, CreatedAt: t0, UpdatedAt: t0,
+			IssuingDate: cardtest.T0, TrackNumber: 1, PINLength: 4, CVVRotationIntervalHours: &zero,
+			Version: 1, CreatedAt: cardtest.T0, UpdatedAt: cardtest.T0,
 		}
-		if err := e.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.Insert(ctx, &other) }); err != nil {
-			t.Fatal(err)
-		}
+		e.Insert(t, &other)
 		mustApply(t, e, batch(closing("2345")))
 		if c := mustSynced(t, e, "2345"); c.ID == other.ID || c.Status != card.Canceled {
 			t.Errorf("the sync found card %d (%s), want a new synced card", c.ID, c.Status)
 		}
-		got, err := e.cards.Get(ctx, org, other.ID)
+		got, err := e.Cards.Get(ctx, org, other.ID)
 		if err != nil || got.Status != card.Normal || got.Version != 1 {
 			t.Errorf("the other card: %+v, %v; want it untouched", got, err)
 		}
@@ -447,11 +433,11 @@ func TestCardsNotSyncedAreLeftAlone(t *testing.T) {
 // Synced cards have no expiration date, so the sweep never touches them,
 // however old they are.
 func TestSweepLeavesSyncedCards(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		old := open("2345")
-		old.OpenDate = ptr(time.Date(1990, time.May, 1, 0, 0, 0, 0, time.UTC))
+		old.OpenDate = cardtest.Ptr(time.Date(1990, time.May, 1, 0, 0, 0, 0, time.UTC))
 		mustApply(t, e, batch(old))
-		res, err := e.cards.Sweep(context.Background())
+		res, err := e.Cards.Sweep(context.Background())
 		if err != nil || res.Expired != 0 || res.Inoperative != 0 {
 			t.Errorf("sweep: %+v, %v; want nothing done", res, err)
 		}
@@ -464,9 +450,9 @@ func TestSweepLeavesSyncedCards(t *testing.T) {
 // A correlation id in the context wins over the requestId; the requestId
 // is new for every batch.
 func TestCorrelationID(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		ctx := events.WithCorrelationID(context.Background(), "cid-1")
-		first, err := e.sync.Apply(ctx, batch(open("2345")))
+		first, err := e.Sync.Apply(ctx, batch(open("2345")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -474,7 +460,7 @@ func TestCorrelationID(t *testing.T) {
 		if first == second {
 			t.Errorf("two batches got the requestId %s", first)
 		}
-		if evs := feed(t, e, org); len(evs) != 1 || evs[0].CID != "cid-1" {
+		if evs := e.Outbox(t, org); len(evs) != 1 || evs[0].CID != "cid-1" {
 			t.Errorf("events %+v, want one with cid-1", evs)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/datasync"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/uptrace/bun"
@@ -24,7 +25,7 @@ import (
 // and one event per change.
 func TestModel(t *testing.T) {
 	testdb.Checks(t, org, func(rt *rapid.T, db *bun.DB, orgID string) {
-		m := &model{e: newEnv(rt, db), org: orgID, cards: map[modelKey]modelCard{}}
+		m := &model{e: cardtest.New(rt, db), org: orgID, cards: map[modelKey]modelCard{}}
 		rt.Repeat(map[string]func(*rapid.T){
 			"batch": m.batch,
 			"":      m.check,
@@ -60,7 +61,7 @@ type modelCard struct {
 }
 
 type model struct {
-	e      *env
+	e      *cardtest.Env
 	org    string
 	cards  map[modelKey]modelCard
 	events int // events written so far
@@ -74,7 +75,7 @@ func (m *model) batch(t *rapid.T) {
 	for i := range rapid.IntRange(1, 4).Draw(t, "entries") {
 		b.Entries = append(b.Entries, drawEntry(t, i, path))
 	}
-	_, err := m.e.sync.Apply(context.Background(), b)
+	_, err := m.e.Sync.Apply(context.Background(), b)
 	next, events, want := m.apply(b)
 	switch {
 	case want == nil && err != nil:
@@ -106,23 +107,23 @@ func drawEntry(t *rapid.T, i int, path [2]string) datasync.Entry {
 	full := rapid.IntRange(0, 2).Draw(t, label("every create field?")) == 0
 	present := func(what string) bool { return full || rapid.Bool().Draw(t, label(what+"?")) }
 	if present("iin") {
-		e.IIN = ptr(rapid.SampledFrom([]string{"123456", "123456", "87345200", "87345200", "12345"}).Draw(t, label("iin")))
+		e.IIN = cardtest.Ptr(rapid.SampledFrom([]string{"123456", "123456", "87345200", "87345200", "12345"}).Draw(t, label("iin")))
 	}
 	if present("cardType") {
-		e.CardType = ptr(rapid.SampledFrom([]string{"CREDIT", "CREDIT", "DEBIT", "DEBIT", "GOLD"}).Draw(t, label("cardType")))
+		e.CardType = cardtest.Ptr(rapid.SampledFrom([]string{"CREDIT", "CREDIT", "DEBIT", "DEBIT", "GOLD"}).Draw(t, label("cardType")))
 	}
 	if present("status") {
-		e.Status = ptr(rapid.SampledFrom([]string{"OPEN", "OPEN", "CLOSED", "CLOSED", "SHUT"}).Draw(t, label("status")))
+		e.Status = cardtest.Ptr(rapid.SampledFrom([]string{"OPEN", "OPEN", "CLOSED", "CLOSED", "SHUT"}).Draw(t, label("status")))
 	}
 	if present("networkIdentifier") {
-		e.NetworkIdentifier = ptr(rapid.SampledFrom([]int{3, 4, 5, 6, 3, 4, 5, 6, 8}).Draw(t, label("networkIdentifier")))
+		e.NetworkIdentifier = cardtest.Ptr(rapid.SampledFrom([]int{3, 4, 5, 6, 3, 4, 5, 6, 8}).Draw(t, label("networkIdentifier")))
 	}
 	if present("openDate") {
-		e.OpenDate = ptr(rapid.SampledFrom(modelOpens).Draw(t, label("openDate")))
+		e.OpenDate = cardtest.Ptr(rapid.SampledFrom(modelOpens).Draw(t, label("openDate")))
 	}
 	closing := e.Status != nil && *e.Status == "CLOSED"
 	if rapid.IntRange(0, 9).Draw(t, label("closeDate?")) < map[bool]int{true: 9, false: 2}[closing] {
-		e.CloseDate = ptr(rapid.SampledFrom(modelCloses).Draw(t, label("closeDate")))
+		e.CloseDate = cardtest.Ptr(rapid.SampledFrom(modelCloses).Draw(t, label("closeDate")))
 	}
 	return e
 }
@@ -278,7 +279,7 @@ func (m *model) check(t *rapid.T) {
 			want, exists := m.cards[k]
 			var got card.Card
 			var lookupErr error
-			if err := m.e.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			if err := m.e.Store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 				got, lookupErr = tx.CardByLast4(ctx, m.org, k.account, k.customer, k.last4)
 				return nil
 			}); err != nil {
@@ -302,10 +303,10 @@ func (m *model) check(t *rapid.T) {
 			}
 		}
 	}
-	if n := countCards(t, m.e, m.org); n != len(m.cards) {
+	if n := m.e.CountCards(t, m.org); n != len(m.cards) {
 		t.Fatalf("the org has %d cards, the model %d", n, len(m.cards))
 	}
-	evs := feed(t, m.e, m.org)
+	evs := m.e.Outbox(t, m.org)
 	creates := 0
 	for _, ev := range evs {
 		if ev.Type == events.CardCreated {

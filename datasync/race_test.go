@@ -3,11 +3,11 @@ package datasync_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
 )
 
 // Batches that create the same card at once make exactly one card: on
@@ -15,21 +15,12 @@ import (
 // the card if sent again); on SQLite, which has one writer, they find the
 // card and change nothing.
 func TestConcurrentCreatesMakeOneCard(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		const writers = 8
-		errs := make([]error, writers)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				_, errs[i] = e.sync.Apply(context.Background(), batch(open("2345")))
-			}()
-		}
-		close(start)
-		wg.Wait()
+		errs := cardtest.Race(writers, func(int) error {
+			_, err := e.Sync.Apply(context.Background(), batch(open("2345")))
+			return err
+		})
 		ok := 0
 		for _, err := range errs {
 			switch {
@@ -42,10 +33,10 @@ func TestConcurrentCreatesMakeOneCard(t *testing.T) {
 		if ok == 0 {
 			t.Error("no concurrent create succeeded")
 		}
-		if n := countCards(t, e, org); n != 1 {
+		if n := e.CountCards(t, org); n != 1 {
 			t.Errorf("%d cards, want 1", n)
 		}
-		evs := feed(t, e, org)
+		evs := e.Outbox(t, org)
 		if len(evs) != 1 || evs[0].Type != events.CardCreated {
 			t.Errorf("%d events, want one create-1", len(evs))
 		}

@@ -47,23 +47,6 @@ type Event struct {
 	CardID int64 `json:"-"`
 }
 
-// Operation types carried in card events' operation_type.
-const (
-	OpCreation           = "CARD_CREATION"
-	OpStatusUpdate       = "STATUS_UPDATE"
-	OpActivation         = "ACTIVATION"
-	OpSuccessorActivated = "SUCCESSOR_ACTIVATED"
-	OpReissue            = "REISSUE"
-	OpBind               = "BIND"
-	OpBulkStart          = "NONAME_BULK_START"
-	OpBulkCancel         = "NONAME_BULK_CANCEL"
-	OpValidityElapsed    = "CARD_VALIDITY_ELAPSED"
-	OpValidityRenewal    = "CARD_VALIDITY_RENEWAL"
-	OpExpiration         = "CARD_EXPIRATION"
-	OpIssuance           = "ISSUANCE"
-	OpSync               = "CARD_SYNC"
-)
-
 // CardData is the data of the card events (create-1, update-1, bind_card-1).
 // Absent optional fields are omitted.
 type CardData struct {
@@ -98,8 +81,8 @@ type CancellationData struct {
 	CardIDs    []int64 `json:"card_ids"`
 }
 
-// DataOf renders a card into event data.
-func DataOf(c *card.Card, operation string) CardData {
+// DataOf renders a card into the data of an event of op.
+func DataOf(c *card.Card, op card.Operation) CardData {
 	return CardData{
 		CardID:              c.ID,
 		CardToken:           c.Token,
@@ -121,7 +104,7 @@ func DataOf(c *card.Card, operation string) CardData {
 		ExternalID:          c.ExternalID,
 		ReissuedCardID:      c.ReissuedCardID,
 		TrackNumber:         c.TrackNumber,
-		OperationType:       operation,
+		OperationType:       op.OperationType(),
 		Version:             c.Version,
 	}
 }
@@ -133,9 +116,25 @@ func date(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// ForCard builds a card event of type t for c's current state, at now.
-func ForCard(ctx context.Context, t Type, c *card.Card, operation string, now time.Time) (Event, error) {
-	e, err := New(ctx, t, c.OrgID, DataOf(c, operation), now)
+// Change describes the event a change of a card emits: its type, the
+// operation, and when. A store writes a card with its Change in one call
+// (storage.CardWriter.Save), so no card changes without its event.
+type Change struct {
+	Type      Type
+	Operation card.Operation
+	At        time.Time
+}
+
+// Created is the Change of a new card made by op.
+func Created(op card.Operation, at time.Time) Change { return Change{CardCreated, op, at} }
+
+// Updated is the Change of a card that op changed.
+func Updated(op card.Operation, at time.Time) Change { return Change{CardUpdated, op, at} }
+
+// For builds the event of the change for c as it is stored: call it once c
+// has its ID.
+func (ch Change) For(ctx context.Context, c *card.Card) (Event, error) {
+	e, err := New(ctx, ch.Type, c.OrgID, DataOf(c, ch.Operation), ch.At)
 	e.CardID = c.ID
 	return e, err
 }

@@ -18,7 +18,7 @@ func TestEnvelope(t *testing.T) {
 		Type: card.Plastic, Status: card.Unbound, PreviousStatus: card.Created, TrackNumber: 1, Version: 3,
 		BulkID: "b1", ExternalID: "x1"}
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.FixedZone("X", 3600))
-	e, err := events.ForCard(ctx, events.CardUpdated, &c, events.OpStatusUpdate, at)
+	e, err := events.Updated(card.UpdateStatus, at).For(ctx, &c)
 	if err != nil {
 		t.Fatal(err)
 	}

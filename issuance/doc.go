@@ -26,13 +26,18 @@
 // # Issue and Fail
 //
 // Service.Issue and Service.Fail find the card by its token and move it out
-// of PENDING through lifecycle.Issuance: to NORMAL (issued and activated at
+// of PENDING through the operation card.Issuance: to NORMAL (issued and activated at
 // once, as the sandbox does) or to CANCELED (failed). A card that is not
 // PENDING is a conflict. Issue provisions the card's PCI data in the same
 // transaction as the status change, unless the card already has some: a PAN
-// once issued is never replaced. They take no idempotency key: replaying a
-// request is the HTTP layer's business, and a second Issue of an issued
-// card is a conflict.
+// once issued is never replaced. A Settlement's idempotency key is scoped
+// to the org, the operation and the card, and bound to the caller's request
+// bytes (the HTTP API's PATCH body): the same key with the same request
+// replays the first result, the card as it was then, and writes nothing;
+// with another request it is a conflict. The key is claimed and remembered
+// in the transaction of the change, so the change and its key commit
+// together or not at all. Without a key, a second Issue of an issued card
+// is a conflict.
 //
 // # PCI data
 //

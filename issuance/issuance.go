@@ -2,7 +2,6 @@ package issuance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -35,7 +34,7 @@ func New(store storage.Store, cards *lifecycle.Cards, p Provisioner) (*Service, 
 // aliasPrefix starts the alias of every card the sandbox makes.
 const aliasPrefix = "sandbox-"
 
-// createRequest is what an idempotency key is bound to.
+// createRequest is what the idempotency key of a create is bound to.
 type createRequest struct {
 	AccountID string    `json:"account_id"`
 	Type      card.Type `json:"type"`
@@ -54,38 +53,31 @@ func (s *Service) Create(ctx context.Context, org, accountID string, t card.Type
 	if t != card.Virtual && t != card.Temporary {
 		return card.Card{}, card.Invalid("type", "must be VIRTUAL or TEMPORARY: this API issues no physical cards")
 	}
-	key, fp, err := lifecycle.IdempotencyFor(org, "sandbox_create_card:account="+account, idempotencyKey,
+	once, err := storage.NewIdempotent(org, "sandbox_create_card:account="+account, idempotencyKey,
 		createRequest{AccountID: account, Type: t})
+	if err != nil {
+		return card.Card{}, err
+	}
+	p, err := s.cards.Programs().Lookup(card.DefaultProgramID)
 	if err != nil {
 		return card.Card{}, err
 	}
 	ctx = events.EnsureCorrelationID(ctx)
 	var out card.Card
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		if key.Key != "" {
-			replay, done, err := lifecycle.Replay(ctx, tx, key, fp)
-			if err != nil {
-				return err
-			}
-			if done {
-				out = card.Card{}
-				return json.Unmarshal(replay, &out)
-			}
-		}
-		now := s.cards.Now()
-		p, err := s.cards.Programs().Lookup(card.DefaultProgramID)
-		if err != nil {
+		if replayed, err := once.Replay(ctx, tx, &out); err != nil || replayed {
 			return err
 		}
+		now := s.cards.Now()
 		c, err := s.newCard(ctx, tx, org, account, t, p, now)
 		if err != nil {
 			return err
 		}
-		if err := lifecycle.Persist(ctx, tx, &c, events.CardCreated, events.OpCreation, now); err != nil {
+		if err := tx.Save(ctx, &c, events.Created(card.Create, now)); err != nil {
 			return err
 		}
 		out = c
-		return lifecycle.Remember(ctx, tx, key, c)
+		return once.Remember(ctx, tx, c)
 	})
 	if err != nil {
 		return card.Card{}, err
@@ -99,14 +91,10 @@ const aliasTries = 4
 
 // newCard returns the PENDING card Create stores, with a token whose alias
 // the customer's live VIRTUAL cards do not use yet.
-func (s *Service) newCard(ctx context.Context, tx storage.Tx, org, account string, t card.Type, p card.Program, now time.Time) (card.Card, error) {
-	c := card.Card{
-		OrgID: org, ProgramID: p.ID, AccountID: account, CustomerID: account,
-		Type: t, Mode: card.Credit, Status: card.Pending,
-		IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
-		TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
-		Version: 1, CreatedAt: now, UpdatedAt: now,
-	}
+func (s *Service) newCard(ctx context.Context, tx storage.Cards, org, account string, t card.Type, p card.Program, now time.Time) (card.Card, error) {
+	c := p.NewCard(org, t, now)
+	c.Status = card.Pending
+	c.AccountID, c.CustomerID = account, account
 	if t == card.Virtual {
 		never := 0
 		c.CVVRotationIntervalHours = &never
@@ -125,38 +113,70 @@ func (s *Service) newCard(ctx context.Context, tx storage.Tx, org, account strin
 			return c, c.Validate()
 		}
 	}
-	return card.Card{}, &card.ConflictError{Operation: "create", Reason: "no free sandbox alias was drawn for the customer's VIRTUAL card"}
+	return card.Card{}, &card.ConflictError{Operation: card.Create.String(), Reason: "no free sandbox alias was drawn for the customer's VIRTUAL card"}
+}
+
+// Settlement is a request to end a card's pending issuance, as issued or
+// as failed.
+type Settlement struct {
+	OrgID string
+	Token string // the card's token, a UUID
+	// IdempotencyKey, when set (at most 36 characters), makes the request
+	// replayable: scoped to the org, the operation and the card, the same
+	// key with the same Request answers the first result, the card as it
+	// was then, and writes nothing; with another Request it is a conflict.
+	IdempotencyKey string
+	// Request is what the key is bound to besides the operation and the
+	// card: the bytes of the caller's request as it received it (the HTTP
+	// API passes the PATCH body); nil when there are none.
+	Request []byte
+}
+
+// settleRequest is what the idempotency key of a settlement is bound to.
+// The field keeps the name the HTTP API's records used, so keys recorded
+// before still match.
+type settleRequest struct {
+	Request []byte `json:"body"`
 }
 
 // Issue completes the issuance of a PENDING card: it becomes NORMAL (and
 // activated), and when it has no PCI data yet the provisioner issues it in
 // the same transaction. It emits Card updated. A card that is not PENDING
 // is a conflict.
-func (s *Service) Issue(ctx context.Context, org, token string) (card.Card, error) {
-	return s.settle(ctx, org, token, card.Normal)
+func (s *Service) Issue(ctx context.Context, r Settlement) (card.Card, error) {
+	return s.settle(ctx, r, "sandbox_issue_card", card.Normal)
 }
 
 // Fail ends the issuance of a PENDING card as failed: it becomes CANCELED.
 // It emits Card updated. A card that is not PENDING is a conflict.
-func (s *Service) Fail(ctx context.Context, org, token string) (card.Card, error) {
-	return s.settle(ctx, org, token, card.Canceled)
+func (s *Service) Fail(ctx context.Context, r Settlement) (card.Card, error) {
+	return s.settle(ctx, r, "sandbox_fail_card", card.Canceled)
 }
 
-// settle moves card token out of PENDING through the issuance operation.
-func (s *Service) settle(ctx context.Context, org, token string, to card.Status) (card.Card, error) {
-	token, err := canonicalUUID("cardId", token)
+// settle moves the card out of PENDING through the issuance operation, to
+// status to. Its key is claimed and remembered in the transaction of the
+// change, so the two commit together or not at all.
+func (s *Service) settle(ctx context.Context, r Settlement, scope string, to card.Status) (card.Card, error) {
+	token, err := canonicalUUID("cardId", r.Token)
+	if err != nil {
+		return card.Card{}, err
+	}
+	once, err := storage.NewIdempotent(r.OrgID, scope+":card="+token, r.IdempotencyKey, settleRequest{r.Request})
 	if err != nil {
 		return card.Card{}, err
 	}
 	ctx = events.EnsureCorrelationID(ctx)
 	var out card.Card
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		if replayed, err := once.Replay(ctx, tx, &out); err != nil || replayed {
+			return err
+		}
 		now := s.cards.Now()
-		c, err := tx.CardByToken(ctx, org, token)
+		c, err := tx.CardByToken(ctx, r.OrgID, token)
 		if err != nil {
 			return err
 		}
-		if _, err := lifecycle.Apply(&c, lifecycle.Issuance, to, now); err != nil {
+		if _, err := lifecycle.Apply(&c, card.Issuance, to, now); err != nil {
 			return err
 		}
 		if to == card.Normal {
@@ -168,11 +188,11 @@ func (s *Service) settle(ctx context.Context, org, token string, to card.Status)
 		if err := c.Validate(); err != nil {
 			return err
 		}
-		if err := lifecycle.Persist(ctx, tx, &c, events.CardUpdated, events.OpIssuance, now); err != nil {
+		if err := tx.Save(ctx, &c, events.Updated(card.Issuance, now)); err != nil {
 			return err
 		}
 		out = c
-		return nil
+		return once.Remember(ctx, tx, c)
 	})
 	if err != nil {
 		return card.Card{}, err

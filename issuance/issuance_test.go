@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/issuance"
-	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -31,40 +31,29 @@ const (
 	bin     = "45678912"
 )
 
-// env is a store on a real database, its lifecycle use cases and the
-// sandbox issuance over them, with program 1 of BIN 45678912 and brand VISA.
+// env is cardcore on a real database, with program 1 of BIN 45678912 and
+// brand VISA, a clock that stands still at t0 and the sandbox issuance.
 type env struct {
 	db    *bun.DB
 	dir   string // the SQLite database's directory; "" on PostgreSQL
 	store *bunstore.Store
-	cards *lifecycle.Cards
 	svc   *issuance.Service
 }
 
 func newEnv(t *testing.T, db *bun.DB, p issuance.Provisioner) *env {
 	t.Helper()
-	store, err := bunstore.New(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	programs, err := card.NewPrograms(card.Program{ID: 1, BIN: bin, Brand: card.Visa})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cards, err := lifecycle.NewCards(store, programs, lifecycle.WithClock(func() time.Time { return t0 }))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if p == nil {
+		var err error
 		if p, err = issuance.NewHMACProvisioner(bytes.Repeat([]byte("k"), 32)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	svc, err := issuance.New(store, cards, p)
+	cc, err := cardcore.New(t.Context(), db, cardcore.WithPrograms(card.Program{ID: 1, BIN: bin, Brand: card.Visa}),
+		cardcore.WithClock(func() time.Time { return t0 }), cardcore.WithIssuance(p))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{db: db, store: store, cards: cards, svc: svc}
+	return &env{db: db, store: cc.Store, svc: cc.Issuance}
 }
 
 // each runs f on a fresh env per database; on SQLite env.dir is the
@@ -77,9 +66,6 @@ func each(t *testing.T, f func(t *testing.T, e *env)) {
 			if kind == "sqlite" {
 				dir = t.TempDir()
 				db = testdb.SQLite(t, filepath.Join(dir, "cardcore.db"))
-				if err := bunstore.Migrate(t.Context(), db); err != nil {
-					t.Fatal(err)
-				}
 			} else {
 				db = testdb.Open(t, kind)
 			}
@@ -88,6 +74,15 @@ func each(t *testing.T, f func(t *testing.T, e *env)) {
 			f(t, e)
 		})
 	}
+}
+
+// issue and fail settle card token of org without an idempotency key.
+func (e *env) issue(ctx context.Context, org, token string) (card.Card, error) {
+	return e.svc.Issue(ctx, issuance.Settlement{OrgID: org, Token: token})
+}
+
+func (e *env) fail(ctx context.Context, org, token string) (card.Card, error) {
+	return e.svc.Fail(ctx, issuance.Settlement{OrgID: org, Token: token})
 }
 
 func mustCreate(t *testing.T, e *env, typ card.Type, key string) card.Card {
@@ -210,37 +205,6 @@ func TestCreateCanonicalAccount(t *testing.T) {
 	})
 }
 
-// The same key replays the first card and writes nothing; with another
-// type it is a conflict; keys are scoped to the account and the org.
-func TestCreateIdempotent(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
-		key := uuid.NewString()
-		first := mustCreate(t, e, card.Virtual, key)
-		if _, err := e.svc.Issue(t.Context(), org, first.Token); err != nil {
-			t.Fatal(err)
-		}
-		again := mustCreate(t, e, card.Virtual, key)
-		if again.ID != first.ID || again.Token != first.Token || again.Status != card.Pending || again.Version != 1 {
-			t.Errorf("replay: card %d %s %s v%d, want the first result, card %d PENDING v1", again.ID, again.Token, again.Status, again.Version, first.ID)
-		}
-		_, err := e.svc.Create(t.Context(), org, account, card.Temporary, key)
-		if !errors.Is(err, card.ErrConflict) {
-			t.Errorf("the key with another type: %v, want a conflict", err)
-		}
-		other, err := e.svc.Create(t.Context(), org, uuid.NewString(), card.Virtual, key)
-		if err != nil || other.ID == first.ID {
-			t.Errorf("the key for another account: card %d, %v; want a new card", other.ID, err)
-		}
-		otherOrg, err := e.svc.Create(t.Context(), "org-2", account, card.Virtual, key)
-		if err != nil || otherOrg.ID == first.ID {
-			t.Errorf("the key in another org: card %d, %v; want a new card", otherOrg.ID, err)
-		}
-		if evs, _ := cardEvents(t, e); len(evs) != 3 {
-			t.Errorf("%d events in the org, want create-1 and update-1 of the first card, create-1 of the other account's", len(evs))
-		}
-	})
-}
-
 // Issue makes a PENDING card NORMAL with PCI data of the program, whose
 // PAN is stored nowhere: not in the database files, not in the outbox.
 func TestIssue(t *testing.T) {
@@ -248,7 +212,7 @@ func TestIssue(t *testing.T) {
 		var issued []card.Card
 		for range 5 {
 			c := mustCreate(t, e, card.Virtual, "")
-			got, err := e.svc.Issue(t.Context(), org, c.Token)
+			got, err := e.issue(t.Context(), org, c.Token)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,7 +235,7 @@ func TestIssue(t *testing.T) {
 			}
 			ev, d := evs[2*i+1], data[2*i+1]
 			if ev.Type != events.CardUpdated || d.CardToken != c.Token || d.CardStatus != "NORMAL" ||
-				d.CardLastFourNumbers != c.Last4 || d.CardHash != c.PANHash || d.OperationType != events.OpIssuance {
+				d.CardLastFourNumbers != c.Last4 || d.CardHash != c.PANHash || d.OperationType != card.Issuance.OperationType() {
 				t.Errorf("event of the issue: %s %+v", ev.Type, d)
 			}
 		}
@@ -405,7 +369,9 @@ func TestStoredPANsSeesTheDatabase(t *testing.T) {
 		c := mustCreate(t, e, card.Temporary, "")
 		c.Metadata = json.RawMessage(`{"leak": "` + pan + `"}`)
 		c.Version++
-		if err := e.store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Save(ctx, &c) }); err != nil {
+		if err := e.store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+			return tx.Save(ctx, &c, events.Updated(card.UpdateStatus, t0))
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if pans := storedPANs(t, e, nil); len(pans) == 0 || pans[0] != pan {
@@ -417,7 +383,7 @@ func TestStoredPANsSeesTheDatabase(t *testing.T) {
 func TestFail(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		c := mustCreate(t, e, card.Temporary, "")
-		got, err := e.svc.Fail(t.Context(), org, c.Token)
+		got, err := e.fail(t.Context(), org, c.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,11 +402,11 @@ func TestFail(t *testing.T) {
 func TestSettleNotPendingIsConflict(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		issued := mustCreate(t, e, card.Virtual, "")
-		if _, err := e.svc.Issue(t.Context(), org, issued.Token); err != nil {
+		if _, err := e.issue(t.Context(), org, issued.Token); err != nil {
 			t.Fatal(err)
 		}
 		failed := mustCreate(t, e, card.Virtual, "")
-		if _, err := e.svc.Fail(t.Context(), org, failed.Token); err != nil {
+		if _, err := e.fail(t.Context(), org, failed.Token); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -449,10 +415,10 @@ func TestSettleNotPendingIsConflict(t *testing.T) {
 			c      card.Card
 			status card.Status
 		}{
-			{"issue an issued card", e.svc.Issue, issued, card.Normal},
-			{"fail an issued card", e.svc.Fail, issued, card.Normal},
-			{"issue a failed card", e.svc.Issue, failed, card.Canceled},
-			{"fail a failed card", e.svc.Fail, failed, card.Canceled},
+			{"issue an issued card", e.issue, issued, card.Normal},
+			{"fail an issued card", e.fail, issued, card.Normal},
+			{"issue a failed card", e.issue, failed, card.Canceled},
+			{"fail a failed card", e.fail, failed, card.Canceled},
 		} {
 			before, err := e.svc.Get(t.Context(), org, tc.c.Token)
 			if err != nil {
@@ -460,7 +426,7 @@ func TestSettleNotPendingIsConflict(t *testing.T) {
 			}
 			_, err = tc.settle(t.Context(), org, tc.c.Token)
 			var ce *card.ConflictError
-			if !errors.As(err, &ce) || !errors.Is(err, card.ErrConflict) || ce.Status != tc.status || ce.Operation != lifecycle.Issuance.String() || ce.CardID != tc.c.ID {
+			if !errors.As(err, &ce) || !errors.Is(err, card.ErrConflict) || ce.Status != tc.status || ce.Operation != card.Issuance.String() || ce.CardID != tc.c.ID {
 				t.Errorf("%s: %v, want a conflict of issuance in status %s", tc.name, err, tc.status)
 			}
 			after, _ := e.svc.Get(t.Context(), org, tc.c.Token)
@@ -486,7 +452,7 @@ func TestUnknownCards(t *testing.T) {
 			{"a token that is not a UUID", org, "card-1", card.ErrInvalid},
 		} {
 			for op, f := range map[string]func(ctx context.Context, org, token string) (card.Card, error){
-				"Get": e.svc.Get, "Issue": e.svc.Issue, "Fail": e.svc.Fail,
+				"Get": e.svc.Get, "Issue": e.issue, "Fail": e.fail,
 			} {
 				if _, err := f(t.Context(), tc.org, tc.token); !errors.Is(err, tc.want) {
 					t.Errorf("%s of %s: %v, want %v", op, tc.name, err, tc.want)
@@ -509,10 +475,12 @@ func TestIssueKeepsExistingPCIData(t *testing.T) {
 			Brand: card.Amex, BIN: "371234", Last4: "0005", PANHash: strings.Repeat("ab", 32),
 			IssuingDate: t0, TrackNumber: 1, PINLength: 4, CVVRotationIntervalHours: &zero,
 			Version: 1, CreatedAt: t0, UpdatedAt: t0}
-		if err := e.store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Insert(ctx, &c) }); err != nil {
+		if err := e.store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+			return tx.Save(ctx, &c, events.Created(card.Create, t0))
+		}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := e.svc.Issue(t.Context(), org, c.Token)
+		got, err := e.issue(t.Context(), org, c.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -537,7 +505,7 @@ func TestProvisionFailureWritesNothing(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, failingProvisioner{})
 		c := mustCreate(t, e, card.Virtual, "")
-		if _, err := e.svc.Issue(t.Context(), org, c.Token); !errors.Is(err, errNoNetwork) {
+		if _, err := e.issue(t.Context(), org, c.Token); !errors.Is(err, errNoNetwork) {
 			t.Errorf("Issue: %v, want the provisioner's error", err)
 		}
 		got, err := e.svc.Get(t.Context(), org, c.Token)

@@ -1,12 +1,9 @@
 package lifecycle
 
 import (
-	"context"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
-	"github.com/cardcore/cardcore/events"
-	"github.com/cardcore/cardcore/storage"
 )
 
 // Apply is the one way a card's status changes: it consults the transition
@@ -15,7 +12,7 @@ import (
 // change in Version. A status update to the current status returns false
 // and leaves c as it was. A refusal is a *card.ConflictError naming the
 // card, both statuses and the operation, and leaves c as it was.
-func Apply(c *card.Card, op Operation, to card.Status, now time.Time) (changed bool, err error) {
+func Apply(c *card.Card, op card.Operation, to card.Status, now time.Time) (changed bool, err error) {
 	changed, err = Decide(op, c.Status, to)
 	if err != nil {
 		if ce, ok := err.(*card.ConflictError); ok {
@@ -37,25 +34,4 @@ func Apply(c *card.Card, op Operation, to card.Status, now time.Time) (changed b
 func Touch(c *card.Card, now time.Time) {
 	c.Version++
 	c.UpdatedAt = now
-}
-
-// Persist writes c in tx, inserting it when it has no id and saving it over
-// its previous version otherwise, and appends the event of type t that
-// describes the change. Every use case writes cards through it, so no card
-// changes without its event.
-func Persist(ctx context.Context, tx storage.Tx, c *card.Card, t events.Type, operation string, now time.Time) error {
-	var err error
-	if c.ID == 0 {
-		err = tx.Insert(ctx, c)
-	} else {
-		err = tx.Save(ctx, c)
-	}
-	if err != nil {
-		return err
-	}
-	e, err := events.ForCard(ctx, t, c, operation, now)
-	if err != nil {
-		return err
-	}
-	return tx.Append(ctx, e)
 }

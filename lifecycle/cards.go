@@ -2,8 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -15,7 +13,7 @@ import (
 
 // Cards runs the lifecycle use cases: create, get, list, update status,
 // activate, renew validity and the sweep. Every change goes through Apply
-// and Persist inside one store transaction, so it commits with its events
+// and the store's Save inside one store transaction, so it commits with its events
 // or not at all. Cards is safe for concurrent use.
 type Cards struct {
 	store      storage.Store
@@ -92,15 +90,12 @@ type CreateRequest struct {
 	IdempotencyKey string
 }
 
-// MaxIdempotencyKeyLength bounds idempotency keys.
-const MaxIdempotencyKeyLength = 36
-
 // Create makes a new card and emits Card created.
 func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error) {
 	now := s.Now()
 	c, invalid := s.newCard(req, now)
-	key, fp, err := IdempotencyFor(req.OrgID, "create_card:account="+req.AccountID, req.IdempotencyKey, req)
-	if invalid != nil && (key.Key == "" || err != nil) {
+	once, err := storage.NewIdempotent(req.OrgID, "create_card:account="+req.AccountID, req.IdempotencyKey, req)
+	if invalid != nil && (!once.Keyed() || err != nil) {
 		return card.Card{}, invalid
 	}
 	if err != nil {
@@ -108,11 +103,12 @@ func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error
 	}
 	ctx = events.EnsureCorrelationID(ctx)
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		if key.Key != "" {
-			replay, done, err := Replay(ctx, tx, key, fp)
-			if err == nil && done {
-				c = card.Card{}
-				return json.Unmarshal(replay, &c)
+		if once.Keyed() {
+			var first card.Card
+			replayed, err := once.Replay(ctx, tx, &first)
+			if err == nil && replayed {
+				c = first
+				return nil
 			}
 			// A replay answers with the first result even when time has
 			// since made the same request invalid (its expiration month is
@@ -131,13 +127,13 @@ func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error
 				return err
 			}
 			if taken {
-				return &card.ConflictError{Operation: "create", Reason: "the customer already has a VIRTUAL card named " + c.Name}
+				return &card.ConflictError{Operation: card.Create.String(), Reason: "the customer already has a VIRTUAL card named " + c.Name}
 			}
 		}
-		if err := Persist(ctx, tx, &c, events.CardCreated, events.OpCreation, now); err != nil {
+		if err := tx.Save(ctx, &c, events.Created(card.Create, now)); err != nil {
 			return err
 		}
-		return Remember(ctx, tx, key, c)
+		return once.Remember(ctx, tx, c)
 	})
 	if err != nil {
 		return card.Card{}, err
@@ -156,28 +152,24 @@ func (s *Cards) newCard(req CreateRequest, now time.Time) (card.Card, error) {
 	if req.Type.IsZero() {
 		return card.Card{}, card.Invalid("type", "is required: PLASTIC, VIRTUAL, TEMPORARY or RECURRING")
 	}
-	if req.Mode.IsZero() {
-		req.Mode = card.Credit
+	c := p.NewCard(req.OrgID, req.Type, now)
+	c.AccountID, c.CustomerID = req.AccountID, req.CustomerID
+	if !req.Mode.IsZero() {
+		c.Mode = req.Mode
 	}
-	if req.Type == card.Plastic {
-		req.Name = card.PlasticName
+	if req.Type != card.Plastic {
+		c.Name = req.Name
 	}
-	if req.PINLength == 0 {
-		req.PINLength = 4
+	if req.PINLength != 0 {
+		c.PINLength = req.PINLength
 	}
-	contactless := req.ContactlessEnabled == nil || *req.ContactlessEnabled
-	c := card.Card{
-		OrgID: req.OrgID, ProgramID: p.ID, AccountID: req.AccountID, CustomerID: req.CustomerID,
-		Type: req.Type, Mode: req.Mode, Status: p.InitialStatus(req.Type),
-		Name: req.Name, PrintedName: req.PrintedName,
-		IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
-		TrackNumber: 1, Metadata: req.Metadata,
-		EmbossingCustomField: req.EmbossingCustomField, EmbossingGroup: req.EmbossingGroup,
-		PINLength: req.PINLength, ContactlessEnabled: contactless,
-		TransactionLimit: req.TransactionLimit, TemplateID: req.TemplateID,
-		CVVRotationIntervalHours: req.CVVRotationIntervalHours,
-		Version:                  1, CreatedAt: now, UpdatedAt: now,
+	if req.ContactlessEnabled != nil {
+		c.ContactlessEnabled = *req.ContactlessEnabled
 	}
+	c.PrintedName, c.Metadata = req.PrintedName, req.Metadata
+	c.EmbossingCustomField, c.EmbossingGroup = req.EmbossingCustomField, req.EmbossingGroup
+	c.TransactionLimit, c.TemplateID = req.TransactionLimit, req.TemplateID
+	c.CVVRotationIntervalHours = req.CVVRotationIntervalHours
 	if req.AccountID == "" {
 		return card.Card{}, card.Invalid("account_id", "is required")
 	}
@@ -219,12 +211,12 @@ func (s *Cards) UpdateStatus(ctx context.Context, org string, id int64, to card.
 	if to.IsZero() {
 		return card.Card{}, card.Invalid("status", "is required")
 	}
-	return s.change(ctx, org, id, func(c *card.Card, now time.Time) (string, error) {
-		changed, err := Apply(c, UpdateStatus, to, now)
+	return s.change(ctx, org, id, func(c *card.Card, now time.Time) (card.Operation, error) {
+		changed, err := Apply(c, card.UpdateStatus, to, now)
 		if !changed {
-			return "", err
+			return card.Operation{}, err
 		}
-		return events.OpStatusUpdate, nil
+		return card.UpdateStatus, nil
 	})
 }
 
@@ -241,14 +233,14 @@ func (s *Cards) Activate(ctx context.Context, org string, id int64) (card.Card, 
 			return err
 		}
 		if c.Type != card.Plastic {
-			return &card.ConflictError{CardID: c.ID, Operation: Activate.String(), Status: c.Status,
+			return &card.ConflictError{CardID: c.ID, Operation: card.Activate.String(), Status: c.Status,
 				Reason: "only PLASTIC cards are activated"}
 		}
-		if _, err := Apply(&c, Activate, card.Normal, now); err != nil {
+		if _, err := Apply(&c, card.Activate, card.Normal, now); err != nil {
 			return err
 		}
 		c.ActivationDate = now
-		if err := Persist(ctx, tx, &c, events.CardUpdated, events.OpActivation, now); err != nil {
+		if err := tx.Save(ctx, &c, events.Updated(card.Activate, now)); err != nil {
 			return err
 		}
 		out = c
@@ -270,32 +262,32 @@ func CancelPredecessor(ctx context.Context, tx storage.Tx, org string, id int64,
 	if old.Status.Terminated() {
 		return nil
 	}
-	if _, err := Apply(&old, SuccessorActivated, card.Canceled, now); err != nil {
+	if _, err := Apply(&old, card.SuccessorActivated, card.Canceled, now); err != nil {
 		return err
 	}
-	return Persist(ctx, tx, &old, events.CardUpdated, events.OpSuccessorActivated, now)
+	return tx.Save(ctx, &old, events.Updated(card.SuccessorActivated, now))
 }
 
 // RenewValidity starts the card's validity period again from now. An
 // INOPERATIVE card becomes NORMAL; other cards keep their status. The new
 // valid_until never passes the expiration date: it stops there.
 func (s *Cards) RenewValidity(ctx context.Context, org string, id int64) (card.Card, error) {
-	return s.change(ctx, org, id, func(c *card.Card, now time.Time) (string, error) {
+	return s.change(ctx, org, id, func(c *card.Card, now time.Time) (card.Operation, error) {
 		if c.ValidityPeriodHours == 0 {
-			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
+			return card.Operation{}, &card.ConflictError{CardID: c.ID, Operation: card.RenewValidity.String(), Status: c.Status,
 				Reason: "the card has no validity period"}
 		}
 		if c.Status.Terminated() {
-			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
+			return card.Operation{}, &card.ConflictError{CardID: c.ID, Operation: card.RenewValidity.String(), Status: c.Status,
 				Reason: "a terminated card is not renewed"}
 		}
 		if exp := c.ExpiresAt(); !exp.IsZero() && !now.Before(exp) {
-			return "", &card.ConflictError{CardID: c.ID, Operation: RenewValidity.String(), Status: c.Status,
+			return card.Operation{}, &card.ConflictError{CardID: c.ID, Operation: card.RenewValidity.String(), Status: c.Status,
 				Reason: "the card's expiration date has passed"}
 		}
 		if c.Status == card.Inoperative {
-			if _, err := Apply(c, RenewValidity, card.Normal, now); err != nil {
-				return "", err
+			if _, err := Apply(c, card.RenewValidity, card.Normal, now); err != nil {
+				return card.Operation{}, err
 			}
 		} else {
 			Touch(c, now)
@@ -304,13 +296,14 @@ func (s *Cards) RenewValidity(ctx context.Context, org string, id int64) (card.C
 		if exp := c.ExpiresAt(); !exp.IsZero() && c.ValidUntil.After(exp) {
 			c.ValidUntil = exp
 		}
-		return events.OpValidityRenewal, nil
+		return card.RenewValidity, nil
 	})
 }
 
-// change loads card id for change, lets decide change it, and persists it
-// with a Card updated of the operation decide returns; "" means no change.
-func (s *Cards) change(ctx context.Context, org string, id int64, decide func(c *card.Card, now time.Time) (string, error)) (card.Card, error) {
+// change loads card id for change, lets decide change it, and saves it
+// with a Card updated of the operation decide returns; the zero Operation
+// means no change.
+func (s *Cards) change(ctx context.Context, org string, id int64, decide func(c *card.Card, now time.Time) (card.Operation, error)) (card.Card, error) {
 	var out card.Card
 	ctx = events.EnsureCorrelationID(ctx)
 	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
@@ -324,10 +317,10 @@ func (s *Cards) change(ctx context.Context, org string, id int64, decide func(c 
 			return err
 		}
 		out = c
-		if op == "" {
+		if op.IsZero() {
 			return nil
 		}
-		return Persist(ctx, tx, &c, events.CardUpdated, op, now)
+		return tx.Save(ctx, &c, events.Updated(op, now))
 	})
 	return out, err
 }
@@ -359,14 +352,14 @@ func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
 			var batch SweepResult
 			for i := range due {
 				c := &due[i]
-				op, to, operation := ValidityElapses, card.Inoperative, events.OpValidityElapsed
+				op, to := card.ValidityElapses, card.Inoperative
 				if exp := c.ExpiresAt(); !exp.IsZero() && !now.Before(exp) {
-					op, to, operation = Expire, card.Expired, events.OpExpiration
+					op, to = card.Expire, card.Expired
 				}
 				if _, err := Apply(c, op, to, now); err != nil {
 					return err
 				}
-				if err := Persist(ctx, tx, c, events.CardUpdated, operation, now); err != nil {
+				if err := tx.Save(ctx, c, events.Updated(op, now)); err != nil {
 					return err
 				}
 				if to == card.Expired {
@@ -386,62 +379,4 @@ func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
 			return res, nil
 		}
 	}
-}
-
-// IdempotencyFor builds the key and the request fingerprint for an optional
-// idempotency key; an empty key gives an empty IdempotencyKey.
-func IdempotencyFor(org, scope, key string, req any) (storage.IdempotencyKey, string, error) {
-	if key == "" {
-		return storage.IdempotencyKey{}, "", nil
-	}
-	if len(key) > MaxIdempotencyKeyLength || card.ValidateRef("idempotency_key", key) != nil {
-		return storage.IdempotencyKey{}, "", card.Invalid("idempotency_key", "must be at most 36 printable characters")
-	}
-	fp, err := Fingerprint(req)
-	return storage.IdempotencyKey{OrgID: org, Scope: scope, Key: key}, fp, err
-}
-
-// Fingerprint is the digest of a request that an idempotency key is bound
-// to: SHA-256 of its JSON encoding.
-func Fingerprint(req any) (string, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
-}
-
-// Replay claims key for a request with fingerprint fp. When the key is new
-// it returns done = false and the caller goes on, then calls Remember. When
-// the key was used for the same request it returns the first result and
-// done = true. The same key with another request, or with a request that
-// has not finished, is a conflict.
-func Replay(ctx context.Context, tx storage.Tx, key storage.IdempotencyKey, fp string) (result []byte, done bool, err error) {
-	rec, claimed, err := tx.Claim(ctx, key, fp)
-	if err != nil || claimed {
-		return nil, false, err
-	}
-	if rec.Fingerprint != fp {
-		return nil, false, &card.ConflictError{Operation: "idempotency_key",
-			Reason: "the key " + key.Key + " was used for a different request"}
-	}
-	if rec.Result == nil {
-		return nil, false, &card.ConflictError{Operation: "idempotency_key",
-			Reason: "a request with the key " + key.Key + " is still in flight"}
-	}
-	return rec.Result, true, nil
-}
-
-// Remember stores result under a key claimed by Replay; a zero key is a
-// no-op.
-func Remember(ctx context.Context, tx storage.Tx, key storage.IdempotencyKey, result any) error {
-	if key.Key == "" {
-		return nil
-	}
-	b, err := json.Marshal(result)
-	if err != nil {
-		return err
-	}
-	return tx.Complete(ctx, key, b)
 }

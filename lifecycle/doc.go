@@ -6,18 +6,21 @@
 //
 // The table of SPEC section 2 is written once, as rows of (operation, from,
 // to), and turned into one looplab/fsm definition whose events are the
-// operations: update status, activate, bind, number, reissue, successor
-// activated, cancel bulk, issuance, validity elapses, renew validity and
-// expire. Everything else is derived from it: Allowed and Decide read it,
+// operations of card.Operation, the library's one operation vocabulary:
+// update status, activate, bind, number, reissue, successor activated,
+// cancel bulk, issuance, validity elapses, renew validity and expire. Everything else is derived from it: Allowed and Decide read it,
 // Transitions lists it, and Mermaid draws it for the README.
 //
 // Apply is the one way a card's status changes. It asks Decide, and when the
 // table allows the move it keeps the old status in PreviousStatus and counts
-// the change in Version. Persist then writes the card and appends the event
-// that describes the change in the same store transaction, so no card
-// changes without its event and no event is published for a change that did
-// not commit. Every use case here goes through Apply and Persist, and so must
-// every package that adds operations (reissue, noname bulks).
+// the change in Version. The store's Save (storage.CardWriter) then writes
+// the card and the event that describes the change in one call, in the
+// same transaction, so no card changes without its event and no event is
+// published for a change that did not commit. Every use case here goes
+// through Apply and Save, and so must every package that adds operations
+// (reissue, noname bulks). Reissuable, Replaced and Replace are the rules
+// of a card replaced by a successor, shared by a reissue and by a noname
+// card bound in a card's place.
 //
 // A refusal is a *card.ConflictError naming the card, the operation, the
 // current status and the status asked for. In particular a terminated card

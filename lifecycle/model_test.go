@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/internal/spec"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/storage"
@@ -17,11 +19,8 @@ import (
 // TestModel runs random sequences of the use cases (create, replay a
 // create, update status, activate, renew validity, sweep) while a clock
 // moves forward, and checks the store against a plain model written from
-// SPEC sections 1, 2 and 5 after every step.
-//
-// Each check gets a fresh SQLite file; on PostgreSQL the checks share one
-// schema and each check works in an org of its own, whose rows are deleted
-// when it ends (the sweep and the outbox are not scoped by org).
+// SPEC sections 1, 2 and 5 after every step, each check on a database or
+// an org of its own (testdb.Checks).
 func TestModel(t *testing.T) {
 	testdb.Checks(t, org, runModel)
 }
@@ -61,7 +60,7 @@ type keyedCreate struct {
 }
 
 type model struct {
-	e          *env
+	e          *cardtest.Env
 	org        string
 	cards      map[int64]*modelCard
 	ids        []int64
@@ -73,7 +72,7 @@ type model struct {
 func runModel(t *rapid.T, db *bun.DB, orgID string) {
 	batch := rapid.SampledFrom([]int{1, 2, 3, 500}).Draw(t, "sweep batch")
 	m := &model{
-		e:   newEnv(t, db, nil, lifecycle.WithSweepBatch(batch)),
+		e:   cardtest.New(t, db, cardtest.SweepBatch(batch)),
 		org: orgID, cards: map[int64]*modelCard{}, keys: map[string]keyedCreate{}, terminated: map[int64]bool{},
 	}
 	t.Repeat(map[string]func(*rapid.T){
@@ -96,7 +95,7 @@ func (m *model) create(t *rapid.T) {
 }
 
 func (m *model) createOne(t *rapid.T) {
-	now := m.e.clock.Now()
+	now := m.e.Clock.Now()
 	typ, _ := card.ParseType(rapid.SampledFrom([]string{"PLASTIC", "VIRTUAL", "TEMPORARY", "RECURRING"}).Draw(t, "type"))
 	who := rapid.IntRange(0, len(modelAccounts)-1).Draw(t, "account")
 	req := lifecycle.CreateRequest{
@@ -105,7 +104,7 @@ func (m *model) createOne(t *rapid.T) {
 		IdempotencyKey: rapid.SampledFrom([]string{"", "", "", "key-1", "key-2"}).Draw(t, "key"),
 	}
 	if typ == card.Virtual {
-		req.CVVRotationIntervalHours = ptr(rapid.IntRange(0, 72).Draw(t, "cvv rotation"))
+		req.CVVRotationIntervalHours = cardtest.Ptr(rapid.IntRange(0, 72).Draw(t, "cvv rotation"))
 	}
 	// Mostly where it applies; sometimes on TEMPORARY or RECURRING, a 400.
 	if odds := map[bool]int{true: 2, false: 10}[card.ValidityApplies(typ)]; rapid.IntRange(1, odds).Draw(t, "validity?") == 1 {
@@ -130,8 +129,8 @@ func (m *model) replay(t *rapid.T) {
 // field rules (400) first, then the idempotency key (replay or 409), then
 // the VIRTUAL alias (409).
 func (m *model) send(t *rapid.T, req lifecycle.CreateRequest) {
-	now := m.e.clock.Now()
-	got, err := m.e.cards.Create(t.Context(), req)
+	now := m.e.Clock.Now()
+	got, err := m.e.Cards.Create(t.Context(), req)
 
 	expiration := card.MonthOf(now).AddDate(0, card.DefaultExpirationMonths, 0)
 	if req.ExpirationDate != "" {
@@ -177,7 +176,7 @@ func (m *model) send(t *rapid.T, req lifecycle.CreateRequest) {
 	}
 	if req.Type == card.Virtual {
 		for _, c := range m.cards {
-			if c.typ == card.Virtual && c.customer == req.CustomerID && c.alias == req.Name && !specTerminated(c.status) {
+			if c.typ == card.Virtual && c.customer == req.CustomerID && c.alias == req.Name && !spec.Terminated(c.status) {
 				if !errors.Is(err, card.ErrConflict) {
 					t.Fatalf("second VIRTUAL %q of %s: %v, want a conflict", req.Name, req.CustomerID, err)
 				}
@@ -229,8 +228,8 @@ func refused(t *rapid.T, what string, err error, id int64, c *modelCard) {
 func (m *model) update(t *rapid.T) {
 	id, c := m.pick(t)
 	to := drawStatus(t, "to")
-	got, err := m.e.cards.UpdateStatus(t.Context(), m.org, id, to)
-	ok, changed := specUpdateStatus(c.status, to)
+	got, err := m.e.Cards.UpdateStatus(t.Context(), m.org, id, to)
+	ok, changed := spec.UpdateStatus(c.status, to)
 	if !ok {
 		refused(t, "set "+to.String()+" on", err, id, c)
 		return
@@ -259,8 +258,8 @@ func drawStatus(t *rapid.T, label string) card.Status {
 
 func (m *model) activate(t *rapid.T) {
 	id, c := m.pick(t)
-	got, err := m.e.cards.Activate(t.Context(), m.org, id)
-	if c.typ != card.Plastic || !specAllows(lifecycle.Activate, c.status, card.Normal) {
+	got, err := m.e.Cards.Activate(t.Context(), m.org, id)
+	if c.typ != card.Plastic || !spec.Allows(card.Activate, c.status, card.Normal) {
 		refused(t, "activate", err, id, c)
 		return
 	}
@@ -268,18 +267,18 @@ func (m *model) activate(t *rapid.T) {
 		t.Fatalf("activate card %d in %s: %v", id, c.status, err)
 	}
 	c.change(card.Normal)
-	if got.Status != card.Normal || got.Version != c.version() || !got.ActivationDate.Equal(m.e.clock.Now()) {
+	if got.Status != card.Normal || got.Version != c.version() || !got.ActivationDate.Equal(m.e.Clock.Now()) {
 		t.Fatalf("activated card %d: %+v", id, got)
 	}
 }
 
 func (m *model) renew(t *rapid.T) {
 	id, c := m.pick(t)
-	got, err := m.e.cards.RenewValidity(t.Context(), m.org, id)
+	got, err := m.e.Cards.RenewValidity(t.Context(), m.org, id)
 	// Refused without a validity period, on a terminated card, and once the
 	// expiration month is over (the card is due to become EXPIRED, not
 	// NORMAL): the spec is silent on these, the library refuses.
-	if c.validity == 0 || specTerminated(c.status) || !m.e.clock.Now().Before(c.expiresAt) {
+	if c.validity == 0 || spec.Terminated(c.status) || !m.e.Clock.Now().Before(c.expiresAt) {
 		refused(t, "renew", err, id, c)
 		return
 	}
@@ -287,11 +286,11 @@ func (m *model) renew(t *rapid.T) {
 		t.Fatalf("renew card %d in %s: %v", id, c.status, err)
 	}
 	to := c.status
-	if specAllows(lifecycle.RenewValidity, c.status, card.Normal) {
+	if spec.Allows(card.RenewValidity, c.status, card.Normal) {
 		to = card.Normal
 	}
 	c.change(to)
-	c.validUntil = m.e.clock.Now().Add(time.Duration(c.validity) * time.Hour)
+	c.validUntil = m.e.Clock.Now().Add(time.Duration(c.validity) * time.Hour)
 	if c.validUntil.After(c.expiresAt) {
 		c.validUntil = c.expiresAt
 	}
@@ -303,27 +302,27 @@ func (m *model) renew(t *rapid.T) {
 
 func (m *model) advance(t *rapid.T) {
 	if rapid.Bool().Draw(t, "by months?") {
-		m.e.clock.AddMonths(rapid.IntRange(1, 40).Draw(t, "months"))
+		m.e.Clock.AddMonths(rapid.IntRange(1, 40).Draw(t, "months"))
 	} else {
-		m.e.clock.Advance(time.Duration(rapid.IntRange(1, 24*60).Draw(t, "hours")) * time.Hour)
+		m.e.Clock.Advance(time.Duration(rapid.IntRange(1, 24*60).Draw(t, "hours")) * time.Hour)
 	}
 }
 
 func (m *model) sweep(t *rapid.T) {
-	now := m.e.clock.Now()
+	now := m.e.Clock.Now()
 	var want lifecycle.SweepResult
 	for _, c := range m.cards {
 		switch {
-		case specTerminated(c.status):
-		case !now.Before(c.expiresAt) && specAllows(lifecycle.Expire, c.status, card.Expired):
+		case spec.Terminated(c.status):
+		case !now.Before(c.expiresAt) && spec.Allows(card.Expire, c.status, card.Expired):
 			c.change(card.Expired)
 			want.Expired++
-		case c.validity > 0 && !c.validUntil.After(now) && specAllows(lifecycle.ValidityElapses, c.status, card.Inoperative):
+		case c.validity > 0 && !c.validUntil.After(now) && spec.Allows(card.ValidityElapses, c.status, card.Inoperative):
 			c.change(card.Inoperative)
 			want.Inoperative++
 		}
 	}
-	got, err := m.e.cards.Sweep(t.Context())
+	got, err := m.e.Cards.Sweep(t.Context())
 	if err != nil || got != want {
 		t.Fatalf("sweep at %v: %+v, %v; want %+v", now, got, err, want)
 	}
@@ -335,7 +334,7 @@ func (m *model) sweep(t *rapid.T) {
 func (m *model) check(t *rapid.T) {
 	stored := map[int64]card.Card{}
 	for _, acct := range modelAccounts {
-		cs, err := m.e.cards.ListByAccount(t.Context(), m.org, acct, storage.Page{Limit: 1000})
+		cs, err := m.e.Cards.ListByAccount(t.Context(), m.org, acct, storage.Page{Limit: 1000})
 		if err != nil {
 			t.Fatalf("list %s: %v", acct, err)
 		}
@@ -346,7 +345,8 @@ func (m *model) check(t *rapid.T) {
 	if len(stored) != len(m.cards) {
 		t.Fatalf("the store has %d cards, the model %d", len(stored), len(m.cards))
 	}
-	evs := outbox(t, m.e.store, m.org)
+	all := m.e.Outbox(t, m.org)
+	evs := all.ByCard()
 	counted := 0
 	for id, mc := range m.cards {
 		c, ok := stored[id]
@@ -364,15 +364,15 @@ func (m *model) check(t *rapid.T) {
 			t.Fatalf("card %d was terminated and is now %s", id, c.Status)
 		}
 		m.terminated[id] = m.terminated[id] || c.Status.Terminated()
-		checkVersions(t, id, evs[id], c)
+		cardtest.CheckVersions(t, id, evs[id], c)
 		for i, e := range evs[id] {
-			if e.data.CardStatus != mc.history[i].String() {
-				t.Fatalf("card %d: the event of version %d says %s, the model %s", id, i+1, e.data.CardStatus, mc.history[i])
+			if e.Card.CardStatus != mc.history[i].String() {
+				t.Fatalf("card %d: the event of version %d says %s, the model %s", id, i+1, e.Card.CardStatus, mc.history[i])
 			}
 		}
 		counted += len(evs[id])
 	}
-	if n := total(evs); n != counted {
+	if n := len(all); n != counted {
 		t.Fatalf("the outbox holds %d events of org %s, %d of them for the model's cards", n, m.org, counted)
 	}
 }

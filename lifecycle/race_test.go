@@ -2,10 +2,10 @@ package lifecycle_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/internal/cardtest"
 )
 
 // TestConcurrentChangesOfOneCard has 16 goroutines change one card at once
@@ -13,7 +13,7 @@ import (
 // validity renewals. The store serializes them: every change gets its own
 // version and its own event, and no answer disagrees with the outbox.
 func TestConcurrentChangesOfOneCard(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		req := request(card.Virtual, "shared")
 		req.ValidityPeriodHours = 24
 		c := mustCreate(t, e, req)
@@ -24,39 +24,32 @@ func TestConcurrentChangesOfOneCard(t *testing.T) {
 			renew bool
 		}
 		answers := make([][]answer, goroutines)
-		errs := make([]error, goroutines)
-		var wg sync.WaitGroup
-		for g := range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range calls {
-					a := answer{renew: g%4 == 3 && i%2 == 0}
-					var err error
-					switch {
-					case a.renew:
-						a.c, err = e.cards.RenewValidity(t.Context(), org, c.ID)
-					case (g+i)%2 == 0:
-						a.c, err = e.cards.UpdateStatus(t.Context(), org, c.ID, card.Blocked)
-					default:
-						a.c, err = e.cards.UpdateStatus(t.Context(), org, c.ID, card.Normal)
-					}
-					if err != nil {
-						errs[g] = fmt.Errorf("goroutine %d call %d: %w", g, i, err)
-						return
-					}
-					answers[g] = append(answers[g], a)
+		errs := cardtest.Race(goroutines, func(g int) error {
+			for i := range calls {
+				a := answer{renew: g%4 == 3 && i%2 == 0}
+				var err error
+				switch {
+				case a.renew:
+					a.c, err = e.Cards.RenewValidity(t.Context(), org, c.ID)
+				case (g+i)%2 == 0:
+					a.c, err = e.Cards.UpdateStatus(t.Context(), org, c.ID, card.Blocked)
+				default:
+					a.c, err = e.Cards.UpdateStatus(t.Context(), org, c.ID, card.Normal)
 				}
-			}()
-		}
-		wg.Wait()
+				if err != nil {
+					return fmt.Errorf("goroutine %d call %d: %w", g, i, err)
+				}
+				answers[g] = append(answers[g], a)
+			}
+			return nil
+		})
 		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
 
-		final := mustGet(t, e, c.ID)
+		final := e.Card(t, org, c.ID)
 		// A call that changes the card answers with the version it made; a
 		// call that changes nothing answers with the version it found. So
 		// the versions answered are 1..final, every one from 2 on answered
@@ -88,11 +81,11 @@ func TestConcurrentChangesOfOneCard(t *testing.T) {
 		if len(renewals) != goroutines/4*calls/2 {
 			t.Fatalf("%d renewals changed the card, want every one of %d", len(renewals), goroutines/4*calls/2)
 		}
-		es := outbox(t, e.store, org)[c.ID]
-		checkVersions(t, c.ID, es, final) // the create and one update-1 per change
+		es := e.Outbox(t, org).ByCard()[c.ID]
+		cardtest.CheckVersions(t, c.ID, es, final) // the create and one update-1 per change
 		for _, ev := range es {
-			if want := statusAt[ev.data.Version]; ev.data.CardStatus != want.String() {
-				t.Fatalf("the event of version %d says %s, the answers %s", ev.data.Version, ev.data.CardStatus, want)
+			if want := statusAt[ev.Card.Version]; ev.Card.CardStatus != want.String() {
+				t.Fatalf("the event of version %d says %s, the answers %s", ev.Card.Version, ev.Card.CardStatus, want)
 			}
 		}
 		t.Logf("%d calls made %d changes", goroutines*calls, changes)

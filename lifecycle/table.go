@@ -8,56 +8,10 @@ import (
 	"github.com/looplab/fsm"
 )
 
-// Operation is something that may change a card's status: a use case
-// (update status, activate, bind...) or a system rule (validity elapses,
-// expiration passes). Only the package's variables exist.
-type Operation struct{ v uint8 }
-
-// The operations of the transition table, SPEC section 2.
-var (
-	UpdateStatus       = Operation{1}  // a status set by hand
-	Activate           = Operation{2}  // PLASTIC only: CREATED -> NORMAL
-	Bind               = Operation{3}  // noname: UNBOUND -> CREATED
-	Number             = Operation{4}  // the issuer sets the PAN: UNNUMBERED -> CREATED or UNBOUND
-	Reissue            = Operation{5}  // the old card of a reissue
-	SuccessorActivated = Operation{6}  // the predecessor of an activated card
-	CancelBulk         = Operation{7}  // UNBOUND cards of a canceled noname bulk
-	Issuance           = Operation{8}  // section 9: PENDING -> NORMAL (issued) or CANCELED (failed)
-	ValidityElapses    = Operation{9}  // system: valid_until passed
-	RenewValidity      = Operation{10} // INOPERATIVE -> NORMAL
-	Expire             = Operation{11} // system: expiration date passed
-)
-
-const numOperations = 11
-
-var operationNames = [numOperations + 1]string{"",
-	"update_status", "activate", "bind", "number", "reissue", "successor_activated",
-	"cancel_bulk", "issuance", "validity_elapses", "renew_validity", "expire",
-}
-
-// Operations returns every operation.
-func Operations() []Operation {
-	ops := make([]Operation, numOperations)
-	for i := range ops {
-		ops[i] = Operation{uint8(i + 1)}
-	}
-	return ops
-}
-
-func (o Operation) String() string {
-	if int(o.v) > numOperations {
-		return ""
-	}
-	return operationNames[o.v]
-}
-
-// IsZero reports whether o is the zero Operation.
-func (o Operation) IsZero() bool { return o.v == 0 }
-
 // row is one line of SPEC section 2's table: op moves a card from any of
 // from to to.
 type row struct {
-	op   Operation
+	op   card.Operation
 	from []card.Status
 	to   card.Status
 }
@@ -75,37 +29,37 @@ var (
 // FSM, the lookup table, the diagram) is derived from it.
 func rows() []row {
 	var rs []row
-	to := func(op Operation, from []card.Status, dsts ...card.Status) {
+	to := func(op card.Operation, from []card.Status, dsts ...card.Status) {
 		for _, d := range dsts {
 			rs = append(rs, row{op, without(from, d), d})
 		}
 	}
 	// Update status, by the group of the current status.
-	to(UpdateStatus, active, join(handBlocks, termination)...)                 // active, REISSUED included
-	to(UpdateStatus, handBlocks, join(handBlocks, active[:1], termination)...) // each other, NORMAL, terminations
-	to(UpdateStatus, []card.Status{card.Inoperative}, termination...)
-	to(UpdateStatus, initial, termination...)
-	to(UpdateStatus, termination, termination...)
+	to(card.UpdateStatus, active, join(handBlocks, termination)...)                 // active, REISSUED included
+	to(card.UpdateStatus, handBlocks, join(handBlocks, active[:1], termination)...) // each other, NORMAL, terminations
+	to(card.UpdateStatus, []card.Status{card.Inoperative}, termination...)
+	to(card.UpdateStatus, initial, termination...)
+	to(card.UpdateStatus, termination, termination...)
 	// Use cases with a fixed path.
-	to(Activate, []card.Status{card.Created}, card.Normal)
-	to(Bind, []card.Status{card.Unbound}, card.Created)
-	to(Number, []card.Status{card.Unnumbered}, card.Created, card.Unbound)
-	to(Reissue, []card.Status{card.Normal}, card.Reissued)
-	to(Reissue, join(active, initial, handBlocks, []card.Status{card.Inoperative}), card.Canceled)
-	to(SuccessorActivated, nonTerminated, card.Canceled)
-	to(CancelBulk, []card.Status{card.Unbound}, card.Canceled)
-	to(Issuance, []card.Status{card.Pending}, card.Normal, card.Canceled)
+	to(card.Activate, []card.Status{card.Created}, card.Normal)
+	to(card.Bind, []card.Status{card.Unbound}, card.Created)
+	to(card.Number, []card.Status{card.Unnumbered}, card.Created, card.Unbound)
+	to(card.Reissue, []card.Status{card.Normal}, card.Reissued)
+	to(card.Reissue, join(active, initial, handBlocks, []card.Status{card.Inoperative}), card.Canceled)
+	to(card.SuccessorActivated, nonTerminated, card.Canceled)
+	to(card.CancelBulk, []card.Status{card.Unbound}, card.Canceled)
+	to(card.Issuance, []card.Status{card.Pending}, card.Normal, card.Canceled)
 	// System rules.
-	to(ValidityElapses, join(active, handBlocks), card.Inoperative)
-	to(RenewValidity, []card.Status{card.Inoperative}, card.Normal)
-	to(Expire, nonTerminated, card.Expired)
+	to(card.ValidityElapses, join(active, handBlocks), card.Inoperative)
+	to(card.RenewValidity, []card.Status{card.Inoperative}, card.Normal)
+	to(card.Expire, nonTerminated, card.Expired)
 	return rs
 }
 
 // eventName is the FSM event of op towards to. looplab/fsm events have one
 // destination, so an operation with several destinations has one event per
 // destination.
-func eventName(op Operation, to card.Status) string {
+func eventName(op card.Operation, to card.Status) string {
 	if !multiDestination[op] {
 		return op.String()
 	}
@@ -113,9 +67,9 @@ func eventName(op Operation, to card.Status) string {
 }
 
 // multiDestination holds the operations that lead to more than one status.
-var multiDestination = func() map[Operation]bool {
-	dsts := map[Operation]card.Status{}
-	multi := map[Operation]bool{}
+var multiDestination = func() map[card.Operation]bool {
+	dsts := map[card.Operation]card.Status{}
+	multi := map[card.Operation]bool{}
 	for _, r := range rows() {
 		if d, ok := dsts[r.op]; ok && d != r.to {
 			multi[r.op] = true
@@ -149,7 +103,7 @@ var definition = func() fsm.Events {
 
 // edge is an operation towards a destination: what one FSM event means.
 type edge struct {
-	op Operation
+	op card.Operation
 	to card.Status
 }
 
@@ -166,12 +120,12 @@ var edgeOf = func() map[string]edge {
 // bit per status. It is filled by asking the looplab FSM, started in each
 // status, which events it can take: the FSM is the authority and the table
 // its cache.
-var table = func() (t [numOperations + 1][card.NumStatuses + 1]uint32) {
+var table = func() (t [card.NumOperations + 1][card.NumStatuses + 1]uint32) {
 	for _, from := range card.Statuses() {
 		f := fsm.NewFSM(from.String(), definition, nil)
 		for _, ev := range f.AvailableTransitions() {
 			e := edgeOf[ev]
-			t[e.op.v][from.Index()+1] |= 1 << uint(e.to.Index())
+			t[e.op.Index()+1][from.Index()+1] |= 1 << uint(e.to.Index())
 		}
 	}
 	return t
@@ -179,11 +133,11 @@ var table = func() (t [numOperations + 1][card.NumStatuses + 1]uint32) {
 
 // Allowed reports whether op may move a card from from to to. It does not
 // apply the "same status" rule; see Decide.
-func Allowed(op Operation, from, to card.Status) bool {
-	if op.v == 0 || int(op.v) > numOperations || from.IsZero() || to.IsZero() {
+func Allowed(op card.Operation, from, to card.Status) bool {
+	if op.IsZero() || op.Index() >= card.NumOperations || from.IsZero() || to.IsZero() {
 		return false
 	}
-	return table[op.v][from.Index()+1]&(1<<uint(to.Index())) != 0
+	return table[op.Index()+1][from.Index()+1]&(1<<uint(to.Index())) != 0
 }
 
 // Decide applies the table to a card in status from that op would move to
@@ -193,39 +147,39 @@ func Allowed(op Operation, from, to card.Status) bool {
 //     changes nothing (checked first);
 //   - a move the table holds succeeds and changes the status;
 //   - anything else is a *card.ConflictError naming from and to.
-func Decide(op Operation, from, to card.Status) (changed bool, err error) {
-	if op == UpdateStatus && from == to && !from.IsZero() {
+func Decide(op card.Operation, from, to card.Status) (changed bool, err error) {
+	if op == card.UpdateStatus && from == to && !from.IsZero() {
 		return false, nil
 	}
 	if Allowed(op, from, to) {
 		return true, nil
 	}
 	ce := &card.ConflictError{Operation: op.String(), Status: from, Reason: refusal(op, from, to)}
-	if op == UpdateStatus {
+	if op == card.UpdateStatus {
 		ce.Requested = to // the other operations name their destination themselves
 	}
 	return false, ce
 }
 
-func refusal(op Operation, from, to card.Status) string {
+func refusal(op card.Operation, from, to card.Status) string {
 	switch {
-	case to == card.Inoperative && op == UpdateStatus:
+	case to == card.Inoperative && op == card.UpdateStatus:
 		return "INOPERATIVE is set only when the validity period elapses"
 	case from.Terminated():
 		return "a terminated card never returns to an active or temporary status"
-	case op == UpdateStatus && from == card.Created && to == card.Normal:
+	case op == card.UpdateStatus && from == card.Created && to == card.Normal:
 		return "a CREATED card becomes NORMAL only by activation"
-	case op == UpdateStatus && from == card.Inoperative && to == card.Normal:
+	case op == card.UpdateStatus && from == card.Inoperative && to == card.Normal:
 		return "an INOPERATIVE card returns to NORMAL only by renewing its validity"
-	case op == Activate:
+	case op == card.Activate:
 		return "only a CREATED card is activated"
-	case op == Bind:
+	case op == card.Bind:
 		return "only an UNBOUND card is bound"
-	case op == Issuance:
+	case op == card.Issuance:
 		return "only a PENDING card is issued or failed"
-	case op == CancelBulk:
+	case op == card.CancelBulk:
 		return "only an UNBOUND card is canceled with its bulk"
-	case op == RenewValidity:
+	case op == card.RenewValidity:
 		return "only an INOPERATIVE card returns to NORMAL by renewal"
 	}
 	return "the transition table does not allow " + op.String() + " from " + from.String() + " to " + to.String()
@@ -233,14 +187,14 @@ func refusal(op Operation, from, to card.Status) string {
 
 // Transition is one edge of the table.
 type Transition struct {
-	Operation Operation
+	Operation card.Operation
 	From, To  card.Status
 }
 
 // Transitions lists every edge of the table, ordered by operation, from and to.
 func Transitions() []Transition {
 	var ts []Transition
-	for _, op := range Operations() {
+	for _, op := range card.Operations() {
 		for _, from := range card.Statuses() {
 			for _, to := range card.Statuses() {
 				if Allowed(op, from, to) {

@@ -13,7 +13,7 @@ import (
 // every status on the real looplab FSM: it succeeds exactly when Allowed,
 // the cached table every use case reads, says yes.
 func TestFSMAgreesWithAllowed(t *testing.T) {
-	for _, op := range Operations() {
+	for _, op := range card.Operations() {
 		for _, from := range card.Statuses() {
 			for _, to := range card.Statuses() {
 				err := fire(op, from, to)
@@ -28,7 +28,7 @@ func TestFSMAgreesWithAllowed(t *testing.T) {
 // fire runs op towards to on a fresh FSM in status from. Tests use it to
 // prove the table and the FSM agree; the context is never canceled, because
 // a canceled context wedges a looplab FSM (looplab/fsm#115).
-func fire(op Operation, from, to card.Status) error {
+func fire(op card.Operation, from, to card.Status) error {
 	f := fsm.NewFSM(from.String(), definition, nil)
 	err := f.Event(context.Background(), eventName(op, to))
 	if err != nil {

@@ -2,63 +2,24 @@ package lifecycle_test
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/internal/spec"
 	"github.com/cardcore/cardcore/lifecycle"
 )
-
-// TestSpecTableNamesEveryStatus guards the hand-written table: every name
-// in it is one of the 19 statuses, the groups cover each status once, and
-// every operation of the library has a row.
-func TestSpecTableNamesEveryStatus(t *testing.T) {
-	groups := strings.Fields(specInitial + " " + specActive + " " + specTemporary + " " + specTermination)
-	if len(groups) != card.NumStatuses {
-		t.Fatalf("the spec's groups name %d statuses, want %d", len(groups), card.NumStatuses)
-	}
-	seen := map[card.Status]bool{}
-	for _, n := range groups {
-		s, err := card.ParseStatus(n)
-		if err != nil {
-			t.Fatalf("spec status %q: %v", n, err)
-		}
-		if seen[s] {
-			t.Fatalf("spec status %s is in two groups", s)
-		}
-		seen[s] = true
-		if s.Terminated() != specTerminated(s) {
-			t.Errorf("%s: Terminated() = %v, the spec's group says %v", s, s.Terminated(), specTerminated(s))
-		}
-	}
-	for _, r := range specRows {
-		for _, n := range strings.Fields(r.from + " " + r.to) {
-			if _, err := card.ParseStatus(n); err != nil {
-				t.Fatalf("row %s: %v", r.op, err)
-			}
-		}
-	}
-	for _, op := range lifecycle.Operations() {
-		has := false
-		for _, r := range specRows {
-			has = has || r.op == op
-		}
-		if !has {
-			t.Errorf("operation %s has no row in the spec's table", op)
-		}
-	}
-}
 
 // TestAllowedMatchesSpec compares the library's table with the spec's for
 // every operation, from and to.
 func TestAllowedMatchesSpec(t *testing.T) {
 	n := 0
-	for _, op := range lifecycle.Operations() {
+	for _, op := range card.Operations() {
 		for _, from := range card.Statuses() {
 			for _, to := range card.Statuses() {
-				want := specAllows(op, from, to)
+				want := spec.Allows(op, from, to)
 				if got := lifecycle.Allowed(op, from, to); got != want {
 					t.Errorf("Allowed(%s, %s, %s) = %v, the spec says %v", op, from, to, got, want)
 				}
@@ -71,9 +32,9 @@ func TestAllowedMatchesSpec(t *testing.T) {
 	if got := len(lifecycle.Transitions()); got != n {
 		t.Errorf("Transitions() lists %d edges, the spec has %d", got, n)
 	}
-	var zeroOp lifecycle.Operation
-	if lifecycle.Allowed(zeroOp, card.Normal, card.Blocked) || lifecycle.Allowed(lifecycle.UpdateStatus, card.Status{}, card.Blocked) ||
-		lifecycle.Allowed(lifecycle.UpdateStatus, card.Normal, card.Status{}) {
+	var zeroOp card.Operation
+	if lifecycle.Allowed(zeroOp, card.Normal, card.Blocked) || lifecycle.Allowed(card.UpdateStatus, card.Status{}, card.Blocked) ||
+		lifecycle.Allowed(card.UpdateStatus, card.Normal, card.Status{}) {
 		t.Error("Allowed accepts a zero operation or status")
 	}
 }
@@ -81,23 +42,23 @@ func TestAllowedMatchesSpec(t *testing.T) {
 // TestDecide checks the order of Decide's rules: same status first (for a
 // status update only), then the table, then a conflict naming both statuses.
 func TestDecide(t *testing.T) {
-	for _, op := range lifecycle.Operations() {
+	for _, op := range card.Operations() {
 		for _, from := range card.Statuses() {
 			for _, to := range card.Statuses() {
 				changed, err := lifecycle.Decide(op, from, to)
 				switch {
-				case op == lifecycle.UpdateStatus && from == to:
+				case op == card.UpdateStatus && from == to:
 					if changed || err != nil {
 						t.Errorf("Decide(%s, %s, %s) = %v, %v; want no change, no error", op, from, to, changed, err)
 					}
-				case specAllows(op, from, to):
+				case spec.Allows(op, from, to):
 					if !changed || err != nil {
 						t.Errorf("Decide(%s, %s, %s) = %v, %v; want a change", op, from, to, changed, err)
 					}
 				default:
 					var ce *card.ConflictError
 					wantRequested := card.Status{} // only a status update names the status asked for
-					if op == lifecycle.UpdateStatus {
+					if op == card.UpdateStatus {
 						wantRequested = to
 					}
 					if changed || !errors.As(err, &ce) || ce.Status != from || ce.Requested != wantRequested || ce.Operation != op.String() {
@@ -113,14 +74,14 @@ func TestDecide(t *testing.T) {
 // through the UpdateStatus use case on a real store, one card per pair,
 // and checks the answer, the stored card and the outbox against the spec.
 func TestUpdateStatusEveryPair(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		type pair struct {
 			from, to card.Status
 			c        card.Card
 		}
 		var pairs []*pair
 		var fixtures []*card.Card
-		now := e.clock.Now()
+		now := e.Clock.Now()
 		for _, from := range card.Statuses() {
 			for _, to := range card.Statuses() {
 				p := &pair{from: from, to: to, c: stored(from, now, len(pairs))}
@@ -128,11 +89,11 @@ func TestUpdateStatusEveryPair(t *testing.T) {
 				fixtures = append(fixtures, &p.c)
 			}
 		}
-		insert(t, e.store, fixtures...)
-		e.clock.Advance(time.Minute)
+		e.Insert(t, fixtures...)
+		e.Clock.Advance(time.Minute)
 		for _, p := range pairs {
-			got, err := e.cards.UpdateStatus(t.Context(), org, p.c.ID, p.to)
-			ok, changed := specUpdateStatus(p.from, p.to)
+			got, err := e.Cards.UpdateStatus(t.Context(), org, p.c.ID, p.to)
+			ok, changed := spec.UpdateStatus(p.from, p.to)
 			switch {
 			case !ok:
 				var ce *card.ConflictError
@@ -151,14 +112,14 @@ func TestUpdateStatusEveryPair(t *testing.T) {
 				t.Errorf("%s -> %s: a no-op returned version %d", p.from, p.to, got.Version)
 			}
 		}
-		outbox := outbox(t, e.store, org)
+		outbox := e.Outbox(t, org).ByCard()
 		for _, p := range pairs {
-			c, err := e.store.Card(t.Context(), org, p.c.ID)
+			c, err := e.Store.Card(t.Context(), org, p.c.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			evs := outbox[p.c.ID]
-			_, changed := specUpdateStatus(p.from, p.to)
+			_, changed := spec.UpdateStatus(p.from, p.to)
 			if !changed {
 				if c.Status != p.from || c.Version != 1 || c.PreviousStatus != (card.Status{}) || !c.UpdatedAt.Equal(p.c.UpdatedAt) || len(evs) != 0 {
 					t.Errorf("%s -> %s wrote something: stored %s (previous %s) version %d, %d events",
@@ -173,9 +134,9 @@ func TestUpdateStatusEveryPair(t *testing.T) {
 				t.Errorf("%s -> %s: %d events, want 1", p.from, p.to, len(evs))
 				continue
 			}
-			d := evs[0].data
+			d := evs[0].Card
 			if evs[0].Type != events.CardUpdated || d.CardStatus != p.to.String() || d.CardPreviousStatus != p.from.String() ||
-				d.Version != 2 || d.OperationType != events.OpStatusUpdate {
+				d.Version != 2 || d.OperationType != card.UpdateStatus.OperationType() {
 				t.Errorf("%s -> %s: event %s %+v", p.from, p.to, evs[0].Type, d)
 			}
 		}
@@ -196,7 +157,7 @@ func BenchmarkDecide(b *testing.B) {
 	for b.Loop() {
 		m := moves[i%len(moves)]
 		i++
-		if changed, err := lifecycle.Decide(lifecycle.UpdateStatus, m.from, m.to); !changed || err != nil {
+		if changed, err := lifecycle.Decide(card.UpdateStatus, m.from, m.to); !changed || err != nil {
 			b.Fatalf("Decide(%s, %s) = %v, %v", m.from, m.to, changed, err)
 		}
 	}
@@ -206,7 +167,7 @@ func BenchmarkDecide(b *testing.B) {
 // run: deciding an allowed change allocates nothing.
 func TestDecideDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
-		if changed, err := lifecycle.Decide(lifecycle.UpdateStatus, card.Normal, card.Blocked); !changed || err != nil {
+		if changed, err := lifecycle.Decide(card.UpdateStatus, card.Normal, card.Blocked); !changed || err != nil {
 			t.Fatal("NORMAL -> BLOCKED refused")
 		}
 	})

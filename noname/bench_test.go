@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/noname"
 )
@@ -24,54 +25,29 @@ import (
 // its event, from 1 and from 16 goroutines. The cards are made by a bulk
 // started before the timer.
 func BenchmarkBind(b *testing.B) {
-	for _, kind := range testdb.Kinds {
-		b.Run(kind, func(b *testing.B) {
-			e := newEnv(b, testdb.Open(b, kind), nil)
-			for _, goroutines := range []int{1, 16} {
-				b.Run(fmt.Sprintf("goroutines=%d", goroutines), func(b *testing.B) {
-					ids := unboundCards(b, e, b.N)
-					var next atomic.Int64
-					bind := func(ctx context.Context) error {
-						i := next.Add(1) - 1
-						_, err := e.svc.Bind(ctx, noname.BindRequest{OrgID: org, CardID: ids[i],
-							AccountID: "acct-" + strconv.FormatInt(i, 10), CustomerID: "cust-" + strconv.FormatInt(i, 10),
-							PrintedName: "JANE DOE"})
-						return err
-					}
-					b.ReportAllocs()
-					b.ResetTimer()
-					if goroutines == 1 {
-						for range b.N {
-							if err := bind(b.Context()); err != nil {
-								b.Fatal(err)
-							}
-						}
-					} else {
-						procs := runtime.GOMAXPROCS(0)
-						b.SetParallelism((goroutines + procs - 1) / procs)
-						b.RunParallel(func(pb *testing.PB) {
-							for pb.Next() {
-								if err := bind(context.Background()); err != nil {
-									b.Error(err)
-									return
-								}
-							}
-						})
-					}
-					b.StopTimer()
-					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	cardtest.Benchmark(b, func(b *testing.B, e *cardtest.Env) {
+		for _, goroutines := range []int{1, 16} {
+			b.Run(fmt.Sprintf("goroutines=%d", goroutines), func(b *testing.B) {
+				ids := unboundCards(b, e, b.N)
+				var next atomic.Int64
+				cardtest.Ops(b, goroutines, func(ctx context.Context) error {
+					i := next.Add(1) - 1
+					_, err := e.Noname.Bind(ctx, noname.BindRequest{OrgID: org, CardID: ids[i],
+						AccountID: "acct-" + strconv.FormatInt(i, 10), CustomerID: "cust-" + strconv.FormatInt(i, 10),
+						PrintedName: "JANE DOE"})
+					return err
 				})
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 // unboundCards starts a bulk of n cards and returns their ids.
-func unboundCards(b *testing.B, e *env, n int) []int64 {
+func unboundCards(b *testing.B, e *cardtest.Env, n int) []int64 {
 	b.Helper()
 	bulk := mustStart(b, e, buildBulk(b, e, n).ID)
 	var ids []int64
-	err := e.db.NewSelect().TableExpr("cardcore_cards").Column("id").
+	err := e.DB.NewSelect().TableExpr("cardcore_cards").Column("id").
 		Where("org_id = ? AND bulk_id = ? AND status = 'UNBOUND'", org, bulk.ID).OrderExpr("id").Scan(context.Background(), &ids)
 	if err != nil || len(ids) != n {
 		b.Fatalf("%d UNBOUND cards of %d, %v", len(ids), n, err)
@@ -82,7 +58,7 @@ func unboundCards(b *testing.B, e *env, n int) []int64 {
 // buildBulk creates a CREATED bulk of n external ids: Create with the first
 // 10,000 and Increment with the rest, 10,000 at a time, so that building
 // it takes little memory whatever n.
-func buildBulk(t fataler, e *env, n int) card.Bulk {
+func buildBulk(t cardtest.TB, e *cardtest.Env, n int) card.Bulk {
 	t.Helper()
 	const chunk = 10_000
 	ids := func(from int) []string {
@@ -93,12 +69,12 @@ func buildBulk(t fataler, e *env, n int) card.Bulk {
 		return out
 	}
 	ctx := context.Background()
-	b, err := e.svc.Create(ctx, noname.CreateRequest{OrgID: org, ExternalIDs: ids(0)})
+	b, err := e.Noname.Create(ctx, noname.CreateRequest{OrgID: org, ExternalIDs: ids(0)})
 	if err != nil {
 		t.Fatalf("create bulk: %v", err)
 	}
 	for from := chunk; from < n; from += chunk {
-		if b, err = e.svc.Increment(ctx, org, b.ID, ids(from)); err != nil {
+		if b, err = e.Noname.Increment(ctx, org, b.ID, ids(from)); err != nil {
 			t.Fatalf("increment bulk at %d: %v", from, err)
 		}
 	}
@@ -113,32 +89,28 @@ func buildBulk(t fataler, e *env, n int) card.Bulk {
 // of the Go heap in use while Start ran. Run it with -benchtime 1x.
 func BenchmarkStartBulk100k(b *testing.B) {
 	const size = 100_000
-	for _, kind := range testdb.Kinds {
-		b.Run(kind, func(b *testing.B) {
+	cardtest.Benchmark(b, func(b *testing.B, e *cardtest.Env) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		var peak uint64
+		for range b.N {
 			b.StopTimer()
-			e := newEnv(b, testdb.Open(b, kind), nil)
-			b.ReportAllocs()
-			b.ResetTimer()
-			var peak uint64
-			for range b.N {
-				b.StopTimer()
-				bulk := buildBulk(b, e, size)
-				runtime.GC()
-				stop := sampleHeap(&peak)
-				b.StartTimer()
-				if _, err := e.svc.Start(b.Context(), org, bulk.ID); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				stop()
-				if v, err := e.svc.Get(context.Background(), org, bulk.ID); err != nil || v.Cards[card.Unbound] != size {
-					b.Fatalf("after start: %+v, %v", v, err)
-				}
+			bulk := buildBulk(b, e, size)
+			runtime.GC()
+			stop := sampleHeap(&peak)
+			b.StartTimer()
+			if _, err := e.Noname.Start(b.Context(), org, bulk.ID); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "cards/s")
-			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-		})
-	}
+			b.StopTimer()
+			stop()
+			if v, err := e.Noname.Get(context.Background(), org, bulk.ID); err != nil || v.Cards[card.Unbound] != size {
+				b.Fatalf("after start: %+v, %v", v, err)
+			}
+		}
+		b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "cards/s")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	})
 }
 
 // sampleHeap samples the Go heap in use (the objects and the free space of
@@ -188,7 +160,7 @@ func TestMillionCardBulkMemory(t *testing.T) {
 		t.Skip("set CARDCORE_BIG=1 to start a 1,000,000-card bulk on SQLite and check its peak RSS")
 	}
 	const size, limit = 1_000_000, 100 << 20
-	e := newEnv(t, testdb.Open(t, "sqlite"), nil)
+	e := cardtest.New(t, testdb.Open(t, "sqlite"))
 	built := time.Now()
 	bulk := buildBulk(t, e, size)
 	t.Logf("built a bulk of %d external ids in %v", size, time.Since(built).Round(time.Millisecond))
@@ -201,18 +173,18 @@ func TestMillionCardBulkMemory(t *testing.T) {
 	before := vmHWM(t)
 
 	started := time.Now()
-	if _, err := e.svc.Start(t.Context(), org, bulk.ID); err != nil {
+	if _, err := e.Noname.Start(t.Context(), org, bulk.ID); err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(started)
 	peak := vmHWM(t)
 
-	v, err := e.svc.Get(t.Context(), org, bulk.ID)
+	v, err := e.Noname.Get(t.Context(), org, bulk.ID)
 	if err != nil || v.Status != card.BulkStarted || v.Cards[card.Unbound] != size || len(v.Cards) != 1 {
 		t.Fatalf("after start: %+v, %v", v, err)
 	}
 	var evs int
-	if err := e.db.NewRaw("SELECT count(*) FROM cardcore_outbox WHERE org_id = ? AND event_type = 'create-1'", org).Scan(t.Context(), &evs); err != nil || evs != size {
+	if err := e.DB.NewRaw("SELECT count(*) FROM cardcore_outbox WHERE org_id = ? AND event_type = 'create-1'", org).Scan(t.Context(), &evs); err != nil || evs != size {
 		t.Fatalf("%d create-1 events for %d cards, %v", evs, size, err)
 	}
 	t.Logf("started %d cards in %v (%.0f cards/s)", size, elapsed.Round(time.Millisecond), size/elapsed.Seconds())

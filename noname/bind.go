@@ -8,7 +8,6 @@ import (
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/lifecycle"
-	"github.com/cardcore/cardcore/reissue"
 	"github.com/cardcore/cardcore/storage"
 )
 
@@ -66,7 +65,7 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (BindResult, error)
 		if err != nil {
 			return err
 		}
-		if _, err := lifecycle.Apply(&c, lifecycle.Bind, card.Created, now); err != nil {
+		if _, err := lifecycle.Apply(&c, card.Bind, card.Created, now); err != nil {
 			return err
 		}
 		c.AccountID, c.CustomerID = req.AccountID, req.CustomerID
@@ -83,7 +82,7 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (BindResult, error)
 		if err := c.Validate(); err != nil {
 			return err
 		}
-		if err := lifecycle.Persist(ctx, tx, &c, events.CustomerBound, events.OpBind, now); err != nil {
+		if err := tx.Save(ctx, &c, events.Change{Type: events.CustomerBound, Operation: card.Bind, At: now}); err != nil {
 			return err
 		}
 		res.Card = c
@@ -100,34 +99,29 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (BindResult, error)
 func (s *Service) replace(ctx context.Context, tx storage.Tx, c *card.Card, req BindRequest, now time.Time) (*card.Card, error) {
 	old, err := tx.Card(ctx, req.OrgID, req.ReissuedCardID)
 	if errors.Is(err, card.ErrNotFound) {
-		return nil, &card.ConflictError{CardID: req.ReissuedCardID, Operation: "bind",
+		return nil, &card.ConflictError{CardID: req.ReissuedCardID, Operation: card.Bind.String(),
 			Reason: "the card to replace does not exist"}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if old.AccountID != req.AccountID {
-		return nil, &card.ConflictError{CardID: old.ID, Operation: "bind", Status: old.Status,
+		return nil, &card.ConflictError{CardID: old.ID, Operation: card.Bind.String(), Status: old.Status,
 			Reason: "the card to replace belongs to another account"}
 	}
-	if err := reissue.Eligible(&old); err != nil {
+	if err := lifecycle.Reissuable(&old); err != nil {
 		return nil, err
 	}
 	if _, err := tx.Successor(ctx, old.OrgID, old.ID); err == nil {
-		return nil, &card.ConflictError{CardID: old.ID, Operation: "bind", Status: old.Status,
+		return nil, &card.ConflictError{CardID: old.ID, Operation: card.Bind.String(), Status: old.Status,
 			Reason: "the card to replace already has a successor"}
 	} else if !errors.Is(err, card.ErrNotFound) {
 		return nil, err
 	}
 	c.ReissuedCardID = old.ID
 	c.TrackNumber = old.TrackNumber + 1
-	if to, change := reissue.OldCardOutcome(&old, false); change {
-		if _, err := lifecycle.Apply(&old, lifecycle.Reissue, to, now); err != nil {
-			return nil, err
-		}
-		if err := lifecycle.Persist(ctx, tx, &old, events.CardUpdated, events.OpReissue, now); err != nil {
-			return nil, err
-		}
+	if err := lifecycle.Replace(ctx, tx, &old, false, now); err != nil {
+		return nil, err
 	}
 	return &old, nil
 }

@@ -8,16 +8,17 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
 )
 
 func TestBind(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b, cs := startedBulk(t, e, "a", "b", "c")
-		seq := lastSeq(outbox(t, e, org))
+		seq := e.Outbox(t, org).LastSeq()
 
-		res, err := e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["a"].ID,
+		res, err := e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["a"].ID,
 			AccountID: "acct-1", CustomerID: "cust-1", PrintedName: "JANE DOE"})
 		if err != nil {
 			t.Fatal(err)
@@ -29,14 +30,14 @@ func TestBind(t *testing.T) {
 			c.ReissuedCardID != 0 || res.Replaced != nil {
 			t.Fatalf("bound %+v, replaced %v", c, res.Replaced)
 		}
-		if got := mustGet(t, e, c.ID); !reflect.DeepEqual(got, c) {
+		if got := e.Card(t, org, c.ID); !reflect.DeepEqual(got, c) {
 			t.Fatalf("stored %+v\nanswered %+v", got, c)
 		}
-		evs := since(outbox(t, e, org), seq)
+		evs := e.Outbox(t, org).Since(seq)
 		if len(evs) != 1 || evs[0].Type != events.CustomerBound || evs[0].CardID != c.ID {
 			t.Fatalf("bind emitted %v; want one bind_card-1", evs)
 		}
-		d := evs[0].card
+		d := evs[0].Card
 		if d.AccountID != "acct-1" || d.CustomerID != "cust-1" || d.CardStatus != "CREATED" ||
 			d.CardPreviousStatus != "UNBOUND" || d.Version != 2 || d.BulkID != b.ID || d.ExternalID != "a" ||
 			d.CardPrintedName != "JANE DOE" {
@@ -55,71 +56,71 @@ func TestBind(t *testing.T) {
 			{CardID: cs["a"].ID, AccountID: "acct-9", CustomerID: "cust-9", PrintedName: "JOHN DOE"},
 		} {
 			req.OrgID = org
-			_, err := e.svc.Bind(t.Context(), req)
-			ce := wantConflict(t, err, "bind a CREATED card")
+			_, err := e.Noname.Bind(t.Context(), req)
+			ce := cardtest.WantConflict(t, err, "bind a CREATED card")
 			if ce.CardID != cs["a"].ID || ce.Status != card.Created {
 				t.Fatalf("conflict %+v; want one naming card %d in CREATED", ce, cs["a"].ID)
 			}
 		}
 		unchanged(t, e, org, before, "a second bind")
-		if got := mustGet(t, e, cs["a"].ID); got.CustomerID != "cust-1" {
+		if got := e.Card(t, org, cs["a"].ID); got.CustomerID != "cust-1" {
 			t.Fatalf("the card now belongs to %s", got.CustomerID)
 		}
 
 		// An activated card is not UNBOUND either.
-		if _, err := e.cards.Activate(t.Context(), org, cs["a"].ID); err != nil {
+		if _, err := e.Cards.Activate(t.Context(), org, cs["a"].ID); err != nil {
 			t.Fatal(err)
 		}
 		before = snap(t, e, org)
-		_, err = e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		wantConflict(t, err, "bind a NORMAL card")
+		_, err = e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		cardtest.WantConflict(t, err, "bind a NORMAL card")
 		unchanged(t, e, org, before, "a bind of a NORMAL card")
 
 		for _, id := range []int64{1 << 40, 0, -1} {
-			_, err = e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: id, AccountID: "acct-1", CustomerID: "cust-1"})
-			wantNotFound(t, err, fmt.Sprintf("bind unknown card %d", id))
+			_, err = e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: id, AccountID: "acct-1", CustomerID: "cust-1"})
+			cardtest.WantNotFound(t, err, fmt.Sprintf("bind unknown card %d", id))
 		}
 		unchanged(t, e, org, before, "a bind of an unknown card")
 	})
 }
 
 func TestBindCanceledCard(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b, cs := startedBulk(t, e, "a", "b")
-		if _, _, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a"}); err != nil {
+		if _, _, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a"}); err != nil {
 			t.Fatal(err)
 		}
 		before := snap(t, e, org)
-		_, err := e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		if ce := wantConflict(t, err, "bind a CANCELED card"); ce.Status != card.Canceled {
+		_, err := e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		if ce := cardtest.WantConflict(t, err, "bind a CANCELED card"); ce.Status != card.Canceled {
 			t.Fatalf("conflict %+v; want it to name CANCELED", ce)
 		}
 		unchanged(t, e, org, before, "a bind of a CANCELED card")
 
 		// A card of a fully canceled bulk, too.
-		if _, _, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil); err != nil {
+		if _, _, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil); err != nil {
 			t.Fatal(err)
 		}
 		before = snap(t, e, org)
-		_, err = e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		wantConflict(t, err, "bind a card of a CANCELED bulk")
+		_, err = e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		cardtest.WantConflict(t, err, "bind a card of a CANCELED bulk")
 		unchanged(t, e, org, before, "a bind of a CANCELED card")
 	})
 }
 
 // TestBindNamedCard: a card made for a customer was never UNBOUND.
 func TestBindNamedCard(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		c := named(t, e, card.Plastic, "acct-1", card.Created)
 		before := snap(t, e, org)
-		_, err := e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: c.ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		wantConflict(t, err, "bind a named card")
+		_, err := e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: c.ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		cardtest.WantConflict(t, err, "bind a named card")
 		unchanged(t, e, org, before, "a bind of a named card")
 	})
 }
 
 func TestBindInvalid(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		_, cs := startedBulk(t, e, "a")
 		id := cs["a"].ID
 		old := named(t, e, card.Plastic, "acct-1", card.Normal)
@@ -145,12 +146,12 @@ func TestBindInvalid(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				tc.req.OrgID, tc.req.CardID = org, id
-				_, err := e.svc.Bind(t.Context(), tc.req)
-				wantInvalid(t, err, tc.field)
+				_, err := e.Noname.Bind(t.Context(), tc.req)
+				cardtest.WantInvalid(t, err, tc.field)
 				unchanged(t, e, org, before, "a refused bind")
 			})
 		}
-		if c := mustGet(t, e, id); c.Status != card.Unbound || c.Version != 1 {
+		if c := e.Card(t, org, id); c.Status != card.Unbound || c.Version != 1 {
 			t.Fatalf("after refused binds: %+v", c)
 		}
 	})
@@ -160,34 +161,34 @@ func TestBindInvalid(t *testing.T) {
 // section 4: the old card's fate is that of a PLASTIC reissue without
 // must_block.
 func TestBindReplacing(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		_, cs := startedBulk(t, e, extIDs("n", 20)...)
 		next := 0
 		fresh := func() card.Card {
 			next++
 			return cs[fmt.Sprintf("n-%d", next)]
 		}
-		bind := func(n, old card.Card) (noname.BindResult, []event) {
+		bind := func(n, old card.Card) (noname.BindResult, cardtest.Events) {
 			t.Helper()
-			seq := lastSeq(outbox(t, e, org))
+			seq := e.Outbox(t, org).LastSeq()
 			res := mustBind(t, e, noname.BindRequest{CardID: n.ID, AccountID: "acct-1", CustomerID: "cust-1", ReissuedCardID: old.ID})
 			if res.Card.ReissuedCardID != old.ID || res.Card.TrackNumber != old.TrackNumber+1 ||
 				res.Card.Status != card.Created || res.Card.AccountID != "acct-1" {
 				t.Fatalf("bound %+v; want the successor of %d with track %d", res.Card, old.ID, old.TrackNumber+1)
 			}
-			if got := mustGet(t, e, n.ID); !reflect.DeepEqual(got, res.Card) {
+			if got := e.Card(t, org, n.ID); !reflect.DeepEqual(got, res.Card) {
 				t.Fatalf("stored %+v\nanswered %+v", got, res.Card)
 			}
 			if res.Replaced == nil || res.Replaced.ID != old.ID {
 				t.Fatalf("replaced %v; want card %d", res.Replaced, old.ID)
 			}
-			if got := mustGet(t, e, old.ID); !reflect.DeepEqual(got, *res.Replaced) {
+			if got := e.Card(t, org, old.ID); !reflect.DeepEqual(got, *res.Replaced) {
 				t.Fatalf("stored old card %+v\nanswered %+v", got, *res.Replaced)
 			}
-			evs := since(outbox(t, e, org), seq)
-			bound := ofCard(evs, n.ID)
-			if len(bound) != 1 || bound[0].Type != events.CustomerBound || bound[0].card.ReissuedCardID != old.ID ||
-				bound[0].card.TrackNumber != old.TrackNumber+1 || bound[0].card.AccountID != "acct-1" || bound[0].card.CustomerID != "cust-1" {
+			evs := e.Outbox(t, org).Since(seq)
+			bound := evs.OfCard(n.ID)
+			if len(bound) != 1 || bound[0].Type != events.CustomerBound || bound[0].Card.ReissuedCardID != old.ID ||
+				bound[0].Card.TrackNumber != old.TrackNumber+1 || bound[0].Card.AccountID != "acct-1" || bound[0].Card.CustomerID != "cust-1" {
 				t.Fatalf("events of the bound card: %v", bound)
 			}
 			if successors(t, e, org, old.ID) != 1 {
@@ -197,17 +198,17 @@ func TestBindReplacing(t *testing.T) {
 		}
 		// oldEvents fails unless evs hold the one update-1 of old moving to
 		// status, or none when status is "".
-		oldEvents := func(evs []event, old card.Card, status string) {
+		oldEvents := func(evs cardtest.Events, old card.Card, status string) {
 			t.Helper()
-			es := ofCard(evs, old.ID)
+			es := evs.OfCard(old.ID)
 			if status == "" {
 				if len(es) != 0 || len(evs) != 1 {
 					t.Fatalf("the old card, unchanged, got events %v (of %d)", es, len(evs))
 				}
 				return
 			}
-			if len(es) != 1 || len(evs) != 2 || es[0].Type != events.CardUpdated || es[0].card.CardStatus != status ||
-				es[0].card.CardPreviousStatus != old.Status.String() || es[0].card.Version != old.Version+1 {
+			if len(es) != 1 || len(evs) != 2 || es[0].Type != events.CardUpdated || es[0].Card.CardStatus != status ||
+				es[0].Card.CardPreviousStatus != old.Status.String() || es[0].Card.Version != old.Version+1 {
 				t.Fatalf("events of the old card: %v (of %d); want one update-1 to %s", es, len(evs), status)
 			}
 		}
@@ -222,14 +223,14 @@ func TestBindReplacing(t *testing.T) {
 			oldEvents(evs, old, "REISSUED")
 
 			// Activating the noname card cancels its REISSUED predecessor.
-			seq := lastSeq(outbox(t, e, org))
-			if _, err := e.cards.Activate(t.Context(), org, n.ID); err != nil {
+			seq := e.Outbox(t, org).LastSeq()
+			if _, err := e.Cards.Activate(t.Context(), org, n.ID); err != nil {
 				t.Fatal(err)
 			}
-			if got := mustGet(t, e, old.ID); got.Status != card.Canceled || got.PreviousStatus != card.Reissued {
+			if got := e.Card(t, org, old.ID); got.Status != card.Canceled || got.PreviousStatus != card.Reissued {
 				t.Fatalf("predecessor after activation: %+v", got)
 			}
-			if es := ofCard(since(outbox(t, e, org), seq), old.ID); len(es) != 1 || es[0].card.CardStatus != "CANCELED" {
+			if es := e.Outbox(t, org).Since(seq).OfCard(old.ID); len(es) != 1 || es[0].Card.CardStatus != "CANCELED" {
 				t.Fatalf("predecessor events after activation: %v", es)
 			}
 		})
@@ -249,10 +250,10 @@ func TestBindReplacing(t *testing.T) {
 				t.Fatalf("old card %+v; want it unchanged %+v", *res.Replaced, old)
 			}
 			oldEvents(evs, old, "")
-			if _, err := e.cards.Activate(t.Context(), org, n.ID); err != nil {
+			if _, err := e.Cards.Activate(t.Context(), org, n.ID); err != nil {
 				t.Fatal(err)
 			}
-			if got := mustGet(t, e, old.ID); got.Status != card.Canceled || got.PreviousStatus != card.Blocked {
+			if got := e.Card(t, org, old.ID); got.Status != card.Canceled || got.PreviousStatus != card.Blocked {
 				t.Fatalf("BLOCKED predecessor after activation: %+v", got)
 			}
 		})
@@ -264,10 +265,10 @@ func TestBindReplacing(t *testing.T) {
 				t.Fatalf("old card %+v; want it unchanged", *res.Replaced)
 			}
 			oldEvents(evs, old, "")
-			if _, err := e.cards.Activate(t.Context(), org, n.ID); err != nil {
+			if _, err := e.Cards.Activate(t.Context(), org, n.ID); err != nil {
 				t.Fatal(err)
 			}
-			if got := mustGet(t, e, old.ID); !reflect.DeepEqual(got, old) {
+			if got := e.Card(t, org, old.ID); !reflect.DeepEqual(got, old) {
 				t.Fatalf("terminated predecessor after activation: %+v", got)
 			}
 		})
@@ -292,10 +293,10 @@ func TestBindReplacing(t *testing.T) {
 			if req.AccountID == "" {
 				req.AccountID, req.CustomerID = "acct-1", "cust-1"
 			}
-			_, err := e.svc.Bind(t.Context(), req)
-			ce := wantConflict(t, err, what)
+			_, err := e.Noname.Bind(t.Context(), req)
+			ce := cardtest.WantConflict(t, err, what)
 			unchanged(t, e, org, before, what)
-			if c := mustGet(t, e, n.ID); c.Status != card.Unbound || c.Version != 1 {
+			if c := e.Card(t, org, n.ID); c.Status != card.Unbound || c.Version != 1 {
 				t.Fatalf("%s: the noname card is now %+v", what, c)
 			}
 			return ce
@@ -329,7 +330,7 @@ func TestBindReplacing(t *testing.T) {
 			refuse(t, fresh(), noname.BindRequest{ReissuedCardID: 1 << 40}, "replace a card that does not exist")
 		})
 		t.Run("another org", func(t *testing.T) {
-			otherOrgCard, err := e.cards.Create(t.Context(), lifecycle.CreateRequest{OrgID: "org-2",
+			otherOrgCard, err := e.Cards.Create(t.Context(), lifecycle.CreateRequest{OrgID: "org-2",
 				AccountID: "acct-1", CustomerID: "cust-1", Type: card.Plastic})
 			if err != nil {
 				t.Fatal(err)

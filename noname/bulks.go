@@ -80,7 +80,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (card.Bulk, err
 		ContactlessEnabled: req.ContactlessEnabled == nil || *req.ContactlessEnabled,
 		Version:            1, CreatedAt: now, UpdatedAt: now}
 	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		if err := tx.InsertBulk(ctx, &b); err != nil {
+		if err := tx.SaveBulk(ctx, &b); err != nil {
 			return err
 		}
 		return tx.AddExternalIDs(ctx, b.ID, req.ExternalIDs)
@@ -175,25 +175,12 @@ func (s *Service) makeCards(ctx context.Context, tx storage.Tx, b *card.Bulk, id
 	}
 	cs := make([]card.Card, len(ids))
 	for i, ext := range ids {
-		cs[i] = card.Card{
-			OrgID: b.OrgID, ProgramID: b.ProgramID, Type: card.Plastic, Mode: card.Credit,
-			Status: card.Unbound, Name: card.PlasticName,
-			IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
-			TrackNumber: 1, BulkID: b.ID, ExternalID: ext,
-			PINLength: b.PINLength, ContactlessEnabled: b.ContactlessEnabled,
-			Version: 1, CreatedAt: now, UpdatedAt: now,
-		}
+		c := p.NewCard(b.OrgID, card.Plastic, now)
+		c.Status, c.BulkID, c.ExternalID = card.Unbound, b.ID, ext
+		c.PINLength, c.ContactlessEnabled = b.PINLength, b.ContactlessEnabled
+		cs[i] = c
 	}
-	if err := tx.InsertCards(ctx, cs); err != nil {
-		return err
-	}
-	evs := make([]events.Event, len(cs))
-	for i := range cs {
-		if evs[i], err = events.ForCard(ctx, events.CardCreated, &cs[i], events.OpBulkStart, now); err != nil {
-			return err
-		}
-	}
-	return tx.Append(ctx, evs...)
+	return tx.SaveNew(ctx, cs, events.Created(card.StartBulk, now))
 }
 
 // Cancel types.
@@ -250,10 +237,10 @@ func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, extern
 			}
 			for i := range cs {
 				c := &cs[i]
-				if _, err := lifecycle.Apply(c, lifecycle.CancelBulk, card.Canceled, now); err != nil {
+				if _, err := lifecycle.Apply(c, card.CancelBulk, card.Canceled, now); err != nil {
 					return err
 				}
-				if err := lifecycle.Persist(ctx, tx, c, events.CardUpdated, events.OpBulkCancel, now); err != nil {
+				if err := tx.Save(ctx, c, events.Updated(card.CancelBulk, now)); err != nil {
 					return err
 				}
 				canceled = append(canceled, c.ID)

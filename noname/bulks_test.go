@@ -8,14 +8,13 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
-	"github.com/cardcore/cardcore/internal/testdb"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/noname"
-	"github.com/uptrace/bun"
 )
 
 func TestCreateBulk(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
-		b, err := e.svc.Create(t.Context(), noname.CreateRequest{OrgID: org, ExternalIDs: []string{"a", "b", "c"}})
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
+		b, err := e.Noname.Create(t.Context(), noname.CreateRequest{OrgID: org, ExternalIDs: []string{"a", "b", "c"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -23,7 +22,7 @@ func TestCreateBulk(t *testing.T) {
 			b.ExternalIDs != 3 || b.Version != 1 || b.PINLength != 4 || !b.ContactlessEnabled {
 			t.Fatalf("created %+v; want a CREATED bulk of program 1 with 3 external ids", b)
 		}
-		v, err := e.svc.Get(t.Context(), org, b.ID)
+		v, err := e.Noname.Get(t.Context(), org, b.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +32,7 @@ func TestCreateBulk(t *testing.T) {
 		if cs := bulkCards(t, e, org, b.ID); len(cs) != 0 {
 			t.Fatalf("a CREATED bulk has %d cards", len(cs))
 		}
-		if evs := outbox(t, e, org); len(evs) != 0 {
+		if evs := e.Outbox(t, org); len(evs) != 0 {
 			t.Fatalf("creating a bulk emitted %d events", len(evs))
 		}
 
@@ -51,8 +50,8 @@ func TestCreateBulk(t *testing.T) {
 			{"bad pin length", noname.CreateRequest{OrgID: org, ExternalIDs: []string{"a"}, PINLength: 5}, "pin_length"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := e.svc.Create(t.Context(), tc.req)
-				wantInvalid(t, err, tc.field)
+				_, err := e.Noname.Create(t.Context(), tc.req)
+				cardtest.WantInvalid(t, err, tc.field)
 				unchanged(t, e, org, before, "a refused create")
 			})
 		}
@@ -62,14 +61,10 @@ func TestCreateBulk(t *testing.T) {
 // TestCreateBulkOfProgram makes a bulk under a configured program: its
 // cards take the program's expiration and the bulk's options.
 func TestCreateBulkOfProgram(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *bun.DB) {
-		programs, err := card.NewPrograms(card.Program{ID: 7, BIN: "12345678", Brand: card.Visa, ExpirationMonths: 12})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := newEnv(t, db, programs)
+	program7 := card.Program{ID: 7, BIN: "12345678", Brand: card.Visa, ExpirationMonths: 12}
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		off := false
-		b, err := e.svc.Create(t.Context(), noname.CreateRequest{OrgID: org, ProgramID: 7,
+		b, err := e.Noname.Create(t.Context(), noname.CreateRequest{OrgID: org, ProgramID: 7,
 			ExternalIDs: []string{"a"}, PINLength: 6, ContactlessEnabled: &off})
 		if err != nil {
 			t.Fatal(err)
@@ -77,17 +72,17 @@ func TestCreateBulkOfProgram(t *testing.T) {
 		mustStart(t, e, b.ID)
 		c := bulkCards(t, e, org, b.ID)["a"]
 		if c.ProgramID != 7 || c.PINLength != 6 || c.ContactlessEnabled ||
-			!c.ExpirationDate.Equal(card.MonthOf(t0).AddDate(0, 12, 0)) {
+			!c.ExpirationDate.Equal(card.MonthOf(cardtest.T0).AddDate(0, 12, 0)) {
 			t.Fatalf("card of program 7: %+v", c)
 		}
-	})
+	}, cardtest.Programs(program7))
 }
 
 func TestStartBulk(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		ids := []string{"ext-a", "ext-b", "ext-c", "ext-d", "ext-e"}
 		created := mustCreateBulk(t, e, ids...)
-		b, err := e.svc.Start(t.Context(), org, created.ID)
+		b, err := e.Noname.Start(t.Context(), org, created.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +93,7 @@ func TestStartBulk(t *testing.T) {
 		if len(cs) != len(ids) {
 			t.Fatalf("%d cards for %d external ids", len(cs), len(ids))
 		}
-		evs := outbox(t, e, org)
+		evs := e.Outbox(t, org)
 		if len(evs) != len(ids) {
 			t.Fatalf("%d events for %d cards", len(evs), len(ids))
 		}
@@ -110,25 +105,25 @@ func TestStartBulk(t *testing.T) {
 			if c.Status != card.Unbound || c.Type != card.Plastic || c.Name != card.PlasticName ||
 				c.AccountID != "" || c.CustomerID != "" || c.BulkID != b.ID || c.Version != 1 ||
 				c.TrackNumber != 1 || c.ReissuedCardID != 0 || c.ProgramID != card.DefaultProgramID ||
-				!c.IssuingDate.Equal(t0) || c.Token == "" {
+				!c.IssuingDate.Equal(cardtest.T0) || c.Token == "" {
 				t.Fatalf("card of %s: %+v", ext, c)
 			}
-			es := ofCard(evs, c.ID)
+			es := evs.OfCard(c.ID)
 			if len(es) != 1 || es[0].Type != events.CardCreated {
 				t.Fatalf("card %d has events %v; want one create-1", c.ID, es)
 			}
-			d := es[0].card
+			d := es[0].Card
 			if d.BulkID != b.ID || d.ExternalID != ext || d.CardStatus != "UNBOUND" || d.CardType != "PLASTIC" ||
 				d.ProgramID != card.DefaultProgramID || d.Version != 1 || d.AccountID != "" || d.CustomerID != "" {
 				t.Fatalf("create-1 of card %d: %s", c.ID, es[0].Data)
 			}
 			for _, key := range []string{"bulk_id", "external_id", "card_status", "card_id", "program_id"} {
-				if _, ok := es[0].keys[key]; !ok {
+				if _, ok := es[0].Keys()[key]; !ok {
 					t.Fatalf("create-1 of card %d has no %s: %s", c.ID, key, es[0].Data)
 				}
 			}
 		}
-		v, err := e.svc.Get(t.Context(), org, b.ID)
+		v, err := e.Noname.Get(t.Context(), org, b.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,12 +132,12 @@ func TestStartBulk(t *testing.T) {
 		}
 
 		before := snap(t, e, org)
-		_, err = e.svc.Start(t.Context(), org, b.ID)
-		wantConflict(t, err, "start a STARTED bulk")
+		_, err = e.Noname.Start(t.Context(), org, b.ID)
+		cardtest.WantConflict(t, err, "start a STARTED bulk")
 		unchanged(t, e, org, before, "a second start")
 
-		_, err = e.svc.Start(t.Context(), org, "no-such-bulk")
-		wantNotFound(t, err, "start an unknown bulk")
+		_, err = e.Noname.Start(t.Context(), org, "no-such-bulk")
+		cardtest.WantNotFound(t, err, "start an unknown bulk")
 		unchanged(t, e, org, before, "a start of an unknown bulk")
 	})
 }
@@ -153,7 +148,7 @@ func TestStartBulk(t *testing.T) {
 func TestStartBulkInBatches(t *testing.T) {
 	for _, tc := range []struct{ n, batch int }{{2345, 1000}, {2000, 1000}, {3, 1}, {10, 3}} {
 		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.batch), func(t *testing.T) {
-			each(t, func(t *testing.T, e *env) {
+			cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 				ids := extIDs("ext", tc.n)
 				b := mustCreateBulk(t, e, ids...)
 				b = mustStart(t, e, b.ID)
@@ -162,34 +157,34 @@ func TestStartBulkInBatches(t *testing.T) {
 					t.Fatalf("%d cards for %d external ids", len(cs), tc.n)
 				}
 				creates := map[string]int{}
-				for _, ev := range outbox(t, e, org) {
-					if ev.Type != events.CardCreated || ev.card.BulkID != b.ID || ev.card.CardStatus != "UNBOUND" {
+				for _, ev := range e.Outbox(t, org) {
+					if ev.Type != events.CardCreated || ev.Card.BulkID != b.ID || ev.Card.CardStatus != "UNBOUND" {
 						t.Fatalf("unexpected event %s %s", ev.Type, ev.Data)
 					}
-					if cs[ev.card.ExternalID].ID != ev.CardID {
-						t.Fatalf("create-1 of external id %s names card %d", ev.card.ExternalID, ev.CardID)
+					if cs[ev.Card.ExternalID].ID != ev.CardID {
+						t.Fatalf("create-1 of external id %s names card %d", ev.Card.ExternalID, ev.CardID)
 					}
-					creates[ev.card.ExternalID]++
+					creates[ev.Card.ExternalID]++
 				}
 				for _, ext := range ids {
 					if c := cs[ext]; c.Status != card.Unbound || creates[ext] != 1 {
 						t.Fatalf("external id %s: card %+v with %d create-1", ext, c, creates[ext])
 					}
 				}
-				v, err := e.svc.Get(t.Context(), org, b.ID)
+				v, err := e.Noname.Get(t.Context(), org, b.ID)
 				if err != nil || v.Cards[card.Unbound] != tc.n || len(v.Cards) != 1 || v.ExternalIDs != tc.n {
 					t.Fatalf("got %+v, %v", v, err)
 				}
-			}, noname.WithBatch(tc.batch))
+			}, cardtest.BulkBatch(tc.batch))
 		})
 	}
 }
 
 func TestIncrementBulk(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		t.Run("created", func(t *testing.T) {
 			b := mustCreateBulk(t, e, "a", "b")
-			got, err := e.svc.Increment(t.Context(), org, b.ID, []string{"c", "d"})
+			got, err := e.Noname.Increment(t.Context(), org, b.ID, []string{"c", "d"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,13 +194,13 @@ func TestIncrementBulk(t *testing.T) {
 			if cs := bulkCards(t, e, org, b.ID); len(cs) != 0 {
 				t.Fatalf("incrementing a CREATED bulk made %d cards", len(cs))
 			}
-			if evs := outbox(t, e, org); len(evs) != 0 {
+			if evs := e.Outbox(t, org); len(evs) != 0 {
 				t.Fatalf("incrementing a CREATED bulk emitted %d events", len(evs))
 			}
 
 			before := snap(t, e, org)
-			_, err = e.svc.Increment(t.Context(), org, b.ID, []string{"e", "b"})
-			wantConflict(t, err, "increment with an id the bulk holds")
+			_, err = e.Noname.Increment(t.Context(), org, b.ID, []string{"e", "b"})
+			cardtest.WantConflict(t, err, "increment with an id the bulk holds")
 			unchanged(t, e, org, before, "a refused increment")
 
 			mustStart(t, e, b.ID)
@@ -219,8 +214,8 @@ func TestIncrementBulk(t *testing.T) {
 		})
 		t.Run("started", func(t *testing.T) {
 			b, _ := startedBulk(t, e, "a", "b")
-			seq := lastSeq(outbox(t, e, org))
-			got, err := e.svc.Increment(t.Context(), org, b.ID, []string{"x", "y"})
+			seq := e.Outbox(t, org).LastSeq()
+			got, err := e.Noname.Increment(t.Context(), org, b.ID, []string{"x", "y"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,39 +223,39 @@ func TestIncrementBulk(t *testing.T) {
 				t.Fatalf("incremented %+v", got)
 			}
 			cs := bulkCards(t, e, org, b.ID)
-			evs := since(outbox(t, e, org), seq)
+			evs := e.Outbox(t, org).Since(seq)
 			if len(cs) != 4 || len(evs) != 2 {
 				t.Fatalf("%d cards and %d new events; want 4 and 2", len(cs), len(evs))
 			}
 			for _, ext := range []string{"x", "y"} {
 				c := cs[ext]
-				es := ofCard(evs, c.ID)
+				es := evs.OfCard(c.ID)
 				if c.Status != card.Unbound || c.BulkID != b.ID || len(es) != 1 || es[0].Type != events.CardCreated ||
-					es[0].card.ExternalID != ext || es[0].card.BulkID != b.ID || es[0].card.CardStatus != "UNBOUND" {
+					es[0].Card.ExternalID != ext || es[0].Card.BulkID != b.ID || es[0].Card.CardStatus != "UNBOUND" {
 					t.Fatalf("card of %s: %+v, events %v", ext, c, es)
 				}
 			}
-			v, _ := e.svc.Get(t.Context(), org, b.ID)
+			v, _ := e.Noname.Get(t.Context(), org, b.ID)
 			if v.Cards[card.Unbound] != 4 || v.ExternalIDs != 4 {
 				t.Fatalf("got %+v", v)
 			}
 
 			before := snap(t, e, org)
-			_, err = e.svc.Increment(t.Context(), org, b.ID, []string{"z", "x"})
-			wantConflict(t, err, "increment with an id the bulk holds")
+			_, err = e.Noname.Increment(t.Context(), org, b.ID, []string{"z", "x"})
+			cardtest.WantConflict(t, err, "increment with an id the bulk holds")
 			unchanged(t, e, org, before, "a refused increment")
 			// z was not added: it can be added now.
-			if _, err := e.svc.Increment(t.Context(), org, b.ID, []string{"z"}); err != nil {
+			if _, err := e.Noname.Increment(t.Context(), org, b.ID, []string{"z"}); err != nil {
 				t.Fatalf("increment with z after the refused one: %v", err)
 			}
 		})
 		t.Run("invalid", func(t *testing.T) {
 			b := mustCreateBulk(t, e, "a")
 			before := snap(t, e, org)
-			_, err := e.svc.Increment(t.Context(), org, b.ID, []string{"b", "b"})
-			wantInvalid(t, err, "external_ids")
-			_, err = e.svc.Increment(t.Context(), org, b.ID, nil)
-			wantInvalid(t, err, "external_ids")
+			_, err := e.Noname.Increment(t.Context(), org, b.ID, []string{"b", "b"})
+			cardtest.WantInvalid(t, err, "external_ids")
+			_, err = e.Noname.Increment(t.Context(), org, b.ID, nil)
+			cardtest.WantInvalid(t, err, "external_ids")
 			unchanged(t, e, org, before, "a refused increment")
 		})
 		t.Run("same id in another bulk", func(t *testing.T) {
@@ -272,29 +267,29 @@ func TestIncrementBulk(t *testing.T) {
 		})
 		t.Run("canceled", func(t *testing.T) {
 			b, _ := startedBulk(t, e, "a")
-			if _, _, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil); err != nil {
+			if _, _, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil); err != nil {
 				t.Fatal(err)
 			}
 			before := snap(t, e, org)
-			_, err := e.svc.Increment(t.Context(), org, b.ID, []string{"b"})
-			wantConflict(t, err, "increment a CANCELED bulk")
+			_, err := e.Noname.Increment(t.Context(), org, b.ID, []string{"b"})
+			cardtest.WantConflict(t, err, "increment a CANCELED bulk")
 			unchanged(t, e, org, before, "an increment of a CANCELED bulk")
 		})
 	})
 }
 
 func TestCancelBulkFull(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b, cs := startedBulk(t, e, "a", "b", "c", "d")
 		mustBind(t, e, noname.BindRequest{CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
 		mustBind(t, e, noname.BindRequest{CardID: cs["c"].ID, AccountID: "acct-2", CustomerID: "cust-2"})
-		if _, err := e.cards.Activate(t.Context(), org, cs["c"].ID); err != nil {
+		if _, err := e.Cards.Activate(t.Context(), org, cs["c"].ID); err != nil {
 			t.Fatal(err)
 		}
-		boundB, boundC := mustGet(t, e, cs["b"].ID), mustGet(t, e, cs["c"].ID)
-		seq := lastSeq(outbox(t, e, org))
+		boundB, boundC := e.Card(t, org, cs["b"].ID), e.Card(t, org, cs["c"].ID)
+		seq := e.Outbox(t, org).LastSeq()
 
-		got, canceled, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
+		got, canceled, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,22 +298,22 @@ func TestCancelBulkFull(t *testing.T) {
 			t.Fatalf("canceled %+v, cards %v; want CANCELED and cards %v", got, canceled, want)
 		}
 		for _, ext := range []string{"a", "d"} {
-			c := mustGet(t, e, cs[ext].ID)
+			c := e.Card(t, org, cs[ext].ID)
 			if c.Status != card.Canceled || c.PreviousStatus != card.Unbound || c.Version != 2 || c.AccountID != "" {
 				t.Fatalf("card of %s after a FULL cancel: %+v", ext, c)
 			}
 		}
-		if c := mustGet(t, e, cs["b"].ID); !reflect.DeepEqual(c, boundB) {
+		if c := e.Card(t, org, cs["b"].ID); !reflect.DeepEqual(c, boundB) {
 			t.Fatalf("the cancel touched bound card b: %+v", c)
 		}
-		if c := mustGet(t, e, cs["c"].ID); !reflect.DeepEqual(c, boundC) {
+		if c := e.Card(t, org, cs["c"].ID); !reflect.DeepEqual(c, boundC) {
 			t.Fatalf("the cancel touched bound card c: %+v", c)
 		}
 
-		evs := since(outbox(t, e, org), seq)
+		evs := e.Outbox(t, org).Since(seq)
 		checkCancelEvents(t, evs, b.ID, noname.CancelFull, want)
 
-		v, err := e.svc.Get(t.Context(), org, b.ID)
+		v, err := e.Noname.Get(t.Context(), org, b.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,54 +323,54 @@ func TestCancelBulkFull(t *testing.T) {
 		}
 
 		before := snap(t, e, org)
-		_, _, err = e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
-		wantConflict(t, err, "cancel a CANCELED bulk")
-		_, _, err = e.svc.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a"})
-		wantConflict(t, err, "cancel a CANCELED bulk partially")
-		_, err = e.svc.Start(t.Context(), org, b.ID)
-		wantConflict(t, err, "start a CANCELED bulk")
+		_, _, err = e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
+		cardtest.WantConflict(t, err, "cancel a CANCELED bulk")
+		_, _, err = e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a"})
+		cardtest.WantConflict(t, err, "cancel a CANCELED bulk partially")
+		_, err = e.Noname.Start(t.Context(), org, b.ID)
+		cardtest.WantConflict(t, err, "start a CANCELED bulk")
 		unchanged(t, e, org, before, "a refused cancel")
 	})
 }
 
 func TestCancelCreatedBulk(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b := mustCreateBulk(t, e, "a", "b")
 		before := snap(t, e, org)
-		_, _, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a"})
-		wantConflict(t, err, "PARTIAL cancel of a CREATED bulk")
+		_, _, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a"})
+		cardtest.WantConflict(t, err, "PARTIAL cancel of a CREATED bulk")
 		unchanged(t, e, org, before, "a PARTIAL cancel of a CREATED bulk")
 
-		got, canceled, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
+		got, canceled, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Status != card.BulkCanceled || len(canceled) != 0 {
 			t.Fatalf("canceled %+v, cards %v", got, canceled)
 		}
-		evs := outbox(t, e, org)
+		evs := e.Outbox(t, org)
 		checkCancelEvents(t, evs, b.ID, noname.CancelFull, []int64{})
-		if string(evs[0].keys["card_ids"]) != "[]" {
-			t.Fatalf("card_ids is %s, want []", evs[0].keys["card_ids"])
+		if string(evs[0].Keys()["card_ids"]) != "[]" {
+			t.Fatalf("card_ids is %s, want []", evs[0].Keys()["card_ids"])
 		}
 		if cs := bulkCards(t, e, org, b.ID); len(cs) != 0 {
 			t.Fatalf("a canceled CREATED bulk has %d cards", len(cs))
 		}
 		before = snap(t, e, org)
-		_, err = e.svc.Start(t.Context(), org, b.ID)
-		wantConflict(t, err, "start a CANCELED bulk")
+		_, err = e.Noname.Start(t.Context(), org, b.ID)
+		cardtest.WantConflict(t, err, "start a CANCELED bulk")
 		unchanged(t, e, org, before, "a start of a CANCELED bulk")
 	})
 }
 
 func TestCancelBulkPartial(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b, cs := startedBulk(t, e, "a", "b", "c", "d")
 		mustBind(t, e, noname.BindRequest{CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		boundB := mustGet(t, e, cs["b"].ID)
-		seq := lastSeq(outbox(t, e, org))
+		boundB := e.Card(t, org, cs["b"].ID)
+		seq := e.Outbox(t, org).LastSeq()
 
-		got, canceled, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a", "b", "not-in-bulk"})
+		got, canceled, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a", "b", "not-in-bulk"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,34 +378,34 @@ func TestCancelBulkPartial(t *testing.T) {
 		if got.Status != card.BulkStarted || !slices.Equal(canceled, want) {
 			t.Fatalf("canceled %+v, cards %v; want STARTED and %v", got, canceled, want)
 		}
-		if c := mustGet(t, e, cs["a"].ID); c.Status != card.Canceled || c.PreviousStatus != card.Unbound || c.Version != 2 {
+		if c := e.Card(t, org, cs["a"].ID); c.Status != card.Canceled || c.PreviousStatus != card.Unbound || c.Version != 2 {
 			t.Fatalf("card a: %+v", c)
 		}
-		if c := mustGet(t, e, cs["b"].ID); !reflect.DeepEqual(c, boundB) {
+		if c := e.Card(t, org, cs["b"].ID); !reflect.DeepEqual(c, boundB) {
 			t.Fatalf("the cancel touched bound card b: %+v", c)
 		}
 		for _, ext := range []string{"c", "d"} {
-			if c := mustGet(t, e, cs[ext].ID); c.Status != card.Unbound || c.Version != 1 {
+			if c := e.Card(t, org, cs[ext].ID); c.Status != card.Unbound || c.Version != 1 {
 				t.Fatalf("unlisted card %s: %+v", ext, c)
 			}
 		}
-		checkCancelEvents(t, since(outbox(t, e, org), seq), b.ID, noname.CancelPartial, want)
-		v, _ := e.svc.Get(t.Context(), org, b.ID)
+		checkCancelEvents(t, e.Outbox(t, org).Since(seq), b.ID, noname.CancelPartial, want)
+		v, _ := e.Noname.Get(t.Context(), org, b.ID)
 		if want := map[card.Status]int{card.Canceled: 1, card.Created: 1, card.Unbound: 2}; v.Status != card.BulkStarted || !mapsEqual(v.Cards, want) {
 			t.Fatalf("got %+v, want STARTED with %v", v, want)
 		}
 
 		// Listing only cards that are no longer UNBOUND cancels nothing.
-		seq = lastSeq(outbox(t, e, org))
+		seq = e.Outbox(t, org).LastSeq()
 		cards := snap(t, e, org).Cards
-		_, canceled, err = e.svc.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a", "b"})
+		_, canceled, err = e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"a", "b"})
 		if err != nil || len(canceled) != 0 {
 			t.Fatalf("second PARTIAL cancel: %v, %v", canceled, err)
 		}
 		if after := snap(t, e, org).Cards; !reflect.DeepEqual(after, cards) {
 			t.Fatal("a PARTIAL cancel of bound and canceled cards changed a card")
 		}
-		checkCancelEvents(t, since(outbox(t, e, org), seq), b.ID, noname.CancelPartial, []int64{})
+		checkCancelEvents(t, e.Outbox(t, org).Since(seq), b.ID, noname.CancelPartial, []int64{})
 
 		before := snap(t, e, org)
 		for _, tc := range []struct {
@@ -427,44 +422,44 @@ func TestCancelBulkPartial(t *testing.T) {
 			{"unknown type", "ALL", []string{"c"}, "cancel_type"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, _, err := e.svc.Cancel(t.Context(), org, b.ID, tc.typ, tc.ids)
-				wantInvalid(t, err, tc.field)
+				_, _, err := e.Noname.Cancel(t.Context(), org, b.ID, tc.typ, tc.ids)
+				cardtest.WantInvalid(t, err, tc.field)
 				unchanged(t, e, org, before, "a refused cancel")
 			})
 		}
 
 		// A FULL cancel then takes the UNBOUND cards that are left.
-		seq = lastSeq(outbox(t, e, org))
-		_, canceled, err = e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
+		seq = e.Outbox(t, org).LastSeq()
+		_, canceled, err = e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
 		want = sortedIDs([]int64{cs["c"].ID, cs["d"].ID})
 		if err != nil || !slices.Equal(sortedIDs(canceled), want) {
 			t.Fatalf("FULL after PARTIAL: %v, %v; want %v", canceled, err, want)
 		}
-		checkCancelEvents(t, since(outbox(t, e, org), seq), b.ID, noname.CancelFull, want)
+		checkCancelEvents(t, e.Outbox(t, org).Since(seq), b.ID, noname.CancelFull, want)
 	})
 }
 
 // checkCancelEvents fails unless evs are exactly the events of one bulk
 // cancel: one noname_cancellation-1 whose data is {bulk_id, cancel_type,
 // card_ids} naming exactly ids, and one update-1 per canceled card.
-func checkCancelEvents(t *testing.T, evs []event, bulk, cancelType string, ids []int64) {
+func checkCancelEvents(t *testing.T, evs cardtest.Events, bulk, cancelType string, ids []int64) {
 	t.Helper()
-	cancels := ofType(evs, events.NonameCancellation)
+	cancels := evs.OfType(events.NonameCancellation)
 	if len(cancels) != 1 {
 		t.Fatalf("%d noname_cancellation-1 events, want 1", len(cancels))
 	}
 	c := cancels[0]
-	if len(c.keys) != 3 || c.cancel.BulkID != bulk || c.cancel.CancelType != cancelType ||
-		!slices.Equal(sortedIDs(c.cancel.CardIDs), ids) || c.CardID != 0 {
+	if len(c.Keys()) != 3 || c.Cancel.BulkID != bulk || c.Cancel.CancelType != cancelType ||
+		!slices.Equal(sortedIDs(c.Cancel.CardIDs), ids) || c.CardID != 0 {
 		t.Fatalf("noname_cancellation-1 %s; want bulk %s, %s, cards %v", c.Data, bulk, cancelType, ids)
 	}
-	updates := ofType(evs, events.CardUpdated)
+	updates := evs.OfType(events.CardUpdated)
 	if len(updates) != len(ids) || len(evs) != len(ids)+1 {
 		t.Fatalf("%d events with %d update-1 for %d canceled cards", len(evs), len(updates), len(ids))
 	}
 	var updated []int64
 	for _, u := range updates {
-		if u.card.CardStatus != "CANCELED" || u.card.CardPreviousStatus != "UNBOUND" || u.card.BulkID != bulk || u.card.Version != 2 {
+		if u.Card.CardStatus != "CANCELED" || u.Card.CardPreviousStatus != "UNBOUND" || u.Card.BulkID != bulk || u.Card.Version != 2 {
 			t.Fatalf("update-1 of a canceled card: %s", u.Data)
 		}
 		updated = append(updated, u.CardID)
@@ -487,9 +482,9 @@ func mapsEqual(got, want map[card.Status]int) bool {
 }
 
 func TestGetBulk(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b := mustCreateBulk(t, e, "a", "b", "c", "d", "e")
-		v, err := e.svc.Get(t.Context(), org, b.ID)
+		v, err := e.Noname.Get(t.Context(), org, b.ID)
 		if err != nil || v.Cards == nil || len(v.Cards) != 0 || v.ExternalIDs != 5 || v.Status != card.BulkCreated {
 			t.Fatalf("before start: %+v, %v; want CREATED with an empty, non-nil count", v, err)
 		}
@@ -497,13 +492,13 @@ func TestGetBulk(t *testing.T) {
 		cs := bulkCards(t, e, org, b.ID)
 		mustBind(t, e, noname.BindRequest{CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
 		mustBind(t, e, noname.BindRequest{CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		if _, err := e.cards.Activate(t.Context(), org, cs["b"].ID); err != nil {
+		if _, err := e.Cards.Activate(t.Context(), org, cs["b"].ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"c"}); err != nil {
+		if _, _, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelPartial, []string{"c"}); err != nil {
 			t.Fatal(err)
 		}
-		v, err = e.svc.Get(t.Context(), org, b.ID)
+		v, err = e.Noname.Get(t.Context(), org, b.ID)
 		want := map[card.Status]int{card.Created: 1, card.Normal: 1, card.Canceled: 1, card.Unbound: 2}
 		if err != nil || !mapsEqual(v.Cards, want) {
 			t.Fatalf("got %v, %v; want %v (statuses with no card absent)", v.Cards, err, want)
@@ -513,34 +508,34 @@ func TestGetBulk(t *testing.T) {
 				t.Fatalf("status %s is listed with 0 cards", st)
 			}
 		}
-		_, err = e.svc.Get(t.Context(), org, "no-such-bulk")
-		wantNotFound(t, err, "get an unknown bulk")
+		_, err = e.Noname.Get(t.Context(), org, "no-such-bulk")
+		cardtest.WantNotFound(t, err, "get an unknown bulk")
 	})
 }
 
 // TestBulkOrgScoping: another org sees none of a bulk and cannot change it.
 func TestBulkOrgScoping(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		created := mustCreateBulk(t, e, "x")
 		started, cs := startedBulk(t, e, "a", "b")
 		const other = "org-2"
 		before := snap(t, e, org)
 		for _, id := range []string{created.ID, started.ID} {
-			_, err := e.svc.Get(t.Context(), other, id)
-			wantNotFound(t, err, "get from another org")
-			_, err = e.svc.Start(t.Context(), other, id)
-			wantNotFound(t, err, "start from another org")
-			_, err = e.svc.Increment(t.Context(), other, id, []string{"c"})
-			wantNotFound(t, err, "increment from another org")
-			_, _, err = e.svc.Cancel(t.Context(), other, id, noname.CancelFull, nil)
-			wantNotFound(t, err, "cancel from another org")
-			_, _, err = e.svc.Cancel(t.Context(), other, id, noname.CancelPartial, []string{"a"})
-			wantNotFound(t, err, "cancel from another org")
+			_, err := e.Noname.Get(t.Context(), other, id)
+			cardtest.WantNotFound(t, err, "get from another org")
+			_, err = e.Noname.Start(t.Context(), other, id)
+			cardtest.WantNotFound(t, err, "start from another org")
+			_, err = e.Noname.Increment(t.Context(), other, id, []string{"c"})
+			cardtest.WantNotFound(t, err, "increment from another org")
+			_, _, err = e.Noname.Cancel(t.Context(), other, id, noname.CancelFull, nil)
+			cardtest.WantNotFound(t, err, "cancel from another org")
+			_, _, err = e.Noname.Cancel(t.Context(), other, id, noname.CancelPartial, []string{"a"})
+			cardtest.WantNotFound(t, err, "cancel from another org")
 		}
-		_, err := e.svc.Bind(t.Context(), noname.BindRequest{OrgID: other, CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
-		wantNotFound(t, err, "bind from another org")
+		_, err := e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: other, CardID: cs["a"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		cardtest.WantNotFound(t, err, "bind from another org")
 		unchanged(t, e, org, before, "calls from another org")
-		if evs := outbox(t, e, other); len(evs) != 0 {
+		if evs := e.Outbox(t, other); len(evs) != 0 {
 			t.Fatalf("calls from another org emitted %d events", len(evs))
 		}
 	})

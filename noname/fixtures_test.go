@@ -2,67 +2,16 @@ package noname_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"sync/atomic"
-	"testing"
-	"time"
 
-	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
-	"github.com/cardcore/cardcore/events"
-	"github.com/cardcore/cardcore/internal/testdb"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
-	"github.com/cardcore/cardcore/storage"
-	"github.com/uptrace/bun"
 )
-
-// t0 is the time of the test clock, which stands still; it has
-// microseconds, the precision the stores keep.
-var t0 = time.Date(2026, time.March, 15, 10, 20, 30, 123456000, time.UTC)
-
-// fataler is what the helpers need of a test: *testing.T, *testing.B and
-// *rapid.T all have it.
-type fataler interface {
-	Helper()
-	Fatalf(format string, args ...any)
-}
-
-// env is a store on a real database with the lifecycle and noname use
-// cases over it.
-type env struct {
-	db    *bun.DB
-	store *bunstore.Store
-	cards *lifecycle.Cards
-	svc   *noname.Service
-}
-
-func newEnv(t fataler, db *bun.DB, programs card.Programs, opts ...noname.Option) *env {
-	t.Helper()
-	store, err := bunstore.New(context.Background(), db)
-	if err != nil {
-		t.Fatalf("store: %v", err)
-	}
-	cards, err := lifecycle.NewCards(store, programs, lifecycle.WithClock(func() time.Time { return t0 }))
-	if err != nil {
-		t.Fatalf("lifecycle use cases: %v", err)
-	}
-	svc, err := noname.New(store, cards, opts...)
-	if err != nil {
-		t.Fatalf("noname use cases: %v", err)
-	}
-	return &env{db: db, store: store, cards: cards, svc: svc}
-}
-
-// each runs f on a fresh env per database (PostgreSQL only when
-// CARDCORE_TEST_PG_DSN is set).
-func each(t *testing.T, f func(t *testing.T, e *env), opts ...noname.Option) {
-	testdb.Each(t, func(t *testing.T, db *bun.DB) { f(t, newEnv(t, db, nil, opts...)) })
-}
 
 const org = "org-1"
 
@@ -75,18 +24,18 @@ func extIDs(prefix string, n int) []string {
 	return ids
 }
 
-func mustCreateBulk(t fataler, e *env, ids ...string) card.Bulk {
+func mustCreateBulk(t cardtest.TB, e *cardtest.Env, ids ...string) card.Bulk {
 	t.Helper()
-	b, err := e.svc.Create(context.Background(), noname.CreateRequest{OrgID: org, ExternalIDs: ids})
+	b, err := e.Noname.Create(context.Background(), noname.CreateRequest{OrgID: org, ExternalIDs: ids})
 	if err != nil {
 		t.Fatalf("create bulk of %d ids: %v", len(ids), err)
 	}
 	return b
 }
 
-func mustStart(t fataler, e *env, id string) card.Bulk {
+func mustStart(t cardtest.TB, e *cardtest.Env, id string) card.Bulk {
 	t.Helper()
-	b, err := e.svc.Start(context.Background(), org, id)
+	b, err := e.Noname.Start(context.Background(), org, id)
 	if err != nil {
 		t.Fatalf("start bulk %s: %v", id, err)
 	}
@@ -95,7 +44,7 @@ func mustStart(t fataler, e *env, id string) card.Bulk {
 
 // startedBulk creates and starts a bulk of ids and returns it with its
 // cards by external id.
-func startedBulk(t fataler, e *env, ids ...string) (card.Bulk, map[string]card.Card) {
+func startedBulk(t cardtest.TB, e *cardtest.Env, ids ...string) (card.Bulk, map[string]card.Card) {
 	t.Helper()
 	b := mustStart(t, e, mustCreateBulk(t, e, ids...).ID)
 	return b, bulkCards(t, e, org, b.ID)
@@ -103,18 +52,18 @@ func startedBulk(t fataler, e *env, ids ...string) (card.Bulk, map[string]card.C
 
 // bulkCards reads the cards of a bulk by external id. The store has no
 // port to list a bulk's cards, so their ids come from the table.
-func bulkCards(t fataler, e *env, orgID, bulkID string) map[string]card.Card {
+func bulkCards(t cardtest.TB, e *cardtest.Env, orgID, bulkID string) map[string]card.Card {
 	t.Helper()
 	ctx := context.Background()
 	var ids []int64
-	err := e.db.NewSelect().TableExpr("cardcore_cards").Column("id").
+	err := e.DB.NewSelect().TableExpr("cardcore_cards").Column("id").
 		Where("org_id = ? AND bulk_id = ?", orgID, bulkID).OrderExpr("id").Scan(ctx, &ids)
 	if err != nil {
 		t.Fatalf("list the cards of bulk %s: %v", bulkID, err)
 	}
 	out := make(map[string]card.Card, len(ids))
 	for _, id := range ids {
-		c, err := e.cards.Get(ctx, orgID, id)
+		c, err := e.Cards.Get(ctx, orgID, id)
 		if err != nil {
 			t.Fatalf("get card %d: %v", id, err)
 		}
@@ -126,21 +75,12 @@ func bulkCards(t fataler, e *env, orgID, bulkID string) map[string]card.Card {
 	return out
 }
 
-func mustGet(t fataler, e *env, id int64) card.Card {
-	t.Helper()
-	c, err := e.cards.Get(context.Background(), org, id)
-	if err != nil {
-		t.Fatalf("get card %d: %v", id, err)
-	}
-	return c
-}
-
-func mustBind(t fataler, e *env, req noname.BindRequest) noname.BindResult {
+func mustBind(t cardtest.TB, e *cardtest.Env, req noname.BindRequest) noname.BindResult {
 	t.Helper()
 	if req.OrgID == "" {
 		req.OrgID = org
 	}
-	res, err := e.svc.Bind(context.Background(), req)
+	res, err := e.Noname.Bind(context.Background(), req)
 	if err != nil {
 		t.Fatalf("bind %+v: %v", req, err)
 	}
@@ -154,7 +94,7 @@ var aliases atomic.Int64
 // named makes a card of account through the lifecycle use cases and brings
 // it to status: PLASTIC cards start CREATED (NORMAL by activation), VIRTUAL
 // ones NORMAL; other statuses are set by hand from there.
-func named(t fataler, e *env, typ card.Type, account string, status card.Status) card.Card {
+func named(t cardtest.TB, e *cardtest.Env, typ card.Type, account string, status card.Status) card.Card {
 	t.Helper()
 	ctx := context.Background()
 	req := lifecycle.CreateRequest{OrgID: org, AccountID: account, CustomerID: "cust-of-" + account,
@@ -163,7 +103,7 @@ func named(t fataler, e *env, typ card.Type, account string, status card.Status)
 		zero := 0
 		req.CVVRotationIntervalHours = &zero
 	}
-	c, err := e.cards.Create(ctx, req)
+	c, err := e.Cards.Create(ctx, req)
 	if err != nil {
 		t.Fatalf("create %s card: %v", typ, err)
 	}
@@ -171,12 +111,12 @@ func named(t fataler, e *env, typ card.Type, account string, status card.Status)
 		return c
 	}
 	if typ == card.Plastic && status != card.Created && !status.Terminated() {
-		if c, err = e.cards.Activate(ctx, org, c.ID); err != nil {
+		if c, err = e.Cards.Activate(ctx, org, c.ID); err != nil {
 			t.Fatalf("activate card %d: %v", c.ID, err)
 		}
 	}
 	if c.Status != status {
-		if c, err = e.cards.UpdateStatus(ctx, org, c.ID, status); err != nil {
+		if c, err = e.Cards.UpdateStatus(ctx, org, c.ID, status); err != nil {
 			t.Fatalf("set card %d to %s: %v", c.ID, status, err)
 		}
 	}
@@ -185,122 +125,24 @@ func named(t fataler, e *env, typ card.Type, account string, status card.Status)
 
 // unnumbered inserts an UNNUMBERED card of account straight into the
 // store: no use case of the library makes one yet.
-func unnumbered(t fataler, e *env, account string) card.Card {
+func unnumbered(t cardtest.TB, e *cardtest.Env, account string) card.Card {
 	t.Helper()
-	now := t0
-	c := card.Card{
-		OrgID: org, ProgramID: card.DefaultProgramID, AccountID: account, CustomerID: "cust-of-" + account,
-		Type: card.Plastic, Mode: card.Credit, Status: card.Unnumbered,
-		Name: card.PlasticName, PrintedName: "OLD OWNER",
-		IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, card.DefaultExpirationMonths, 0),
-		TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
-		Version: 1, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	err := e.store.Update(context.Background(), func(ctx context.Context, tx storage.Tx) error {
-		return tx.Insert(ctx, &c)
-	})
-	if err != nil {
-		t.Fatalf("insert UNNUMBERED card: %v", err)
-	}
+	c := cardtest.Stored(org, card.Plastic, card.Unnumbered, int(aliases.Add(1)), cardtest.T0)
+	c.AccountID, c.CustomerID, c.PrintedName = account, "cust-of-"+account, "OLD OWNER"
+	e.Insert(t, &c)
 	return c
 }
 
 // successors counts the cards of org whose reissued_card_id is id, read
 // from the table so that a second successor could not hide.
-func successors(t fataler, e *env, orgID string, id int64) int {
+func successors(t cardtest.TB, e *cardtest.Env, orgID string, id int64) int {
 	t.Helper()
-	n, err := e.db.NewSelect().TableExpr("cardcore_cards").
+	n, err := e.DB.NewSelect().TableExpr("cardcore_cards").
 		Where("org_id = ? AND reissued_card_id = ?", orgID, id).Count(context.Background())
 	if err != nil {
 		t.Fatalf("count successors of %d: %v", id, err)
 	}
 	return int(n)
-}
-
-// event is an outbox event with its data decoded both ways: as card data
-// and as a plain map, to see which keys it carries.
-type event struct {
-	events.Event
-	card   events.CardData
-	cancel events.CancellationData
-	keys   map[string]json.RawMessage
-}
-
-// outbox returns the pending events of org in outbox order.
-func outbox(t fataler, e *env, orgID string) []event {
-	t.Helper()
-	evs, err := e.store.Pending(context.Background(), 1<<22)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	var out []event
-	for _, ev := range evs {
-		if ev.OrgID != orgID {
-			continue
-		}
-		x := event{Event: ev}
-		if err := json.Unmarshal(ev.Data, &x.keys); err != nil {
-			t.Fatalf("event %d data %s: %v", ev.Seq, ev.Data, err)
-		}
-		if ev.Type == events.NonameCancellation {
-			if err := json.Unmarshal(ev.Data, &x.cancel); err != nil {
-				t.Fatalf("event %d data %s: %v", ev.Seq, ev.Data, err)
-			}
-		} else {
-			if err := json.Unmarshal(ev.Data, &x.card); err != nil {
-				t.Fatalf("event %d data %s: %v", ev.Seq, ev.Data, err)
-			}
-			if x.card.CardID != ev.CardID {
-				t.Fatalf("event %d: data card_id %d, envelope card %d", ev.Seq, x.card.CardID, ev.CardID)
-			}
-		}
-		if ev.Domain != events.Domain || ev.SchemaVersion != events.SchemaVersion || ev.ID == "" || ev.CID == "" {
-			t.Fatalf("event %d has a bad envelope: %+v", ev.Seq, ev)
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
-// since returns the events after seq.
-func since(evs []event, seq int64) []event {
-	i := 0
-	for i < len(evs) && evs[i].Seq <= seq {
-		i++
-	}
-	return evs[i:]
-}
-
-func lastSeq(evs []event) int64 {
-	if len(evs) == 0 {
-		return 0
-	}
-	return evs[len(evs)-1].Seq
-}
-
-// ofCard returns the events of card id.
-func ofCard(evs []event, id int64) []event {
-	var out []event
-	for _, ev := range evs {
-		if ev.CardID == id {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-// ofType returns the events of type typ.
-func ofType(evs []event, typ events.Type) []event {
-	var out []event
-	for _, ev := range evs {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
 }
 
 // snapshot is everything the use cases may write for an org: its cards,
@@ -312,7 +154,7 @@ type snapshot struct {
 	Events []map[string]any
 }
 
-func snap(t fataler, e *env, orgID string) snapshot {
+func snap(t cardtest.TB, e *cardtest.Env, orgID string) snapshot {
 	t.Helper()
 	ctx := context.Background()
 	var s snapshot
@@ -326,7 +168,7 @@ func snap(t fataler, e *env, orgID string) snapshot {
 		{&s.Events, "SELECT seq, event_id, card_id, event_type, data FROM cardcore_outbox WHERE org_id = ? ORDER BY seq"},
 	}
 	for _, q := range queries {
-		if err := e.db.NewRaw(q.query, orgID).Scan(ctx, q.into); err != nil {
+		if err := e.DB.NewRaw(q.query, orgID).Scan(ctx, q.into); err != nil {
 			t.Fatalf("snapshot %q: %v", q.query, err)
 		}
 	}
@@ -334,39 +176,13 @@ func snap(t fataler, e *env, orgID string) snapshot {
 }
 
 // unchanged fails unless nothing of org changed since before.
-func unchanged(t fataler, e *env, orgID string, before snapshot, what string) {
+func unchanged(t cardtest.TB, e *cardtest.Env, orgID string, before snapshot, what string) {
 	t.Helper()
 	after := snap(t, e, orgID)
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("%s wrote something: %d cards, %d bulks, %d external ids, %d events before; %d, %d, %d, %d after",
 			what, len(before.Cards), len(before.Bulks), len(before.IDs), len(before.Events),
 			len(after.Cards), len(after.Bulks), len(after.IDs), len(after.Events))
-	}
-}
-
-// wantInvalid fails unless err is invalid input naming field.
-func wantInvalid(t fataler, err error, field string) {
-	t.Helper()
-	var ie *card.InvalidError
-	if !errors.Is(err, card.ErrInvalid) || !errors.As(err, &ie) || ie.Field != field {
-		t.Fatalf("got %v; want invalid input naming %s", err, field)
-	}
-}
-
-// wantConflict fails unless err is a conflict.
-func wantConflict(t fataler, err error, what string) *card.ConflictError {
-	t.Helper()
-	var ce *card.ConflictError
-	if !errors.Is(err, card.ErrConflict) || !errors.As(err, &ce) {
-		t.Fatalf("%s: got %v; want a conflict", what, err)
-	}
-	return ce
-}
-
-func wantNotFound(t fataler, err error, what string) {
-	t.Helper()
-	if !errors.Is(err, card.ErrNotFound) {
-		t.Fatalf("%s: got %v; want not found", what, err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/internal/spec"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
@@ -19,11 +21,8 @@ import (
 // start, increment, cancel FULL and PARTIAL, bind with and without a card
 // to replace) mixed with named cards, activation and status updates, and
 // checks the store against a plain model written from SPEC sections 2, 3,
-// 4 and 5 after every step.
-//
-// Each check gets a fresh SQLite file; on PostgreSQL the checks share one
-// schema and each works in an org of its own, whose rows are deleted when
-// it ends (the outbox is not read by org).
+// 4 and 5 after every step, each check on a database or an org of its own
+// (testdb.Checks).
 func TestModel(t *testing.T) {
 	testdb.Checks(t, org, runModel)
 }
@@ -72,7 +71,7 @@ type modelCancel struct {
 }
 
 type model struct {
-	e       *env
+	e       *cardtest.Env
 	org     string
 	cards   map[int64]*modelCard
 	ids     []int64
@@ -87,7 +86,7 @@ type model struct {
 
 func runModel(t *rapid.T, db *bun.DB, orgID string) {
 	batch := rapid.SampledFrom([]int{1, 2, 1000}).Draw(t, "batch")
-	m := &model{e: newEnv(t, db, nil, noname.WithBatch(batch)), org: orgID, cards: map[int64]*modelCard{}}
+	m := &model{e: cardtest.New(t, db, cardtest.BulkBatch(batch)), org: orgID, cards: map[int64]*modelCard{}}
 	t.Repeat(map[string]func(*rapid.T){
 		"create bulk": m.createBulk,
 		"start":       m.start,
@@ -121,10 +120,10 @@ func distinct(ids []string) bool {
 }
 
 // newEvents returns the outbox events of the org since the last call.
-func (m *model) newEvents(t *rapid.T) []event {
-	evs := since(outbox(t, m.e, m.org), m.seq)
+func (m *model) newEvents(t *rapid.T) cardtest.Events {
+	evs := m.e.Outbox(t, m.org).Since(m.seq)
 	if len(evs) > 0 {
-		m.seq = lastSeq(evs)
+		m.seq = evs.LastSeq()
 	}
 	return evs
 }
@@ -158,7 +157,7 @@ func (m *model) createBulk(t *rapid.T) {
 		kind = card.ErrInvalid
 	}
 	before := m.expectRefusal(t, kind)
-	b, err := m.e.svc.Create(t.Context(), noname.CreateRequest{OrgID: m.org, ExternalIDs: ids})
+	b, err := m.e.Noname.Create(t.Context(), noname.CreateRequest{OrgID: m.org, ExternalIDs: ids})
 	if kind != nil {
 		m.refused(t, fmt.Sprintf("create a bulk of %v", ids), err, kind, before)
 		return
@@ -185,7 +184,7 @@ func (m *model) made(t *rapid.T, b *modelBulk, ids []string) {
 		t.Fatalf("%d events for %d new cards of bulk %s", len(evs), len(ids), b.id)
 	}
 	for _, ev := range evs {
-		d := ev.card
+		d := ev.Card
 		if ev.Type != events.CardCreated || d.BulkID != b.id || d.CardStatus != "UNBOUND" || d.CardType != "PLASTIC" ||
 			!slices.Contains(ids, d.ExternalID) || b.cards[d.ExternalID] != 0 {
 			t.Fatalf("unexpected event for bulk %s ids %v: %s %s", b.id, ids, ev.Type, ev.Data)
@@ -207,7 +206,7 @@ func (m *model) start(t *rapid.T) {
 		kind = card.ErrConflict
 	}
 	before := m.expectRefusal(t, kind)
-	got, err := m.e.svc.Start(t.Context(), m.org, b.id)
+	got, err := m.e.Noname.Start(t.Context(), m.org, b.id)
 	if kind != nil {
 		m.refused(t, "start a "+b.status.String()+" bulk", err, kind, before)
 		return
@@ -232,7 +231,7 @@ func (m *model) increment(t *rapid.T) {
 	}
 	before := m.expectRefusal(t, kind)
 	what := fmt.Sprintf("increment %s bulk %v with %v", b.status, b.ids, ids)
-	got, err := m.e.svc.Increment(t.Context(), m.org, b.id, ids)
+	got, err := m.e.Noname.Increment(t.Context(), m.org, b.id, ids)
 	if kind != nil {
 		m.refused(t, what, err, kind, before)
 		return
@@ -266,10 +265,10 @@ func (m *model) cancel(t *rapid.T) {
 	}
 	before := m.expectRefusal(t, kind)
 	what := fmt.Sprintf("cancel %s bulk %s %v", b.status, typ, ids)
-	got, canceled, err := m.e.svc.Cancel(t.Context(), m.org, b.id, typ, ids)
+	got, canceled, err := m.e.Noname.Cancel(t.Context(), m.org, b.id, typ, ids)
 	if kind != nil {
 		if field != "" {
-			wantInvalid(t, err, field)
+			cardtest.WantInvalid(t, err, field)
 		}
 		m.refused(t, what, err, kind, before)
 		return
@@ -349,12 +348,12 @@ func (m *model) bind(t *rapid.T) {
 		// Binding a card that is not UNBOUND is a conflict and changes nothing.
 		kind = card.ErrConflict
 	case req.ReissuedCardID != 0 && (old == nil || old.account != req.AccountID || old.successor != 0 ||
-		old.status == card.Unbound || old.status == card.Unnumbered || old.status == card.Deleted):
+		spec.In(old.status, spec.NotReissued)):
 		kind = card.ErrConflict
 	}
 	before := m.expectRefusal(t, kind)
 	what := fmt.Sprintf("bind %s card %d replacing %d", c.status, id, req.ReissuedCardID)
-	res, err := m.e.svc.Bind(t.Context(), req)
+	res, err := m.e.Noname.Bind(t.Context(), req)
 	if kind != nil {
 		m.refused(t, what, err, kind, before)
 		return
@@ -372,16 +371,10 @@ func (m *model) bind(t *rapid.T) {
 	if old != nil {
 		c.predecessor, c.track = req.ReissuedCardID, old.track+1
 		old.successor = id
-		to := old.status
-		switch {
-		case old.status.Terminated():
-		case old.typ != card.Plastic:
-			to = card.Canceled
-		case old.status == card.Normal:
-			to = card.Reissued
-		}
-		if to != old.status {
-			old.change(to, events.CardUpdated)
+		// The old card's fate is that of a reissue without must_block.
+		if _, to := spec.ReissueOld(old.typ.String(), false, old.status); to != old.status.String() {
+			s, _ := card.ParseStatus(to)
+			old.change(s, events.CardUpdated)
 		}
 	}
 	if res.Card.ReissuedCardID != c.predecessor || res.Card.TrackNumber != c.track || res.Card.Version != c.version ||
@@ -404,7 +397,7 @@ func (m *model) named(t *rapid.T) {
 		zero := 0
 		req.CVVRotationIntervalHours, status = &zero, card.Normal
 	}
-	c, err := m.e.cards.Create(t.Context(), req)
+	c, err := m.e.Cards.Create(t.Context(), req)
 	if err != nil || c.Status != status {
 		t.Fatalf("create %s card: %+v, %v", typ, c, err)
 	}
@@ -420,7 +413,7 @@ func (m *model) activate(t *rapid.T) {
 		kind = card.ErrConflict
 	}
 	before := m.expectRefusal(t, kind)
-	got, err := m.e.cards.Activate(t.Context(), m.org, id)
+	got, err := m.e.Cards.Activate(t.Context(), m.org, id)
 	if kind != nil {
 		m.refused(t, fmt.Sprintf("activate %s %s card %d", c.typ, c.status, id), err, kind, before)
 		return
@@ -430,7 +423,7 @@ func (m *model) activate(t *rapid.T) {
 		t.Fatalf("activate card %d: %v", id, err)
 	}
 	c.change(card.Normal, events.CardUpdated)
-	if p := m.cards[c.predecessor]; p != nil && !p.status.Terminated() {
+	if p := m.cards[c.predecessor]; p != nil && !spec.Terminated(p.status) {
 		p.change(card.Canceled, events.CardUpdated)
 	}
 	if got.Status != card.Normal || got.Version != c.version {
@@ -438,28 +431,18 @@ func (m *model) activate(t *rapid.T) {
 	}
 }
 
-// setStatus sets BLOCKED, NORMAL or LOST by hand, by SPEC section 2: a
+// setStatus sets BLOCKED, NORMAL or LOST by hand, by SPEC section 2 (a
 // block from an active status or another block, NORMAL only from a block,
-// a termination from anything; the status a card has is a no-op.
+// a termination from anything); the status a card has is a no-op.
 func (m *model) setStatus(t *rapid.T) {
 	id, c := m.pickCard(t, "card")
 	to := rapid.SampledFrom([]card.Status{card.Blocked, card.Normal, card.Lost}).Draw(t, "status")
-	blocks := []card.Status{card.Blocked, card.Pending, card.Warning}
-	var allowed bool
-	switch to {
-	case card.Blocked:
-		allowed = c.status == card.Normal || c.status == card.Reissued || slices.Contains(blocks, c.status)
-	case card.Normal:
-		allowed = slices.Contains(blocks, c.status)
-	case card.Lost:
-		allowed = true
-	}
 	var kind error
-	if c.status != to && !allowed {
+	if ok, _ := spec.UpdateStatus(c.status, to); !ok {
 		kind = card.ErrConflict
 	}
 	before := m.expectRefusal(t, kind)
-	got, err := m.e.cards.UpdateStatus(t.Context(), m.org, id, to)
+	got, err := m.e.Cards.UpdateStatus(t.Context(), m.org, id, to)
 	if kind != nil {
 		m.refused(t, fmt.Sprintf("set %s on %s card %d", to, c.status, id), err, kind, before)
 		return
@@ -498,7 +481,7 @@ func (m *model) check(t *rapid.T) {
 	}
 	m.changed = false
 	var rows []storedCard
-	err := m.e.db.NewRaw(`SELECT id, type, COALESCE(bulk_id, '') AS bulk_id, COALESCE(external_id, '') AS external_id,
+	err := m.e.DB.NewRaw(`SELECT id, type, COALESCE(bulk_id, '') AS bulk_id, COALESCE(external_id, '') AS external_id,
 		account_id, customer_id, status, previous_status, version, track_number,
 		COALESCE(reissued_card_id, 0) AS reissued_card_id
 		FROM cardcore_cards WHERE org_id = ? ORDER BY id`, m.org).Scan(t.Context(), &rows)
@@ -530,7 +513,7 @@ func (m *model) check(t *rapid.T) {
 	}
 
 	for _, b := range m.bulks {
-		v, err := m.e.svc.Get(t.Context(), m.org, b.id)
+		v, err := m.e.Noname.Get(t.Context(), m.org, b.id)
 		if err != nil {
 			t.Fatalf("get bulk %s: %v", b.id, err)
 		}
@@ -544,12 +527,12 @@ func (m *model) check(t *rapid.T) {
 		}
 	}
 
-	evs := outbox(t, m.e, m.org)
+	evs := m.e.Outbox(t, m.org)
 	got := map[int64]map[events.Type]int{}
 	var cancels []modelCancel
 	for _, ev := range evs {
 		if ev.Type == events.NonameCancellation {
-			cancels = append(cancels, modelCancel{bulk: ev.cancel.BulkID, typ: ev.cancel.CancelType, cards: sortedIDs(ev.cancel.CardIDs)})
+			cancels = append(cancels, modelCancel{bulk: ev.Cancel.BulkID, typ: ev.Cancel.CancelType, cards: sortedIDs(ev.Cancel.CardIDs)})
 			continue
 		}
 		if got[ev.CardID] == nil {
@@ -557,7 +540,7 @@ func (m *model) check(t *rapid.T) {
 		}
 		got[ev.CardID][ev.Type]++
 		// Canceling a bulk never touches a bound card.
-		if ev.card.OperationType == events.OpBulkCancel && (ev.card.CardPreviousStatus != "UNBOUND" || ev.card.AccountID != "") {
+		if ev.Card.OperationType == card.CancelBulk.OperationType() && (ev.Card.CardPreviousStatus != "UNBOUND" || ev.Card.AccountID != "") {
 			t.Fatalf("a bulk cancel changed a bound card: %s", ev.Data)
 		}
 	}
@@ -578,7 +561,7 @@ func (m *model) check(t *rapid.T) {
 			t.Fatalf("cancel %d: event %+v, model %+v", i, g, w)
 		}
 	}
-	m.seq = lastSeq(evs)
+	m.seq = evs.LastSeq()
 }
 
 // sameCounts compares event counts by type, a missing type counting 0.

@@ -3,11 +3,11 @@ package noname_test
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/noname"
 )
 
@@ -16,12 +16,12 @@ import (
 // and the stored card and its one bind_card-1 belong to the winner.
 func TestConcurrentBindsOfOneCard(t *testing.T) {
 	const goroutines = 16
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		for _, sameAccount := range []bool{true, false} {
 			t.Run(fmt.Sprintf("same account=%v", sameAccount), func(t *testing.T) {
 				_, cs := startedBulk(t, e, fmt.Sprint("race-", sameAccount))
 				id := cs[fmt.Sprint("race-", sameAccount)].ID
-				seq := lastSeq(outbox(t, e, org))
+				seq := e.Outbox(t, org).LastSeq()
 
 				reqs := make([]noname.BindRequest, goroutines)
 				for g := range reqs {
@@ -32,43 +32,20 @@ func TestConcurrentBindsOfOneCard(t *testing.T) {
 					}
 				}
 				results := make([]noname.BindResult, goroutines)
-				errs := make([]error, goroutines)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for g := range goroutines {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-start
-						results[g], errs[g] = e.svc.Bind(t.Context(), reqs[g])
-					}()
-				}
-				close(start)
-				wg.Wait()
-
-				winner := -1
-				for g, err := range errs {
-					switch {
-					case err == nil && winner >= 0:
-						t.Fatalf("goroutines %d and %d both bound card %d", winner, g, id)
-					case err == nil:
-						winner = g
-					case !errors.Is(err, card.ErrConflict):
-						t.Fatalf("goroutine %d: %v; want success or a conflict", g, err)
-					}
-				}
-				if winner < 0 {
-					t.Fatalf("no bind of card %d succeeded: %v", id, errs)
-				}
+				errs := cardtest.Race(goroutines, func(g int) (err error) {
+					results[g], err = e.Noname.Bind(t.Context(), reqs[g])
+					return err
+				})
+				winner := cardtest.OneWins(t, fmt.Sprintf("bind card %d", id), errs)
 				w := reqs[winner]
-				got := mustGet(t, e, id)
+				got := e.Card(t, org, id)
 				if got.Status != card.Created || got.Version != 2 || got.AccountID != w.AccountID || got.CustomerID != w.CustomerID ||
 					results[winner].Card.CustomerID != w.CustomerID {
 					t.Fatalf("stored %+v; want it bound to the winner %+v", got, w)
 				}
-				evs := since(outbox(t, e, org), seq)
+				evs := e.Outbox(t, org).Since(seq)
 				if len(evs) != 1 || evs[0].Type != events.CustomerBound || evs[0].CardID != id ||
-					evs[0].card.CustomerID != w.CustomerID || evs[0].card.AccountID != w.AccountID {
+					evs[0].Card.CustomerID != w.CustomerID || evs[0].Card.AccountID != w.AccountID {
 					t.Fatalf("events after the race: %v; want the winner's one bind_card-1", evs)
 				}
 			})
@@ -84,52 +61,29 @@ func TestConcurrentBindsOfOneCard(t *testing.T) {
 // old card and the successor rule keep the two apart.
 func TestConcurrentBindsReplacingOneCard(t *testing.T) {
 	const rounds = 8
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		_, cs := startedBulk(t, e, extIDs("n", 2*2*rounds)...)
 		next := 0
 		for _, status := range []card.Status{card.Normal, card.Blocked} {
 			for round := range rounds {
 				old := named(t, e, card.Plastic, "acct-1", status)
-				seq := lastSeq(outbox(t, e, org))
+				seq := e.Outbox(t, org).LastSeq()
 				var pair [2]card.Card
 				for i := range pair {
 					next++
 					pair[i] = cs[fmt.Sprintf("n-%d", next)]
 				}
-				var errs [2]error
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i := range pair {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-start
-						_, errs[i] = e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: pair[i].ID,
-							AccountID: "acct-1", CustomerID: fmt.Sprintf("cust-%d", i), ReissuedCardID: old.ID})
-					}()
-				}
-				close(start)
-				wg.Wait()
-
+				errs := cardtest.Race(len(pair), func(i int) error {
+					_, err := e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: pair[i].ID,
+						AccountID: "acct-1", CustomerID: fmt.Sprintf("cust-%d", i), ReissuedCardID: old.ID})
+					return err
+				})
 				what := fmt.Sprintf("%s round %d", status, round)
-				winner := -1
-				for i, err := range errs {
-					switch {
-					case err == nil && winner >= 0:
-						t.Fatalf("%s: both binds replaced card %d", what, old.ID)
-					case err == nil:
-						winner = i
-					case !errors.Is(err, card.ErrConflict):
-						t.Fatalf("%s: bind %d: %v; want success or a conflict", what, i, err)
-					}
-				}
-				if winner < 0 {
-					t.Fatalf("%s: no bind succeeded: %v", what, errs)
-				}
+				winner := cardtest.OneWins(t, what+": replace card "+fmt.Sprint(old.ID), errs)
 				if n := successors(t, e, org, old.ID); n != 1 {
 					t.Fatalf("%s: card %d has %d successors", what, old.ID, n)
 				}
-				won, lost := mustGet(t, e, pair[winner].ID), mustGet(t, e, pair[1-winner].ID)
+				won, lost := e.Card(t, org, pair[winner].ID), e.Card(t, org, pair[1-winner].ID)
 				if won.ReissuedCardID != old.ID || won.TrackNumber != 2 || won.Status != card.Created {
 					t.Fatalf("%s: the winner is %+v", what, won)
 				}
@@ -140,10 +94,10 @@ func TestConcurrentBindsReplacingOneCard(t *testing.T) {
 				if status == card.Normal {
 					wantOld, oldEvents = card.Reissued, 1
 				}
-				evs := since(outbox(t, e, org), seq)
-				if got := mustGet(t, e, old.ID); got.Status != wantOld || len(ofCard(evs, old.ID)) != oldEvents ||
-					len(ofCard(evs, lost.ID)) != 0 || len(evs) != 1+oldEvents {
-					t.Fatalf("%s: old card %s with %d events, %d events in all", what, got.Status, len(ofCard(evs, old.ID)), len(evs))
+				evs := e.Outbox(t, org).Since(seq)
+				if got := e.Card(t, org, old.ID); got.Status != wantOld || len(evs.OfCard(old.ID)) != oldEvents ||
+					len(evs.OfCard(lost.ID)) != 0 || len(evs) != 1+oldEvents {
+					t.Fatalf("%s: old card %s with %d events, %d events in all", what, got.Status, len(evs.OfCard(old.ID)), len(evs))
 				}
 			}
 		}
@@ -157,45 +111,30 @@ func TestConcurrentBindsReplacingOneCard(t *testing.T) {
 // in the one noname_cancellation-1; a bind that lost got a conflict.
 func TestConcurrentBindsAndCancel(t *testing.T) {
 	const goroutines, perGoroutine = 8, 5
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		b, cs := startedBulk(t, e, extIDs("c", goroutines*perGoroutine)...)
-		seq := lastSeq(outbox(t, e, org))
+		seq := e.Outbox(t, org).LastSeq()
 		bound := make([][]int64, goroutines)
-		errs := make([]error, goroutines)
 		var canceled []int64
-		var cancelErr error
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				for i := range perGoroutine {
-					id := cs[fmt.Sprintf("c-%d", g*perGoroutine+i+1)].ID
-					_, err := e.svc.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: id,
-						AccountID: fmt.Sprintf("acct-%d", g), CustomerID: fmt.Sprintf("cust-%d", g)})
-					switch {
-					case err == nil:
-						bound[g] = append(bound[g], id)
-					case !errors.Is(err, card.ErrConflict):
-						errs[g] = err
-						return
-					}
+		// Goroutines 0 to 7 bind, goroutine 8 cancels.
+		errs := cardtest.Race(goroutines+1, func(g int) (err error) {
+			if g == goroutines {
+				_, canceled, err = e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
+				return err
+			}
+			for i := range perGoroutine {
+				id := cs[fmt.Sprintf("c-%d", g*perGoroutine+i+1)].ID
+				_, err := e.Noname.Bind(t.Context(), noname.BindRequest{OrgID: org, CardID: id,
+					AccountID: fmt.Sprintf("acct-%d", g), CustomerID: fmt.Sprintf("cust-%d", g)})
+				switch {
+				case err == nil:
+					bound[g] = append(bound[g], id)
+				case !errors.Is(err, card.ErrConflict):
+					return err
 				}
-			}()
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, canceled, cancelErr = e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
-		}()
-		close(start)
-		wg.Wait()
-		if cancelErr != nil {
-			t.Fatalf("cancel: %v", cancelErr)
-		}
+			}
+			return nil
+		})
 		for g, err := range errs {
 			if err != nil {
 				t.Fatalf("goroutine %d: %v", g, err)
@@ -211,19 +150,19 @@ func TestConcurrentBindsAndCancel(t *testing.T) {
 		for _, id := range canceled {
 			isCanceled[id] = true
 		}
-		evs := since(outbox(t, e, org), seq)
-		cancels := ofType(evs, events.NonameCancellation)
-		if len(cancels) != 1 || len(cancels[0].cancel.CardIDs) != len(canceled) {
+		evs := e.Outbox(t, org).Since(seq)
+		cancels := evs.OfType(events.NonameCancellation)
+		if len(cancels) != 1 || len(cancels[0].Cancel.CardIDs) != len(canceled) {
 			t.Fatalf("%d noname_cancellation-1 for one cancel of %d cards", len(cancels), len(canceled))
 		}
-		for _, id := range cancels[0].cancel.CardIDs {
+		for _, id := range cancels[0].Cancel.CardIDs {
 			if !isCanceled[id] {
 				t.Fatalf("noname_cancellation-1 names card %d, which the cancel did not report", id)
 			}
 		}
 		for ext, c := range cs {
-			got := mustGet(t, e, c.ID)
-			es := ofCard(evs, c.ID)
+			got := e.Card(t, org, c.ID)
+			es := evs.OfCard(c.ID)
 			switch {
 			case isBound[c.ID] && isCanceled[c.ID]:
 				t.Fatalf("card %s was both bound and canceled", ext)
@@ -241,7 +180,7 @@ func TestConcurrentBindsAndCancel(t *testing.T) {
 			}
 		}
 		t.Logf("%d cards bound, %d canceled", len(isBound), len(isCanceled))
-	}, noname.WithBatch(4))
+	}, cardtest.BulkBatch(4))
 }
 
 // TestConcurrentBulkChanges runs, at once, pairs of the same bulk change:
@@ -249,47 +188,27 @@ func TestConcurrentBindsAndCancel(t *testing.T) {
 // STARTED bulk, two FULL cancels. Each time exactly one wins and the other
 // gets a conflict, and the cards and events are those of one change.
 func TestConcurrentBulkChanges(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		race := func(what string, f func() error) {
 			t.Helper()
-			var errs [2]error
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = f()
-				}()
-			}
-			close(start)
-			wg.Wait()
-			if (errs[0] == nil) == (errs[1] == nil) {
-				t.Fatalf("%s twice at once: %v; want one success and one conflict", what, errs)
-			}
-			for _, err := range errs {
-				if err != nil && !errors.Is(err, card.ErrConflict) {
-					t.Fatalf("%s: %v; want a conflict", what, err)
-				}
-			}
+			cardtest.OneWins(t, what+" twice at once", cardtest.Race(2, func(int) error { return f() }))
 		}
 		b := mustCreateBulk(t, e, extIDs("s", 50)...)
-		race("start", func() error { _, err := e.svc.Start(t.Context(), org, b.ID); return err })
-		if cs := bulkCards(t, e, org, b.ID); len(cs) != 50 || len(outbox(t, e, org)) != 50 {
-			t.Fatalf("%d cards and %d events after one start of 50", len(cs), len(outbox(t, e, org)))
+		race("start", func() error { _, err := e.Noname.Start(t.Context(), org, b.ID); return err })
+		if cs := bulkCards(t, e, org, b.ID); len(cs) != 50 || len(e.Outbox(t, org)) != 50 {
+			t.Fatalf("%d cards and %d events after one start of 50", len(cs), len(e.Outbox(t, org)))
 		}
-		race("increment", func() error { _, err := e.svc.Increment(t.Context(), org, b.ID, []string{"new"}); return err })
-		if v, _ := e.svc.Get(t.Context(), org, b.ID); v.ExternalIDs != 51 || v.Cards[card.Unbound] != 51 {
+		race("increment", func() error { _, err := e.Noname.Increment(t.Context(), org, b.ID, []string{"new"}); return err })
+		if v, _ := e.Noname.Get(t.Context(), org, b.ID); v.ExternalIDs != 51 || v.Cards[card.Unbound] != 51 {
 			t.Fatalf("after one increment: %+v", v)
 		}
-		seq := lastSeq(outbox(t, e, org))
+		seq := e.Outbox(t, org).LastSeq()
 		race("FULL cancel", func() error {
-			_, _, err := e.svc.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
+			_, _, err := e.Noname.Cancel(t.Context(), org, b.ID, noname.CancelFull, nil)
 			return err
 		})
-		evs := since(outbox(t, e, org), seq)
-		if len(ofType(evs, events.NonameCancellation)) != 1 || len(ofType(evs, events.CardUpdated)) != 51 {
+		evs := e.Outbox(t, org).Since(seq)
+		if len(evs.OfType(events.NonameCancellation)) != 1 || len(evs.OfType(events.CardUpdated)) != 51 {
 			t.Fatalf("%d events after one cancel of 51 cards", len(evs))
 		}
 	})

@@ -4,9 +4,9 @@
 // A reissue loads the old card under its row lock, so of concurrent
 // reissues of one card exactly one makes a successor and the others return
 // it; a unique index on (org, reissued_card_id) backs that up. The old
-// card's fate (OldCardOutcome) goes through lifecycle.Apply with the
+// card's fate (lifecycle.Replaced) goes through lifecycle.Apply with the
 // reissue operation of the transition table, and both cards are written
-// with their events by lifecycle.Persist in the same transaction.
+// with their events by the store's Save in the same transaction.
 //
 // A card that already has a successor is never reissued again: the call
 // returns the successor with Existing set and writes nothing. An optional

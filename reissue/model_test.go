@@ -9,6 +9,8 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/internal/spec"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/reissue"
@@ -20,42 +22,10 @@ import (
 // TestModel runs random sequences of create, update status, activate,
 // reissue (of any card, again of a card that has a successor, replays of a
 // keyed request) and reason changes, and checks the store against a plain
-// model written from SPEC sections 2, 3 and 5 after every step.
-//
-// Each check gets a fresh SQLite file; on PostgreSQL the checks share one
-// schema and each works in an org of its own, whose rows are deleted when
-// it ends.
+// model written from SPEC sections 2, 3 and 5 after every step, each check
+// on a database or an org of its own (testdb.Checks).
 func TestModel(t *testing.T) {
 	testdb.Checks(t, org, runModel)
-}
-
-// The update status rows of SPEC section 2, by the group of the current
-// status, spelled as the spec does.
-const (
-	specInitial    = "CREATED UNBOUND UNNUMBERED"
-	specActive     = "NORMAL REISSUED"
-	specHandBlocks = "BLOCKED PENDING WARNING" // the temporary blocks but INOPERATIVE
-)
-
-// specUpdate is what SPEC section 2 says of a status set by hand: the same
-// status succeeds and changes nothing (checked first); INOPERATIVE is never
-// set by hand; otherwise a row of the table changes it, or it is refused.
-func specUpdate(from, to card.Status) (ok, changed bool) {
-	if from == to {
-		return true, false
-	}
-	terminal := specIn(to, specTerminations)
-	switch {
-	case to.String() == "INOPERATIVE":
-		ok = false
-	case specIn(from, specTerminations), specIn(from, specInitial), from.String() == "INOPERATIVE":
-		ok = terminal
-	case specIn(from, specActive):
-		ok = terminal || specIn(to, specHandBlocks)
-	case specIn(from, specHandBlocks):
-		ok = terminal || specIn(to, specHandBlocks) || to.String() == "NORMAL"
-	}
-	return ok, ok
 }
 
 var (
@@ -73,7 +43,7 @@ var modelOptions = []struct {
 }{
 	{"none", reissue.Options{}, ""},
 	{"printed name", reissue.Options{PrintedName: "NEW HOLDER"}, ""},
-	{"pin 6, no contactless", reissue.Options{PINLength: 6, ContactlessEnabled: ptr(false)}, ""},
+	{"pin 6, no contactless", reissue.Options{PINLength: 6, ContactlessEnabled: cardtest.Ptr(false)}, ""},
 	{"validity 48h", reissue.Options{ValidityPeriodHours: 48}, ""}, // 400 on TEMPORARY and RECURRING
 	{"pin 5", reissue.Options{PINLength: 5}, "pin_length"},
 }
@@ -107,7 +77,7 @@ type keyedReissue struct {
 }
 
 type model struct {
-	e         *env
+	e         *cardtest.Env
 	org       string
 	cards     map[int64]*modelCard
 	ids       []int64
@@ -119,13 +89,13 @@ type model struct {
 
 func runModel(t *rapid.T, db *bun.DB, orgID string) {
 	m := &model{
-		e: newEnv(t, db, nil), org: orgID,
+		e: cardtest.New(t, db), org: orgID,
 		cards: map[int64]*modelCard{}, reasons: map[int64]*modelReason{}, keys: map[string]keyedReissue{},
 	}
 	for i := range rapid.IntRange(1, 3).Draw(t, "reasons") {
 		r := card.Reason{OrgID: orgID, Description: fmt.Sprintf("reason %d", i), Type: "DAMAGED", Cost: "0",
 			MustBlock: rapid.Bool().Draw(t, "must_block"), Enabled: i == 0 || !oneIn(t, 4, "disabled?")}
-		r, err := m.e.reissue.CreateReason(t.Context(), r)
+		r, err := m.e.Reissue.CreateReason(t.Context(), r)
 		if err != nil {
 			t.Fatalf("create reason: %v", err)
 		}
@@ -156,9 +126,9 @@ func (m *model) create(t *rapid.T) {
 	req := lifecycle.CreateRequest{OrgID: m.org, AccountID: modelAccounts[who], CustomerID: modelCustomers[who],
 		Type: typ, Name: rapid.SampledFrom(modelAliases).Draw(t, "alias"), PrintedName: "JANE DOE"}
 	if typ == card.Virtual {
-		req.CVVRotationIntervalHours = ptr(0)
+		req.CVVRotationIntervalHours = cardtest.Ptr(0)
 	}
-	got, err := m.e.cards.Create(t.Context(), req)
+	got, err := m.e.Cards.Create(t.Context(), req)
 	if typ == card.Virtual && m.aliasTaken(req.CustomerID, req.Name, 0) {
 		if !errors.Is(err, card.ErrConflict) {
 			t.Fatalf("a second live VIRTUAL %q of %s: %v, want a conflict", req.Name, req.CustomerID, err)
@@ -193,7 +163,7 @@ func (m *model) insert(t *rapid.T) {
 	c.AccountID, c.CustomerID = modelAccounts[who], modelCustomers[who]
 	if typ == card.Virtual {
 		c.Name = rapid.SampledFrom(modelAliases).Draw(t, "alias")
-		if !specIn(status, specTerminations) && m.aliasTaken(c.CustomerID, c.Name, 0) {
+		if !spec.Terminated(status) && m.aliasTaken(c.CustomerID, c.Name, 0) {
 			t.Skip("the alias is taken")
 		}
 	}
@@ -206,15 +176,9 @@ func (m *model) insert(t *rapid.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("fixture %s %s: %v", typ, status, err)
 	}
-	err := m.e.store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
-		if err := tx.Insert(ctx, &c); err != nil {
-			return err
-		}
-		e, err := events.ForCard(ctx, events.CardCreated, &c, events.OpCreation, c.CreatedAt)
-		if err != nil {
-			return err
-		}
-		return tx.Append(ctx, e)
+	err := m.e.Store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+		c.ID = 0 // a retried transaction inserts it again
+		return tx.Save(ctx, &c, events.Created(card.Create, c.CreatedAt))
 	})
 	if err != nil {
 		t.Fatalf("insert a %s %s card: %v", typ, status, err)
@@ -235,7 +199,7 @@ func (m *model) add(t *rapid.T, id int64, c *modelCard) {
 // alias other than card but.
 func (m *model) aliasTaken(customer, alias string, but int64) bool {
 	for id, c := range m.cards {
-		if id != but && c.typ == card.Virtual && c.customer == customer && c.alias == alias && !specIn(c.status, specTerminations) {
+		if id != but && c.typ == card.Virtual && c.customer == customer && c.alias == alias && !spec.Terminated(c.status) {
 			return true
 		}
 	}
@@ -253,8 +217,8 @@ func (m *model) pick(t *rapid.T) (int64, *modelCard) {
 func (m *model) update(t *rapid.T) {
 	id, c := m.pick(t)
 	to := rapid.SampledFrom(card.Statuses()).Draw(t, "to")
-	got, err := m.e.cards.UpdateStatus(t.Context(), m.org, id, to)
-	ok, changed := specUpdate(c.status, to)
+	got, err := m.e.Cards.UpdateStatus(t.Context(), m.org, id, to)
+	ok, changed := spec.UpdateStatus(c.status, to)
 	if !ok {
 		if !errors.Is(err, card.ErrConflict) {
 			t.Fatalf("%s -> %s on card %d: %v, want a conflict", c.status, to, id, err)
@@ -273,7 +237,7 @@ func (m *model) update(t *rapid.T) {
 // not terminated, CANCELED (SPEC sections 2 and 3).
 func (m *model) activate(t *rapid.T) {
 	id, c := m.pick(t)
-	got, err := m.e.cards.Activate(t.Context(), m.org, id)
+	got, err := m.e.Cards.Activate(t.Context(), m.org, id)
 	if c.typ != card.Plastic || c.status != card.Created {
 		if !errors.Is(err, card.ErrConflict) {
 			t.Fatalf("activate %s %s card %d: %v, want a conflict", c.typ, c.status, id, err)
@@ -284,7 +248,7 @@ func (m *model) activate(t *rapid.T) {
 		t.Fatalf("activate card %d: %s, %v", id, got.Status, err)
 	}
 	c.change(card.Normal)
-	if p := m.cards[c.pred]; p != nil && !specIn(p.status, specTerminations) {
+	if p := m.cards[c.pred]; p != nil && !spec.Terminated(p.status) {
 		p.change(card.Canceled)
 	}
 }
@@ -353,9 +317,9 @@ func (m *model) draw(t *rapid.T, id int64, keyed bool) reissue.Request {
 // never bound noname card (409), the new card's fields (400), the VIRTUAL
 // alias (409).
 func (m *model) send(t *rapid.T, req reissue.Request) {
-	before := total(outbox(t, m.e.store, m.org))
-	res, err := m.e.reissue.Reissue(t.Context(), req)
-	wrote := func() bool { return total(outbox(t, m.e.store, m.org)) != before }
+	before := len(m.e.Outbox(t, m.org))
+	res, err := m.e.Reissue.Reissue(t.Context(), req)
+	wrote := func() bool { return len(m.e.Outbox(t, m.org)) != before }
 
 	invalid := ""
 	for _, o := range modelOptions {
@@ -371,20 +335,20 @@ func (m *model) send(t *rapid.T, req reissue.Request) {
 
 	switch {
 	case invalid != "":
-		wantInvalid(t, err, invalid)
+		cardtest.WantInvalid(t, err, invalid)
 		return
 	case used && reflect.DeepEqual(first.req, req):
 		if err != nil || !res.Existing {
 			t.Fatalf("replay of %s: %+v, %v", keyID, res, err)
 		}
-		sameCard(t, "replayed new card", res.New, first.res.New)
-		sameCard(t, "replayed old card", res.Old, first.res.Old)
+		cardtest.SameCard(t, "replayed new card", res.New, first.res.New)
+		cardtest.SameCard(t, "replayed old card", res.Old, first.res.Old)
 		if wrote() {
 			t.Fatal("a replay wrote events")
 		}
 		return
 	case reason == nil || !reason.enabled:
-		wantInvalid(t, err, "reason_id")
+		cardtest.WantInvalid(t, err, "reason_id")
 		return
 	case used:
 		if !errors.Is(err, card.ErrConflict) {
@@ -405,7 +369,7 @@ func (m *model) send(t *rapid.T, req reissue.Request) {
 		}
 		m.remember(keyID, req, res)
 		return
-	case specIn(old.status, specNotReissued):
+	case spec.In(old.status, spec.NotReissued):
 		if !errors.Is(err, card.ErrConflict) {
 			t.Fatalf("reissue of a %s card: %v, want a conflict", old.status, err)
 		}
@@ -418,7 +382,7 @@ func (m *model) send(t *rapid.T, req reissue.Request) {
 		}
 		return
 	case req.Options.ValidityPeriodHours > 0 && old.typ != card.Virtual && old.typ != card.Plastic:
-		wantInvalid(t, err, "validity_period_hours")
+		cardtest.WantInvalid(t, err, "validity_period_hours")
 		return
 	case old.typ == card.Virtual && m.aliasTaken(old.customer, old.alias, req.CardID):
 		if !errors.Is(err, card.ErrConflict) {
@@ -429,7 +393,7 @@ func (m *model) send(t *rapid.T, req reissue.Request) {
 	if err != nil {
 		t.Fatalf("reissue %+v of a %s %s card: %v", req, old.typ, old.status, err)
 	}
-	refused, to := specOld(old.typ.String(), reason.mustBlock, old.status)
+	refused, to := spec.ReissueOld(old.typ.String(), reason.mustBlock, old.status)
 	if refused {
 		t.Fatalf("the model refuses what the test let through: %s", old.status)
 	}
@@ -437,7 +401,7 @@ func (m *model) send(t *rapid.T, req reissue.Request) {
 		s, _ := card.ParseStatus(to)
 		old.change(s)
 	}
-	status := specNewStatus(old.typ.String())
+	status := spec.NewStatus(old.typ.String())
 	if res.Existing || res.Old.Status != old.status || res.New.Status.String() != status || res.New.Type != old.typ ||
 		res.New.ReissuedCardID != req.CardID || res.New.TrackNumber != old.track+1 || res.New.Version != 1 {
 		t.Fatalf("reissue of card %d: old %s, new %+v; want old %s, new %s track %d", req.CardID, res.Old.Status, res.New, old.status, status, old.track+1)
@@ -464,12 +428,12 @@ func (m *model) changeReason(t *rapid.T) {
 	var change reissue.ReasonChange
 	if !oneIn(t, 4, "flip enabled?") {
 		r.mustBlock = !r.mustBlock
-		change.MustBlock = ptr(r.mustBlock)
+		change.MustBlock = cardtest.Ptr(r.mustBlock)
 	} else {
 		r.enabled = !r.enabled
-		change.Enabled = ptr(r.enabled)
+		change.Enabled = cardtest.Ptr(r.enabled)
 	}
-	got, err := m.e.reissue.UpdateReason(t.Context(), m.org, id, change)
+	got, err := m.e.Reissue.UpdateReason(t.Context(), m.org, id, change)
 	if err != nil || got.MustBlock != r.mustBlock || got.Enabled != r.enabled {
 		t.Fatalf("update reason %d: %+v, %v; want must_block %t enabled %t", id, got, err, r.mustBlock, r.enabled)
 	}
@@ -483,7 +447,7 @@ func (m *model) changeReason(t *rapid.T) {
 func (m *model) check(t *rapid.T) {
 	stored := map[int64]card.Card{}
 	for _, acct := range append([]string{""}, modelAccounts...) { // "": UNBOUND cards
-		cs, err := m.e.cards.ListByAccount(t.Context(), m.org, acct, storage.Page{Limit: 1000})
+		cs, err := m.e.Cards.ListByAccount(t.Context(), m.org, acct, storage.Page{Limit: 1000})
 		if err != nil {
 			t.Fatalf("list %s: %v", acct, err)
 		}
@@ -531,7 +495,8 @@ func (m *model) check(t *rapid.T) {
 			t.Fatalf("card %d: stored successors %v, model %d", id, got, mc.succ)
 		}
 	}
-	evs := outbox(t, m.e.store, m.org)
+	all := m.e.Outbox(t, m.org)
+	evs := all.ByCard()
 	counted := 0
 	for id, mc := range m.cards {
 		es := evs[id]
@@ -543,14 +508,14 @@ func (m *model) check(t *rapid.T) {
 			if i == 0 {
 				want = events.CardCreated
 			}
-			if e.Type != want || e.data.Version != int64(i+1) || e.data.CardStatus != mc.history[i].String() ||
-				e.data.ReissuedCardID != mc.pred || e.data.TrackNumber != mc.track {
-				t.Fatalf("card %d: event %d is %s %+v; want %s version %d %s", id, i, e.Type, e.data, want, i+1, mc.history[i])
+			if e.Type != want || e.Card.Version != int64(i+1) || e.Card.CardStatus != mc.history[i].String() ||
+				e.Card.ReissuedCardID != mc.pred || e.Card.TrackNumber != mc.track {
+				t.Fatalf("card %d: event %d is %s %+v; want %s version %d %s", id, i, e.Type, e.Card, want, i+1, mc.history[i])
 			}
 		}
 		counted += len(es)
 	}
-	if n := total(evs); n != counted {
+	if n := len(all); n != counted {
 		t.Fatalf("the outbox holds %d events of org %s, %d of them for the model's cards", n, m.org, counted)
 	}
 }

@@ -2,11 +2,11 @@ package reissue_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/reissue"
 )
 
@@ -14,22 +14,13 @@ const racers = 16
 
 // race runs req from racers goroutines released at once and returns their
 // results, failing on any error.
-func race(t *testing.T, e *env, req reissue.Request) []reissue.Result {
+func race(t *testing.T, e *cardtest.Env, req reissue.Request) []reissue.Result {
 	t.Helper()
 	results := make([]reissue.Result, racers)
-	errs := make([]error, racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[g], errs[g] = e.reissue.Reissue(t.Context(), req)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := cardtest.Race(racers, func(g int) (err error) {
+		results[g], err = e.Reissue.Reissue(t.Context(), req)
+		return err
+	})
 	for g, err := range errs {
 		if err != nil {
 			t.Fatalf("goroutine %d: %v", g, err)
@@ -55,12 +46,12 @@ func TestConcurrentReissues(t *testing.T) {
 		{card.Virtual, card.Normal, false, card.Canceled},
 		{card.Temporary, card.Lost, true, card.Lost},
 	}
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		for i, tc := range cases {
 			t.Run(fmt.Sprintf("%s %s must_block=%t", tc.typ, tc.status, tc.mustBlock), func(t *testing.T) {
 				orgID := fmt.Sprintf("race-%d", i)
 				old := stored(orgID, tc.typ, tc.status, i)
-				insert(t, e.store, &old)
+				e.Insert(t, &old)
 				reason := newReason(t, e, orgID, tc.mustBlock)
 				results := race(t, e, reissue.Request{OrgID: orgID, CardID: old.ID, ReasonID: reason.ID})
 				existing := 0
@@ -84,15 +75,15 @@ func TestConcurrentReissues(t *testing.T) {
 // checkOneSuccessor fails unless old has exactly the successor succ, old
 // is in status want, and the outbox holds succ's create-1 and, only when
 // old's status changed, one update-1 for it.
-func checkOneSuccessor(t *testing.T, e *env, orgID string, old card.Card, succ int64, want card.Status) {
+func checkOneSuccessor(t *testing.T, e *cardtest.Env, orgID string, old card.Card, succ int64, want card.Status) {
 	t.Helper()
-	if n := countCards(t, e, orgID); n != 2 {
+	if n := e.CountCards(t, orgID); n != 2 {
 		t.Fatalf("the org has %d cards, want the old one and one successor", n)
 	}
-	if got := mustGet(t, e, orgID, succ); got.ReissuedCardID != old.ID || got.Version != 1 {
+	if got := e.Card(t, orgID, succ); got.ReissuedCardID != old.ID || got.Version != 1 {
 		t.Fatalf("successor %+v", got)
 	}
-	o := mustGet(t, e, orgID, old.ID)
+	o := e.Card(t, orgID, old.ID)
 	if o.Status != want {
 		t.Fatalf("the old card is %s, want %s", o.Status, want)
 	}
@@ -100,12 +91,12 @@ func checkOneSuccessor(t *testing.T, e *env, orgID string, old card.Card, succ i
 	if want != old.Status {
 		updates = 1
 	}
-	evs := wantEvents(t, e, orgID, 1+updates)
-	wantTypes(t, succ, evs[succ], events.CardCreated)
+	evs := e.WantEvents(t, orgID, 1+updates).ByCard()
+	cardtest.WantTypes(t, succ, evs[succ], events.CardCreated)
 	if updates == 1 {
-		wantTypes(t, old.ID, evs[old.ID], events.CardUpdated)
-		if o.Version != 2 || evs[old.ID][0].data.Version != 2 {
-			t.Fatalf("the old card is at version %d, its event at %d; want 2", o.Version, evs[old.ID][0].data.Version)
+		cardtest.WantTypes(t, old.ID, evs[old.ID], events.CardUpdated)
+		if o.Version != 2 || evs[old.ID][0].Card.Version != 2 {
+			t.Fatalf("the old card is at version %d, its event at %d; want 2", o.Version, evs[old.ID][0].Card.Version)
 		}
 	}
 }
@@ -113,9 +104,9 @@ func checkOneSuccessor(t *testing.T, e *env, orgID string, old card.Card, succ i
 // TestConcurrentReissuesWithOneKey has 16 goroutines send one keyed
 // request at once: all get the same result, one of them made it.
 func TestConcurrentReissuesWithOneKey(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		old := stored(org, card.Plastic, card.Normal, 1)
-		insert(t, e.store, &old)
+		e.Insert(t, &old)
 		reason := newReason(t, e, org, false)
 		req := reissue.Request{OrgID: org, CardID: old.ID, ReasonID: reason.ID, IdempotencyKey: "one-key",
 			Options: reissue.Options{PrintedName: "MARY ANN"}}
@@ -133,8 +124,8 @@ func TestConcurrentReissuesWithOneKey(t *testing.T) {
 			t.Fatal("no goroutine made the successor")
 		}
 		for g, r := range results {
-			sameCard(t, fmt.Sprintf("goroutine %d's new card", g), r.New, results[first].New)
-			sameCard(t, fmt.Sprintf("goroutine %d's old card", g), r.Old, results[first].Old)
+			cardtest.SameCard(t, fmt.Sprintf("goroutine %d's new card", g), r.New, results[first].New)
+			cardtest.SameCard(t, fmt.Sprintf("goroutine %d's old card", g), r.Old, results[first].Old)
 		}
 		if results[first].New.PrintedName != "MARY ANN" {
 			t.Fatalf("the successor is named %q", results[first].New.PrintedName)

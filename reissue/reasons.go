@@ -26,7 +26,7 @@ func (s *Service) CreateReason(ctx context.Context, r card.Reason) (card.Reason,
 		return card.Reason{}, err
 	}
 	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		return tx.InsertReason(ctx, &r)
+		return tx.SaveReason(ctx, &r)
 	})
 	return r, err
 }

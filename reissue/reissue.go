@@ -84,7 +84,7 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 	if err := req.Options.validate(); err != nil {
 		return Result{}, err
 	}
-	key, fp, err := lifecycle.IdempotencyFor(req.OrgID, "reissue:card="+strconv.FormatInt(req.CardID, 10), req.IdempotencyKey, req)
+	once, err := storage.NewIdempotent(req.OrgID, "reissue:card="+strconv.FormatInt(req.CardID, 10), req.IdempotencyKey, req)
 	if err != nil {
 		return Result{}, err
 	}
@@ -97,17 +97,12 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		res = Result{}
 		var keyConflict error
-		if key.Key != "" {
-			replay, done, err := lifecycle.Replay(ctx, tx, key, fp)
-			if err == nil && done {
-				if err := json.Unmarshal(replay, &res); err != nil {
-					return err
-				}
-				res.Existing = true
-				return nil
-			}
-			keyConflict = err // reported after the request's own 400s
+		replayed, err := once.Replay(ctx, tx, &res)
+		if err == nil && replayed {
+			res.Existing = true
+			return nil
 		}
+		keyConflict = err // reported after the request's own 400s
 		if err := usable(reason, reasonErr); err != nil {
 			return err
 		}
@@ -118,7 +113,7 @@ func (s *Service) Reissue(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return err
 		}
-		return lifecycle.Remember(ctx, tx, key, res)
+		return once.Remember(ctx, tx, res)
 	})
 	if err != nil {
 		return Result{}, err
@@ -133,7 +128,7 @@ func (s *Service) Check(ctx context.Context, req Request) error {
 	if err := req.Options.validate(); err != nil {
 		return err
 	}
-	if _, _, err := lifecycle.IdempotencyFor(req.OrgID, "reissue", req.IdempotencyKey, req); err != nil {
+	if _, err := storage.NewIdempotent(req.OrgID, "reissue", req.IdempotencyKey, req); err != nil {
 		return err
 	}
 	return usable(s.store.Reason(ctx, req.OrgID, req.ReasonID))
@@ -159,7 +154,7 @@ func (s *Service) reissue(ctx context.Context, tx storage.Tx, req Request, reaso
 	} else if !errors.Is(err, card.ErrNotFound) {
 		return Result{}, err
 	}
-	if err := Eligible(&old); err != nil {
+	if err := lifecycle.Reissuable(&old); err != nil {
 		return Result{}, err
 	}
 	next, err := s.successor(&old, req.Options, now)
@@ -170,50 +165,15 @@ func (s *Service) reissue(ctx context.Context, tx storage.Tx, req Request, reaso
 	// activation) is active at once, so the old card is canceled at once,
 	// as activating the successor would.
 	mustBlock := reason.MustBlock || next.Status == card.Normal
-	if to, change := OldCardOutcome(&old, mustBlock); change {
-		if _, err := lifecycle.Apply(&old, lifecycle.Reissue, to, now); err != nil {
-			return Result{}, err
-		}
-		// The old card is saved first: a canceled VIRTUAL card frees its
-		// alias for the successor.
-		if err := lifecycle.Persist(ctx, tx, &old, events.CardUpdated, events.OpReissue, now); err != nil {
-			return Result{}, err
-		}
+	// The old card is saved first: a canceled VIRTUAL card frees its alias
+	// for the successor.
+	if err := lifecycle.Replace(ctx, tx, &old, mustBlock, now); err != nil {
+		return Result{}, err
 	}
-	if err := lifecycle.Persist(ctx, tx, &next, events.CardCreated, events.OpReissue, now); err != nil {
+	if err := tx.Save(ctx, &next, events.Created(card.Reissue, now)); err != nil {
 		return Result{}, err
 	}
 	return Result{Old: old, New: next}, nil
-}
-
-// Eligible refuses the statuses that cannot be reissued: UNBOUND,
-// UNNUMBERED and DELETED; and a noname card terminated before it was ever
-// bound, which has no account and customer for a successor.
-func Eligible(c *card.Card) error {
-	switch c.Status {
-	case card.Unbound, card.Unnumbered, card.Deleted:
-		return &card.ConflictError{CardID: c.ID, Operation: lifecycle.Reissue.String(), Status: c.Status,
-			Reason: "UNBOUND, UNNUMBERED and DELETED cards are not reissued"}
-	}
-	if c.AccountID == "" {
-		return &card.ConflictError{CardID: c.ID, Operation: lifecycle.Reissue.String(), Status: c.Status,
-			Reason: "the noname card was never bound: it has no account and customer to reissue for"}
-	}
-	return nil
-}
-
-// OldCardOutcome is what a reissue does to the replaced card: the status it
-// moves to, and whether it moves at all.
-func OldCardOutcome(c *card.Card, mustBlock bool) (to card.Status, change bool) {
-	switch {
-	case c.Status.Terminated():
-		return c.Status, false
-	case c.Type != card.Plastic || mustBlock:
-		return card.Canceled, true
-	case c.Status == card.Normal:
-		return card.Reissued, true
-	}
-	return c.Status, false
 }
 
 // successor builds the new card replacing old.
@@ -222,19 +182,15 @@ func (s *Service) successor(old *card.Card, o Options, now time.Time) (card.Card
 	if err != nil {
 		return card.Card{}, err
 	}
-	c := card.Card{
-		OrgID: old.OrgID, ProgramID: old.ProgramID, AccountID: old.AccountID, CustomerID: old.CustomerID,
-		Type: old.Type, Mode: old.Mode, Status: p.InitialStatus(old.Type),
-		Name: old.Name, PrintedName: old.PrintedName,
-		IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(0, p.Months(), 0),
-		TrackNumber: old.TrackNumber + 1, ReissuedCardID: old.ID,
-		Metadata: old.Metadata, EmbossingCustomField: old.EmbossingCustomField, EmbossingGroup: old.EmbossingGroup,
-		PINLength: old.PINLength, ContactlessEnabled: old.ContactlessEnabled,
-		TransactionLimit: old.TransactionLimit, TemplateID: old.TemplateID,
-		CVVRotationIntervalHours: old.CVVRotationIntervalHours,
-		ValidityPeriodHours:      old.ValidityPeriodHours,
-		Version:                  1, CreatedAt: now, UpdatedAt: now,
-	}
+	c := p.NewCard(old.OrgID, old.Type, now)
+	c.AccountID, c.CustomerID, c.Mode = old.AccountID, old.CustomerID, old.Mode
+	c.Name, c.PrintedName = old.Name, old.PrintedName
+	c.TrackNumber, c.ReissuedCardID = old.TrackNumber+1, old.ID
+	c.Metadata, c.EmbossingCustomField, c.EmbossingGroup = old.Metadata, old.EmbossingCustomField, old.EmbossingGroup
+	c.PINLength, c.ContactlessEnabled = old.PINLength, old.ContactlessEnabled
+	c.TransactionLimit, c.TemplateID = old.TransactionLimit, old.TemplateID
+	c.CVVRotationIntervalHours = old.CVVRotationIntervalHours
+	c.ValidityPeriodHours = old.ValidityPeriodHours
 	if o.PrintedName != "" {
 		c.PrintedName = o.PrintedName
 	}

@@ -1,66 +1,23 @@
 package reissue_test
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/internal/spec"
 	"github.com/cardcore/cardcore/reissue"
 )
 
-// SPEC section 3, copied by hand with the names the spec spells: these
-// lists are the test's own, not derived from the library.
-const (
-	specNotReissued  = "UNBOUND UNNUMBERED DELETED"
-	specTerminations = "LOST ROBBED THEFT CANCELED FRAUD DAMAGED EXPIRED DELETED BROKEN DEFECT"
-)
-
-func specIn(s card.Status, names string) bool {
-	for _, n := range strings.Fields(names) {
-		if n == s.String() {
-			return true
-		}
-	}
-	return false
-}
-
-// specOld is what SPEC section 3 says a reissue does to the old card:
-// refused (a conflict) for UNBOUND, UNNUMBERED and DELETED; else kept when
-// terminated; else CANCELED for VIRTUAL, TEMPORARY, RECURRING or with
-// must_block; else (PLASTIC without must_block) REISSUED when NORMAL and
-// kept otherwise.
-func specOld(typ string, mustBlock bool, from card.Status) (refused bool, to string) {
-	switch {
-	case specIn(from, specNotReissued):
-		return true, from.String()
-	case specIn(from, specTerminations):
-		return false, from.String()
-	case typ != "PLASTIC" || mustBlock:
-		return false, "CANCELED"
-	case from.String() == "NORMAL":
-		return false, "REISSUED"
-	}
-	return false, from.String()
-}
-
-// specNewStatus is the status a new card of typ starts in (SPEC section 2,
-// program 1).
-func specNewStatus(typ string) string {
-	if typ == "PLASTIC" {
-		return "CREATED"
-	}
-	return "NORMAL"
-}
-
 // TestReissueScenarios reissues a card of every type, in every one of the
 // 19 statuses, for a reason with and without must_block, and checks the
-// old card, the new card and the outbox against SPEC section 3. Each case
-// works in an org of its own, so its catalogue, cards and events are apart.
+// old card, the new card and the outbox against SPEC section 3 (package
+// spec). Each case works in an org of its own, so its catalogue, cards and
+// events are apart.
 func TestReissueScenarios(t *testing.T) {
-	each(t, func(t *testing.T, e *env) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		n := 0
 		for _, typ := range card.Types() {
 			for _, mustBlock := range []bool{false, true} {
@@ -76,26 +33,24 @@ func TestReissueScenarios(t *testing.T) {
 	})
 }
 
-func scenario(t *testing.T, e *env, orgID string, typ card.Type, mustBlock bool, from card.Status) {
+func scenario(t *testing.T, e *cardtest.Env, orgID string, typ card.Type, mustBlock bool, from card.Status) {
 	reason := newReason(t, e, orgID, mustBlock)
 	old := stored(orgID, typ, from, 1)
-	insert(t, e.store, &old)
-	before := mustGet(t, e, orgID, old.ID)
+	e.Insert(t, &old)
+	before := e.Card(t, orgID, old.ID)
 
-	res, err := e.reissue.Reissue(t.Context(), reissue.Request{OrgID: orgID, CardID: old.ID, ReasonID: reason.ID})
+	res, err := e.Reissue.Reissue(t.Context(), reissue.Request{OrgID: orgID, CardID: old.ID, ReasonID: reason.ID})
 
-	refused, wantOld := specOld(typ.String(), mustBlock, from)
+	refused, wantOld := spec.ReissueOld(typ.String(), mustBlock, from)
 	if refused {
-		var ce *card.ConflictError
-		wantConflict(t, err)
-		if errors.As(err, &ce); ce.CardID != old.ID || ce.Status != from || ce.Operation == "" {
+		if ce := cardtest.WantConflict(t, err, "reissue"); ce.CardID != old.ID || ce.Status != from || ce.Operation == "" {
 			t.Fatalf("the conflict names card %d in %s (operation %q), want card %d in %s", ce.CardID, ce.Status, ce.Operation, old.ID, from)
 		}
-		if n := countCards(t, e, orgID); n != 1 {
+		if n := e.CountCards(t, orgID); n != 1 {
 			t.Fatalf("a refused reissue left %d cards", n)
 		}
-		sameCard(t, "the refused card", mustGet(t, e, orgID, old.ID), before)
-		wantEvents(t, e, orgID, 0)
+		cardtest.SameCard(t, "the refused card", e.Card(t, orgID, old.ID), before)
+		e.WantEvents(t, orgID, 0)
 		return
 	}
 	if err != nil {
@@ -106,8 +61,8 @@ func scenario(t *testing.T, e *env, orgID string, typ card.Type, mustBlock bool,
 	}
 
 	// The old card.
-	gotOld := mustGet(t, e, orgID, old.ID)
-	sameCard(t, "the result's old card", res.Old, gotOld)
+	gotOld := e.Card(t, orgID, old.ID)
+	cardtest.SameCard(t, "the result's old card", res.Old, gotOld)
 	changed := wantOld != from.String()
 	if gotOld.Status.String() != wantOld {
 		t.Fatalf("old card: %s, want %s", gotOld.Status, wantOld)
@@ -117,28 +72,28 @@ func scenario(t *testing.T, e *env, orgID string, typ card.Type, mustBlock bool,
 			t.Fatalf("old card: previous %s version %d, want %s and 2", gotOld.PreviousStatus, gotOld.Version, from)
 		}
 	} else {
-		sameCard(t, "the unchanged old card", gotOld, before)
+		cardtest.SameCard(t, "the unchanged old card", gotOld, before)
 	}
 
 	// The new card.
-	if n := countCards(t, e, orgID); n != 2 {
+	if n := e.CountCards(t, orgID); n != 2 {
 		t.Fatalf("the org has %d cards after a reissue, want 2", n)
 	}
-	next := mustGet(t, e, orgID, res.New.ID)
-	sameCard(t, "the result's new card", res.New, next)
+	next := e.Card(t, orgID, res.New.ID)
+	cardtest.SameCard(t, "the result's new card", res.New, next)
 	if next.ID == old.ID || next.Type != typ || next.AccountID != old.AccountID || next.CustomerID != old.CustomerID ||
 		next.ProgramID != old.ProgramID || next.Mode != old.Mode || next.Name != old.Name {
 		t.Fatalf("new card %+v does not match the old %+v in type, account, customer, program, mode or name", next, old)
 	}
-	if next.Status.String() != specNewStatus(typ.String()) || !next.PreviousStatus.IsZero() {
-		t.Fatalf("new card: %s (previous %s), want %s", next.Status, next.PreviousStatus, specNewStatus(typ.String()))
+	if next.Status.String() != spec.NewStatus(typ.String()) || !next.PreviousStatus.IsZero() {
+		t.Fatalf("new card: %s (previous %s), want %s", next.Status, next.PreviousStatus, spec.NewStatus(typ.String()))
 	}
 	if next.TrackNumber != old.TrackNumber+1 || next.ReissuedCardID != old.ID || next.Version != 1 {
 		t.Fatalf("new card: track %d reissued_card_id %d version %d; want %d, %d, 1",
 			next.TrackNumber, next.ReissuedCardID, next.Version, old.TrackNumber+1, old.ID)
 	}
-	if !next.IssuingDate.Equal(t0) {
-		t.Fatalf("new card issued %v, want %v", next.IssuingDate, t0)
+	if !next.IssuingDate.Equal(cardtest.T0) {
+		t.Fatalf("new card issued %v, want %v", next.IssuingDate, cardtest.T0)
 	}
 
 	// The events: Card updated for the old card when its status changed,
@@ -147,10 +102,10 @@ func scenario(t *testing.T, e *env, orgID string, typ card.Type, mustBlock bool,
 	if changed {
 		want = 2
 	}
-	evs := wantEvents(t, e, orgID, want)
+	evs := e.WantEvents(t, orgID, want).ByCard()
 	created := evs[next.ID]
-	wantTypes(t, next.ID, created, events.CardCreated)
-	d := created[0].data
+	cardtest.WantTypes(t, next.ID, created, events.CardCreated)
+	d := created[0].Card
 	if d.ReissuedCardID != old.ID || d.TrackNumber != old.TrackNumber+1 || d.Version != 1 ||
 		d.CardStatus != next.Status.String() || d.CardType != typ.String() ||
 		d.AccountID != old.AccountID || d.CustomerID != old.CustomerID || d.ProgramID != old.ProgramID {
@@ -163,8 +118,8 @@ func scenario(t *testing.T, e *env, orgID string, typ card.Type, mustBlock bool,
 		return
 	}
 	updated := evs[old.ID]
-	wantTypes(t, old.ID, updated, events.CardUpdated)
-	if u := updated[0].data; u.CardStatus != wantOld || u.CardPreviousStatus != from.String() || u.Version != 2 || u.TrackNumber != old.TrackNumber {
+	cardtest.WantTypes(t, old.ID, updated, events.CardUpdated)
+	if u := updated[0].Card; u.CardStatus != wantOld || u.CardPreviousStatus != from.String() || u.Version != 2 || u.TrackNumber != old.TrackNumber {
 		t.Fatalf("update-1 data %+v, want %s from %s at version 2", u, wantOld, from)
 	}
 	if updated[0].CID != created[0].CID {

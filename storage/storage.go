@@ -8,13 +8,16 @@ import (
 	"github.com/cardcore/cardcore/events"
 )
 
-// Store is the port to the cards, the outbox and the idempotency records.
-// Implementations are safe for concurrent use. Errors wrap the sentinels of
-// package card (card.ErrNotFound, card.ErrConflict...) and never expose
-// driver error types.
+// Store is the port to the cards, the outbox, the subscriptions and the
+// idempotency records. Implementations are safe for concurrent use. Errors
+// wrap the sentinels of package card (card.ErrNotFound, card.ErrConflict...)
+// and never expose driver error types.
 type Store interface {
 	// Outbox is the read side of the transactional outbox, for a relay.
 	events.Outbox
+	// Subscriptions are the named cursors on the feed, across orgs, that
+	// the deliverers of package events move under a lease.
+	events.Subscriptions
 	// Card returns card id of org, or an error wrapping card.ErrNotFound.
 	Card(ctx context.Context, org string, id int64) (card.Card, error)
 	// CardByToken returns the card of org whose Token is token, or an error
@@ -56,50 +59,75 @@ type Page struct {
 	Limit int   // at most this many; must be positive
 }
 
-// Tx is a transaction opened by Store.Update. It is not safe for concurrent
-// use and is dead once fn returns.
+// Tx is a transaction opened by Store.Update: every role a use case may
+// need inside it. It is not safe for concurrent use and is dead once the
+// function given to Update returns.
 type Tx interface {
-	// Card loads card id of org and locks it until the transaction ends, so
-	// no other transaction changes it meanwhile. Errors wrap
-	// card.ErrNotFound when there is no such card in the org.
+	Cards
+	CardWriter
+	Sweeps
+	Idempotency
+	ReasonWriter
+	BulkWriter
+}
+
+// Cards reads cards inside a transaction. Every card it returns is locked
+// until the transaction ends, so no other transaction changes it
+// meanwhile; errors wrap card.ErrNotFound when there is no such card.
+type Cards interface {
+	// Card loads card id of org.
 	Card(ctx context.Context, org string, id int64) (card.Card, error)
-	// CardByToken loads the card of org whose Token is token and locks it
-	// like Card; card.ErrNotFound when there is none.
+	// CardByToken loads the card of org whose Token is token.
 	CardByToken(ctx context.Context, org, token string) (card.Card, error)
 	// CardByLast4 loads the synced card (Card.Synced) of org kept for the
-	// account, customer and last four digits, and locks it like Card;
-	// card.ErrNotFound when there is none. Cards that are not synced are
-	// never returned, whatever their last four digits. At most one synced
-	// card exists per (org, account, customer, last4): Insert of a second
-	// one is a card.ErrConflict.
+	// account, customer and last four digits. Cards that are not synced
+	// are never returned, whatever their last four digits. At most one
+	// synced card exists per (org, account, customer, last4): saving a
+	// second one is a card.ErrConflict.
 	CardByLast4(ctx context.Context, org, account, customer, last4 string) (card.Card, error)
-	// Successor returns the card whose ReissuedCardID is id, or an error
-	// wrapping card.ErrNotFound.
+	// Successor loads the card whose ReissuedCardID is id.
 	Successor(ctx context.Context, org string, id int64) (card.Card, error)
 	// VirtualAliasTaken reports whether the customer already has a VIRTUAL
-	// card named name that is not terminated.
+	// card named name that is not terminated. It locks nothing.
 	VirtualAliasTaken(ctx context.Context, org, customer, name string) (bool, error)
-	// Insert stores a new card and sets its ID (and its Token when empty).
-	// c.Version must be 1. A second non-terminated VIRTUAL card with the
-	// same alias for the customer is a card.ErrConflict.
-	Insert(ctx context.Context, c *card.Card) error
-	// Save stores c over the stored card with the same id and org. c.Version
-	// must be exactly one above the stored version, else the error wraps
-	// card.ErrConflict (a concurrent update) and nothing is written. A store
-	// may hold the write of a card this transaction read (and locked) back
-	// and send it with the next call on tx, or at commit: the transaction
-	// still reads its own writes, and a failure of the write (a broken
-	// unique rule) is then the error of that call or of Update.
-	Save(ctx context.Context, c *card.Card) error
-	// Append writes events to the outbox, in order. The store assigns each
-	// its Seq, ascending within the transaction.
+}
+
+// CardWriter writes cards, each with the event of its change, and the
+// events that describe no one card. A change and its event are one call,
+// so no card is written without its event.
+type CardWriter interface {
+	// Save writes c and appends the event ch describes of it. A card
+	// without an ID is inserted: c.Version must be 1, and the store sets
+	// its ID (and its Token when empty) before the event is built. A card
+	// with an ID is stored over the stored card with the same id and org:
+	// c.Version must be exactly one above the stored version, else the
+	// error wraps card.ErrConflict (a concurrent update) and nothing is
+	// written. A second non-terminated VIRTUAL card with the same alias for
+	// the customer is a card.ErrConflict.
+	Save(ctx context.Context, c *card.Card, ch events.Change) error
+	// SaveNew inserts new cards as Save does, each with the event ch
+	// describes of it, in as few statements as the store can, and sets
+	// their IDs and Tokens in cs. After an error some cards may have been
+	// written: the caller must fail the transaction.
+	SaveNew(ctx context.Context, cs []card.Card, ch events.Change) error
+	// Append writes events that describe no one card (a noname
+	// cancellation) to the outbox, in order.
 	Append(ctx context.Context, evs ...events.Event) error
-	// Due returns up to limit cards the sweep must change at now: cards not
-	// terminated whose expiration month is over (ExpiresAt <= now), and
-	// cards in NORMAL, REISSUED, BLOCKED, PENDING or WARNING whose
+}
+
+// Sweeps finds the cards the sweep must change.
+type Sweeps interface {
+	// Due returns up to limit cards the sweep must change at now: cards
+	// not terminated whose expiration month is over (ExpiresAt <= now),
+	// and cards in NORMAL, REISSUED, BLOCKED, PENDING or WARNING whose
 	// ValidUntil <= now. The cards are locked; on stores with row locks,
 	// cards locked by another transaction are skipped.
 	Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error)
+}
+
+// Idempotency keeps the keys of replayable requests. Use it through
+// Idempotent, the one mechanism of every keyed use case.
+type Idempotency interface {
 	// Claim records key with fingerprint (a digest of the request) when it
 	// is new and returns claimed = true; the caller then stores the result
 	// with Complete in the same transaction. When the key exists it returns
@@ -108,28 +136,26 @@ type Tx interface {
 	Claim(ctx context.Context, key IdempotencyKey, fingerprint string) (rec IdempotencyRecord, claimed bool, err error)
 	// Complete stores the result of a claimed key.
 	Complete(ctx context.Context, key IdempotencyKey, result []byte) error
+}
 
-	// InsertCards stores new cards as Insert does, in as few statements as
-	// the store can, and sets their IDs and Tokens in cs. After an error
-	// some cards may have been written: the caller must fail the
-	// transaction.
-	InsertCards(ctx context.Context, cs []card.Card) error
-
-	// Reason loads reason id of org, locked like Card.
+// ReasonWriter keeps the reissue reasons catalogue inside a transaction.
+type ReasonWriter interface {
+	// Reason loads reason id of org, locked like a card.
 	Reason(ctx context.Context, org string, id int64) (card.Reason, error)
-	// InsertReason stores a new reason and sets its ID.
-	InsertReason(ctx context.Context, r *card.Reason) error
-	// SaveReason stores r over the stored reason with the same id and org;
+	// SaveReason inserts r when it has no ID (setting it), and otherwise
+	// stores it over the stored reason with the same id and org,
 	// card.ErrNotFound when there is none.
 	SaveReason(ctx context.Context, r *card.Reason) error
+}
 
-	// Bulk loads noname bulk id of org, locked like Card.
+// BulkWriter keeps noname bulks and their external ids inside a
+// transaction.
+type BulkWriter interface {
+	// Bulk loads noname bulk id of org, locked like a card.
 	Bulk(ctx context.Context, org, id string) (card.Bulk, error)
-	// InsertBulk stores a new bulk, setting its ID when empty. b.Version
-	// must be 1.
-	InsertBulk(ctx context.Context, b *card.Bulk) error
-	// SaveBulk stores b over the stored bulk, with the same version rule as
-	// Save.
+	// SaveBulk inserts b when b.Version is 1 (setting its ID when empty),
+	// and otherwise stores it over the stored bulk with the version rule
+	// of CardWriter.Save.
 	SaveBulk(ctx context.Context, b *card.Bulk) error
 	// AddExternalIDs appends external ids to bulk id, after those it holds.
 	// An id the bulk already holds is a card.ErrConflict; some ids may

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Multi-row inserts, for InsertCards and Append of many events.
+// Multi-row inserts, for SaveNew and Append of many events.
 //
 // bun writes every value of a multi-row INSERT into its SQL text, so each
 // batch was a new, large statement: SQLite parsed it again (a quarter of
@@ -89,7 +89,7 @@ var eventInsert = &bulkTable{
 	sqliteRows: 32,
 }
 
-// insertCards implements InsertCards: it checks and converts up to
+// insertCards writes the cards of SaveNew: it checks and converts up to
 // bulkBatch cards at a time, writes them, and sets their ids from what
 // RETURNING gives. RETURNING is not promised to follow the order of the
 // rows, so ids are matched to cards by token, which is unique.
@@ -264,7 +264,7 @@ func execBulk(ctx context.Context, st *sql.Stmt, args []any, scan func(*sql.Rows
 // earlier rows, and for the ten b-trees of a card that journal outgrows
 // memory into a temporary file. FAIL keeps the rows written before a
 // failing one, as the earlier statements of the batch are kept anyway:
-// the caller fails the transaction on an error (storage.Tx.InsertCards;
+// the caller fails the transaction on an error (storage.Tx.SaveNew;
 // the outbox has no unique rule for a row to fail on).
 //
 // On PostgreSQL, whatever rows is, it inserts from the unnested column

@@ -48,18 +48,14 @@ func TestBulkStatementShapes(t *testing.T) {
 	}
 }
 
-// InsertCards writes batches of sizes that are not multiples of a
+// SaveNew writes batches of sizes that are not multiples of a
 // statement's rows, on both databases: every column reads back as given,
 // NULL and not, each id belongs to its card's token, and ids ascend in
 // slice order.
 func TestBulkInsertCardsRoundTrip(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			db := openForPlan(t, kind)
-			s, err := New(t.Context(), db)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, db := storeForPlan(t, kind)
 			var seq int
 			var last int64
 			for _, n := range []int{1, 5, 99, 101, 1000, 1234, bulkBatch + 3} {
@@ -68,9 +64,11 @@ func TestBulkInsertCardsRoundTrip(t *testing.T) {
 					seq++
 					cs[i] = variedCard(seq)
 				}
-				err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.InsertCards(ctx, cs) })
+				err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+					return tx.SaveNew(ctx, cs, events.Created(card.StartBulk, time.Now()))
+				})
 				if err != nil {
-					t.Fatalf("InsertCards of %d: %v", n, err)
+					t.Fatalf("SaveNew of %d: %v", n, err)
 				}
 				for i := range cs {
 					if cs[i].ID <= last {
@@ -148,11 +146,7 @@ func variedCard(n int) card.Card {
 func TestBulkAppendKeepsOrder(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			db := openForPlan(t, kind)
-			s, err := New(t.Context(), db)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, db := storeForPlan(t, kind)
 			zone := time.FixedZone("UTC-5", -5*60*60)
 			for _, n := range []int{appendOneByOne + 1, 33, 1000, bulkBatch + 7} {
 				org := fmt.Sprint("org-", n)

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 
 	"github.com/cardcore/cardcore/card"
@@ -16,7 +17,7 @@ const batchRows = 500
 
 // Reason implements storage.Store.
 func (s *Store) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {
-	return loadReason(ctx, s.db, org, id, "")
+	return loadReason(ctx, s.reads(), org, id, "")
 }
 
 // Reasons implements storage.Store.
@@ -25,7 +26,7 @@ func (s *Store) Reasons(ctx context.Context, org string, enabled *bool, page sto
 		return nil, card.Invalid("limit", "must be positive")
 	}
 	var rows []reasonRow
-	q := s.db.NewSelect().Model(&rows).Where("org_id = ? AND id > ?", org, page.After)
+	q := s.reads().NewSelect().Model(&rows).Where("org_id = ? AND id > ?", org, page.After)
 	if enabled != nil {
 		q = q.Where("enabled = ?", *enabled)
 	}
@@ -41,7 +42,7 @@ func (s *Store) Reasons(ctx context.Context, org string, enabled *bool, page sto
 
 // Bulk implements storage.Store.
 func (s *Store) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
-	return loadBulk(ctx, s.db, org, id, "")
+	return loadBulk(ctx, s.reads(), org, id, "")
 }
 
 // BulkCounts implements storage.Store.
@@ -50,7 +51,7 @@ func (s *Store) BulkCounts(ctx context.Context, org, id string) (map[card.Status
 		Status string `bun:"status"`
 		N      int    `bun:"n"`
 	}
-	err := s.db.NewSelect().Model((*cardRow)(nil)).ColumnExpr("bulk_status AS status, count(*) AS n").
+	err := s.reads().NewSelect().Model((*cardRow)(nil)).ColumnExpr("bulk_status AS status, count(*) AS n").
 		Where("bulk_id = ? AND bulk_status IS NOT NULL AND org_id = ?", id, org).GroupExpr("bulk_status").Scan(ctx, &rows)
 	if err != nil {
 		return nil, translate(ctx, "count bulk cards", err)
@@ -90,26 +91,19 @@ func loadBulk(ctx context.Context, db bun.IDB, org, id string, lock string) (car
 	return r.bulk()
 }
 
-func (t *txn) InsertCards(ctx context.Context, cs []card.Card) error {
-	return t.insertCards(ctx, cs)
-}
-
 func (t *txn) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {
 	return loadReason(ctx, t.db, org, id, t.lock())
 }
 
-func (t *txn) InsertReason(ctx context.Context, r *card.Reason) error {
-	row := reasonRowOf(r)
-	row.ID = 0
-	if _, err := t.db.NewInsert().Model(&row).Returning("id").Exec(ctx); err != nil {
-		return translate(ctx, "insert reason", err)
-	}
-	r.ID = row.ID
-	return nil
-}
-
 func (t *txn) SaveReason(ctx context.Context, r *card.Reason) error {
 	row := reasonRowOf(r)
+	if r.ID == 0 {
+		if _, err := t.db.NewInsert().Model(&row).Returning("id").Exec(ctx); err != nil {
+			return translate(ctx, "insert reason", err)
+		}
+		r.ID = row.ID
+		return nil
+	}
 	res, err := t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
 		Where("id = ? AND org_id = ?", r.ID, r.OrgID).Exec(ctx)
 	if err != nil {
@@ -125,30 +119,28 @@ func (t *txn) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
 	return loadBulk(ctx, t.db, org, id, t.lock())
 }
 
-func (t *txn) InsertBulk(ctx context.Context, b *card.Bulk) error {
-	if b.Version != 1 {
-		return card.Invalid("version", "a new bulk has version 1")
-	}
-	if b.ID == "" {
+func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {
+	if b.Version == 1 && b.ID == "" {
 		b.ID = uuid.NewString()
 	}
 	row := bulkRowOf(b)
-	if _, err := t.db.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return translate(ctx, "insert bulk", err)
+	var res sql.Result
+	var err error
+	reason := "bulk " + b.ID + " changed concurrently (version " + strconv.FormatInt(b.Version-1, 10) + " is not the stored one)"
+	if b.Version == 1 {
+		// A stored bulk with the id is a conflict like a stale version,
+		// which does not abort a PostgreSQL transaction.
+		res, err = t.db.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+		reason = "bulk " + b.ID + " already exists"
+	} else {
+		res, err = t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
+			Where("id = ? AND org_id = ? AND version = ?", b.ID, b.OrgID, b.Version-1).Exec(ctx)
 	}
-	return nil
-}
-
-func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {
-	row := bulkRowOf(b)
-	res, err := t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
-		Where("id = ? AND org_id = ? AND version = ?", b.ID, b.OrgID, b.Version-1).Exec(ctx)
 	if err != nil {
 		return translate(ctx, "save bulk", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return &card.ConflictError{Operation: "save bulk",
-			Reason: "bulk " + b.ID + " changed concurrently (version " + strconv.FormatInt(b.Version-1, 10) + " is not the stored one)"}
+		return &card.ConflictError{Operation: "save bulk", Reason: reason}
 	}
 	return nil
 }

@@ -12,7 +12,8 @@
 // the host's own tables. Migrate applies the embedded migrations and records
 // them in cardcore_migrations (locked through cardcore_migration_locks),
 // apart from the host's bun_migrations; it is safe to call on every start.
-// Hosts that apply migrations with their own tool read them from Migrations.
+// Hosts that apply migrations with their own tool read them from Migrations,
+// and Pending lists those a database lacks, without writing to it.
 //
 // Unique indexes hold the rules that must survive concurrent writers: a card
 // has at most one successor (one card per reissued_card_id), a customer's
@@ -61,11 +62,19 @@
 // PostgreSQL behind a pooler in transaction mode, prepared statements need
 // the pooler's support for them (PgBouncer 1.21 and later).
 //
-// On PostgreSQL a change (save a card the transaction read and locked,
-// then append its event) is one statement: the UPDATE is held back and
-// sent with the event's INSERT (WITH saved AS (UPDATE ... RETURNING id)
-// INSERT ... SELECT ... FROM saved), one round trip fewer per change. Any
-// other call, and the commit, sends a held UPDATE first.
+// A change of a card and its event are one call, Save, and on PostgreSQL
+// one statement: WITH saved AS (UPDATE ... RETURNING id) INSERT INTO
+// cardcore_outbox ... SELECT ... FROM saved, one round trip per change,
+// whether or not the transaction read the card. The event's row is
+// inserted only when the UPDATE found the version it saves over, so a
+// stale version is a conflict that writes neither. (This replaced the held
+// save: when a save and its event were two calls, the PostgreSQL
+// transaction held the UPDATE back until the event came, and sent the
+// held UPDATE before any other call.) A new card and its event are two
+// statements, as the event carries the id the INSERT assigns; SaveNew
+// writes a batch of cards, then their events, in multi-row statements. On
+// SQLite, where a statement costs no round trip, a save and its event are
+// two statements.
 //
 // A save writes only the columns that changed since the card was read in
 // the transaction. No index names the status: the indexes the status
@@ -74,6 +83,44 @@
 // leaves their set. So the commonest writes, such as NORMAL <-> BLOCKED,
 // rewrite no index entry on SQLite and are heap-only updates on
 // PostgreSQL.
+//
+// # The host's transaction
+//
+// InTx binds the store to a transaction the host opened on the same
+// database, so the host's own rows and the library's changes, events
+// included, commit together or not at all. Update of the bound store runs
+// its function in a savepoint of the host's transaction: released when the
+// function returns nil, rolled back to when it fails, so a refused use case
+// leaves nothing of itself and the host's transaction goes on (on
+// PostgreSQL, even after a statement the database refused). It never
+// commits and never retries: a PostgreSQL deadlock or serialization
+// failure comes back, reported by Retryable, and the host runs its whole
+// transaction again. The bound store's reads of cards, reasons and bulks
+// run in the host's transaction and see its uncommitted writes; the
+// outbox side (Feed, Pending, MarkPublished) stays on the store's own
+// connections, as an event is in the feed only once its transaction has
+// committed.
+//
+// On SQLite the host's transaction holds the database's one write lock
+// from its first write (from BEGIN when it is IMMEDIATE, as ModerncDSN's
+// _txlock=immediate makes every transaction) to its commit, and every
+// other writer, the store's own Updates included, waits for it meanwhile:
+// keep such transactions short. The bound store does not queue for the
+// store's writer slot, which an Update waiting for the host's lock may
+// hold; each of its Updates takes the write lock at once, as Update does.
+//
+// # Telemetry
+//
+// Each Update is a span named cardcore.tx (status Error when it fails) from
+// WithTracerProvider's provider. Once its transaction commits (for a bound
+// store: once its savepoint is released, whatever the host then does) the
+// counter cardcore.card.changes of WithMeterProvider's provider counts its
+// card changes, with the attribute operation (card.Operation's name), and
+// from and to when the status changed (to alone for a new card; neither
+// for a card saved without being read in the transaction); the counter
+// cardcore.tx counts every Update with the attribute outcome, committed or
+// failed. By default both providers are the global ones of package otel,
+// which do nothing until the host installs an SDK.
 //
 // # Idempotency records
 //

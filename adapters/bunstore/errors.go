@@ -67,7 +67,7 @@ func translate(ctx context.Context, op string, err error) error {
 		}
 		return &card.ConflictError{Operation: op, Reason: rule}
 	}
-	return &storeError{op: op, msg: err.Error(), retryable: retryable(err)}
+	return &storeError{op: op, msg: err.Error(), retryable: Retryable(err)}
 }
 
 func unique(err error) bool {
@@ -82,9 +82,12 @@ func unique(err error) bool {
 	return false
 }
 
-// retryable reports a PostgreSQL serialization failure or deadlock, after
-// which the whole transaction may be run again.
-func retryable(err error) bool {
+// Retryable reports whether err is a PostgreSQL deadlock or serialization
+// failure, after which the whole transaction may be run again. Update
+// runs its own transactions again; the host checks the errors of a
+// transaction of its own, which the Update of a store bound by InTx
+// returns rather than retries.
+func Retryable(err error) bool {
 	var se *storeError
 	if errors.As(err, &se) {
 		return se.retryable

@@ -30,6 +30,13 @@ const sequenceBatch = 10000
 // positions, follow the card's versions. Events are in the feed as soon as
 // their transaction has committed.
 func (s *Store) Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error) {
+	return s.feed(ctx, &org, after, limit)
+}
+
+// feed returns up to limit committed events above feed position after, in
+// feed order, each with Seq set to its position: org's events, or every
+// org's when org is nil.
+func (s *Store) feed(ctx context.Context, org *string, after int64, limit int) ([]events.Event, error) {
 	if limit <= 0 {
 		return nil, card.Invalid("limit", "must be positive")
 	}
@@ -38,15 +45,18 @@ func (s *Store) Feed(ctx context.Context, org string, after int64, limit int) ([
 	}
 	var rows []outboxRow
 	q := s.db.NewSelect().Model(&rows).Limit(int64(limit))
-	if s.sqlite {
-		q = q.Where("org_id = ? AND seq > ?", org, after).OrderExpr("seq")
-	} else {
+	pos := "seq"
+	if !s.sqlite {
 		if err := s.sequence(ctx); err != nil {
 			return nil, err
 		}
-		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, published_at, feed_pos AS seq").
-			Where("org_id = ? AND feed_pos > ?", org, after).OrderExpr("feed_pos")
+		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, published_at, feed_pos AS seq")
+		pos = "feed_pos"
 	}
+	if org != nil {
+		q = q.Where("org_id = ?", *org)
+	}
+	q = q.Where("? > ?", bun.Ident(pos), after).OrderExpr("?", bun.Ident(pos))
 	if err := q.Scan(ctx); err != nil {
 		return nil, translate(ctx, "read feed", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/uptrace/bun"
@@ -117,6 +118,17 @@ func explainLines(t *testing.T, db *bun.DB, query string) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// storeForPlan returns a store over a database of openForPlan.
+func storeForPlan(t *testing.T, kind string) (*Store, *bun.DB) {
+	t.Helper()
+	db := openForPlan(t, kind)
+	s, err := New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, db
 }
 
 // openForPlan opens a migrated database of kind. The package's own tests
@@ -328,29 +340,32 @@ func TestDerivedKeysBackfill(t *testing.T) {
 }
 
 // A card read in a transaction is remembered with its derived keys, so a
-// save writes them only when they change.
+// save writes them only when they change; a card the transaction inserted
+// is remembered as stored.
 func TestLoadedRowHasDerivedKeys(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			db := openForPlan(t, kind)
+			s, _ := storeForPlan(t, kind)
 			ctx := t.Context()
-			s, err := New(ctx, db)
-			if err != nil {
-				t.Fatal(err)
-			}
 			now := time.Date(2030, 1, 15, 0, 0, 0, 0, time.UTC)
 			c := card.Card{OrgID: "org", Type: card.Virtual, Status: card.Normal, Mode: card.Credit, Name: "alias",
 				IssuingDate: now, ExpirationDate: now.AddDate(1, 0, 0), ValidUntil: now.AddDate(0, 1, 0),
 				TrackNumber: 1, PINLength: 4, Version: 1, CreatedAt: now, UpdatedAt: now}
-			err = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-				if err := tx.Insert(ctx, &c); err != nil {
+			err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+				if err := tx.Save(ctx, &c, events.Created(card.Create, now)); err != nil {
 					return err
 				}
+				inserted := tx.(*txn).loaded[c.ID]
 				got, err := tx.Card(ctx, "org", c.ID)
 				if err != nil {
 					return err
 				}
-				loaded := txnOf(tx).loaded[c.ID]
+				loaded := tx.(*txn).loaded[c.ID]
+				for _, col := range cardTable {
+					if !col.same(&inserted, &loaded) {
+						t.Errorf("the row remembered by the insert has %s = %v, the stored one %v", col.name, col.arg(s.q.text, &inserted), col.arg(s.q.text, &loaded))
+					}
+				}
 				want := rowOf(&got)
 				if loaded.AliasKey != "alias" || !loaded.ExpiryDue.Equal(want.ExpiryDue) || !loaded.ValidityDue.Equal(want.ValidityDue) || loaded.BulkStatus != "" {
 					t.Errorf("loaded keys (%q, %v, %v, %q), want those of %+v", loaded.AliasKey, loaded.ExpiryDue, loaded.ValidityDue, loaded.BulkStatus, want)
@@ -368,16 +383,12 @@ func TestLoadedRowHasDerivedKeys(t *testing.T) {
 // whose context ends while it waits returns the context's error and never
 // runs.
 func TestWriterQueueHonoursContext(t *testing.T) {
-	db := openForPlan(t, "sqlite")
-	s, err := New(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := storeForPlan(t, "sqlite")
 	s.writer <- struct{}{} // another transaction holds the lock
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	ran := false
-	err = s.Update(ctx, func(context.Context, storage.Tx) error { ran = true; return nil })
+	err := s.Update(ctx, func(context.Context, storage.Tx) error { ran = true; return nil })
 	if !errors.Is(err, context.DeadlineExceeded) || ran {
 		t.Errorf("Update = %v, ran %v; want the deadline error, not run", err, ran)
 	}
@@ -387,10 +398,28 @@ func TestWriterQueueHonoursContext(t *testing.T) {
 	}
 }
 
-// txnOf is the txn under a transaction Update passes.
-func txnOf(tx storage.Tx) *txn {
-	if h, ok := tx.(*heldTx); ok {
-		return h.t
+// A store bound to a host's transaction does not queue for the store's
+// writer slot: the host's transaction holds SQLite's write lock already,
+// and the transaction holding the slot may be waiting for it.
+func TestInTxTakesNoWriterSlot(t *testing.T) {
+	s, db := storeForPlan(t, "sqlite")
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return tx.(*txn)
+	defer tx.Rollback() //nolint:errcheck // rolled back once the check is done
+	// Another transaction of the store holds the slot, waiting for
+	// SQLite's lock.
+	s.writer <- struct{}{}
+	defer func() { <-s.writer }()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err = s.InTx(tx).Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		c := card.Card{OrgID: "org", Type: card.Plastic, Status: card.Created, Mode: card.Credit, Name: "PLASTIC",
+			Version: 1, PINLength: 4, TrackNumber: 1}
+		return tx.Save(ctx, &c, events.Created(card.Create, time.Now()))
+	})
+	if err != nil {
+		t.Errorf("Update of the bound store while the writer slot is taken: %v", err)
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/migrate"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 //go:embed migrations
@@ -30,7 +32,8 @@ const (
 )
 
 // Store is the storage.Store of cardcore over bun, for SQLite and PostgreSQL.
-// It is safe for concurrent use.
+// It is safe for concurrent use, but for a store bound to a host's
+// transaction by InTx, which is as safe as that transaction.
 type Store struct {
 	db      *bun.DB
 	sqlite  bool
@@ -41,6 +44,10 @@ type Store struct {
 	// SQLite has one writer anyway, and a queue here hands the lock over
 	// at once, where waiting in SQLite's busy handler sleeps and polls.
 	writer chan struct{}
+	// host is the host's transaction of a store made by InTx, nil for the
+	// store New returns.
+	host *bun.Tx
+	tel  telemetry
 }
 
 var (
@@ -55,6 +62,18 @@ type Option func(*Store)
 // PostgreSQL aborted as a deadlock or serialization failure (default 3).
 func WithRetries(n int) Option { return func(s *Store) { s.retries = n } }
 
+// WithTracerProvider sets where the spans of Update go (default: the
+// global provider of package otel, a no-op unless the host sets one).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(s *Store) { s.tel.tp = tp }
+}
+
+// WithMeterProvider sets where the counters of Update go (default: the
+// global provider of package otel, a no-op unless the host sets one).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(s *Store) { s.tel.mp = mp }
+}
+
 // New returns a store over db, which the host opened with its driver of
 // choice: SQLite (modernc.org/sqlite, mattn/go-sqlite3...) with
 // sqlitedialect, or PostgreSQL (pgx through database/sql) with pgdialect.
@@ -66,6 +85,9 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
 	s := &Store{db: db, retries: 3, stmts: newStmtCache(db.DB)}
 	for _, o := range opts {
 		o(s)
+	}
+	if err := s.tel.init(); err != nil {
+		return nil, err
 	}
 	switch db.Dialect().Name() {
 	case dialect.SQLite:
@@ -124,17 +146,11 @@ func Migrations(d dialect.Name) (fs.FS, error) {
 // Migrate applies the store's migrations to db, recording them in
 // MigrationTable. It is safe to call on every start.
 func Migrate(ctx context.Context, db *bun.DB) error {
-	files, err := Migrations(db.Dialect().Name())
+	ms, err := migrations(db.Dialect().Name())
 	if err != nil {
 		return err
 	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(files); err != nil {
-		return fmt.Errorf("bunstore: migrations: %w", err)
-	}
-	m := migrate.NewMigrator(db, ms,
-		migrate.WithTableName(MigrationTable), migrate.WithLocksTableName(MigrationLocksTable),
-		migrate.WithMarkAppliedOnSuccess(true))
+	m := newMigrator(db, ms)
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("bunstore: init migrations: %w", err)
 	}
@@ -148,9 +164,66 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 	return nil
 }
 
+// Pending returns the names of the store's migrations that db has not
+// applied (e.g. "20261122000005_index_keys"), in the order Migrate would
+// apply them; none when db is up to date. It writes nothing, so a host that
+// applies migrations with its own tool can check them at start.
+func Pending(ctx context.Context, db *bun.DB) ([]string, error) {
+	all, err := migrations(db.Dialect().Name())
+	if err != nil {
+		return nil, err
+	}
+	ms := all.Sorted() // a database the store never migrated lacks them all
+	switch exists, err := tableExists(ctx, db, MigrationTable); {
+	case err != nil:
+		return nil, fmt.Errorf("bunstore: find %s: %w", MigrationTable, err)
+	case exists:
+		if ms, err = newMigrator(db, all).MigrationsWithStatus(ctx); err != nil {
+			return nil, fmt.Errorf("bunstore: read applied migrations: %w", err)
+		}
+	}
+	var names []string
+	for _, m := range ms.Unapplied() {
+		names = append(names, m.String())
+	}
+	return names, nil
+}
+
+// migrations are the store's migrations for dialect d.
+func migrations(d dialect.Name) (*migrate.Migrations, error) {
+	files, err := Migrations(d)
+	if err != nil {
+		return nil, err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(files); err != nil {
+		return nil, fmt.Errorf("bunstore: migrations: %w", err)
+	}
+	return ms, nil
+}
+
+// newMigrator is bun's migrator of ms on db, with the store's tables.
+func newMigrator(db *bun.DB, ms *migrate.Migrations) *migrate.Migrator {
+	return migrate.NewMigrator(db, ms,
+		migrate.WithTableName(MigrationTable), migrate.WithLocksTableName(MigrationLocksTable),
+		migrate.WithMarkAppliedOnSuccess(true))
+}
+
+// tableExists reports whether db has table name (on PostgreSQL, in the
+// search path).
+func tableExists(ctx context.Context, db *bun.DB, name string) (bool, error) {
+	var n int
+	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if db.Dialect().Name() == dialect.PG {
+		q = "SELECT count(*) FROM (SELECT to_regclass(?) AS t) AS r WHERE t IS NOT NULL"
+	}
+	err := db.QueryRowContext(ctx, q, name).Scan(&n)
+	return n > 0, err
+}
+
 // Card implements storage.Store.
 func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, error) {
-	st, err := s.stmts.get(ctx, s.q.card)
+	st, err := s.stmt(ctx, s.q.card)
 	if err != nil {
 		return card.Card{}, translate(ctx, "read card", err)
 	}
@@ -161,10 +234,27 @@ func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, erro
 	return c, err
 }
 
+// stmt returns query prepared for the store's reads: on the pool, or in
+// the host's transaction.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s.host != nil {
+		return s.stmts.inTx(ctx, s.host.Tx, query)
+	}
+	return s.stmts.get(ctx, query)
+}
+
+// reads is where the store reads: the pool, or the host's transaction.
+func (s *Store) reads() bun.IDB {
+	if s.host != nil {
+		return *s.host
+	}
+	return s.db
+}
+
 // CardByToken implements storage.Store.
 func (s *Store) CardByToken(ctx context.Context, org, token string) (card.Card, error) {
 	var r cardRow
-	if err := tokenQuery(s.db, &r, org, token).Scan(ctx); err != nil {
+	if err := tokenQuery(s.reads(), &r, org, token).Scan(ctx); err != nil {
 		return card.Card{}, notFound(ctx, "card", token, err)
 	}
 	return r.card()
@@ -176,7 +266,7 @@ func (s *Store) CardsByAccount(ctx context.Context, org, account string, page st
 		return nil, card.Invalid("limit", "must be positive")
 	}
 	var rows []cardRow
-	err := s.db.NewSelect().Model(&rows).
+	err := s.reads().NewSelect().Model(&rows).
 		Where("org_id = ? AND account_id = ? AND id > ?", org, account, page.After).
 		OrderExpr("id").Limit(int64(page.Limit)).Scan(ctx)
 	if err != nil {
@@ -189,19 +279,43 @@ func (s *Store) CardsByAccount(ctx context.Context, org, account string, page st
 // write lock with its first statement, so it never fails upgrading a read
 // lock; other writers wait in the busy handler. On PostgreSQL it is READ
 // COMMITTED with row locks, re-run on deadlock or serialization failure.
-func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
+// On a store of InTx it runs in a savepoint of the host's transaction
+// instead (see InTx).
+//
+// Each call is a span named cardcore.tx; once the transaction commits (or
+// its savepoint is released) the counter cardcore.card.changes counts its
+// card changes, and cardcore.tx counts every call by outcome.
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (err error) {
+	ctx, span := s.tel.start(ctx)
+	var t *txn
+	err = errPanicked // until fn returns
+	defer func() { s.tel.end(ctx, span, t, err) }()
+	if s.host != nil {
+		t, err = s.runInHost(ctx, fn)
+		return err
+	}
 	s.stmts.warm(ctx)
 	for attempt := 0; ; attempt++ {
-		err := s.runTx(ctx, fn)
-		if err == nil || attempt >= s.retries || !retryable(err) {
+		t, err = s.runTx(ctx, fn)
+		if err == nil {
+			return nil
+		}
+		if attempt >= s.retries || !Retryable(err) {
 			var fe fnError
 			if errors.As(err, &fe) {
-				return fe.err // already in the taxonomy, or the caller's own
+				err = fe.err // already in the taxonomy, or the caller's own
+			} else {
+				err = translate(ctx, "commit", err)
 			}
-			return translate(ctx, "commit", err)
+			return err
 		}
+		s.tel.retry(span, err)
 	}
 }
+
+// errPanicked is the outcome of an Update whose function panicked, for
+// the span and the counters; the panic itself goes on up.
+var errPanicked = errors.New("bunstore: the transaction's function panicked")
 
 // fnError marks an error returned by the function given to Update, so it
 // is passed back as it is rather than translated as a database error.
@@ -210,22 +324,23 @@ type fnError struct{ err error }
 func (e fnError) Error() string { return e.err.Error() }
 func (e fnError) Unwrap() error { return e.err }
 
-// runTx runs fn in one transaction. It rolls back on error and on panic.
-func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
+// runTx runs fn in one transaction and returns it once committed. It rolls
+// back on error and on panic.
+func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (*txn, error) {
 	var opts *sql.TxOptions
 	if s.sqlite {
 		select {
 		case s.writer <- struct{}{}:
 			defer func() { <-s.writer }()
 		case <-ctx.Done():
-			return translate(ctx, "wait for the write lock", ctx.Err())
+			return nil, translate(ctx, "wait for the write lock", ctx.Err())
 		}
 	} else {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		return translate(ctx, "begin", err)
+		return nil, translate(ctx, "begin", err)
 	}
 	ended := false
 	defer func() {
@@ -234,30 +349,14 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 		}
 	}()
 	t := &txn{s: s, db: tx, tx: tx.Tx, pg: !s.sqlite}
-	if s.sqlite {
-		st, err := t.prepare(ctx, writeLock)
-		if err == nil {
-			_, err = st.ExecContext(ctx)
-		}
-		if err != nil {
-			return translate(ctx, "take the write lock", err)
-		}
+	if err := t.lockSQLite(ctx); err != nil {
+		return nil, err
 	}
-	if s.sqlite {
-		if err := fn(ctx, t); err != nil {
-			return fnError{err}
-		}
-	} else {
-		h := &heldTx{t: t}
-		if err := fn(ctx, h); err != nil {
-			return fnError{err}
-		}
-		if err := h.flush(ctx); err != nil {
-			return fnError{err}
-		}
+	if err := fn(ctx, t); err != nil {
+		return nil, fnError{err}
 	}
 	ended = true
-	return tx.Commit()
+	return t, tx.Commit()
 }
 
 // Pending implements events.Outbox.

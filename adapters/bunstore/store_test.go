@@ -6,8 +6,9 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
@@ -26,15 +27,7 @@ func TestMigrateTwiceAndOwnTable(t *testing.T) {
 		if err := db.NewSelect().Table(bunstore.MigrationTable).ColumnExpr("count(*)").Scan(t.Context(), &n); err != nil {
 			t.Fatalf("read %s: %v", bunstore.MigrationTable, err)
 		}
-		files, err := bunstore.Migrations(db.Dialect().Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ups, err := fs.Glob(files, "*.up.sql")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != len(ups) || n < 2 {
+		if ups := embedded(t, db); n != len(ups) || n < 2 {
 			t.Fatalf("%s holds %d migrations, want the %d embedded ones", bunstore.MigrationTable, n, len(ups))
 		}
 		exists, err := db.NewSelect().Table("bun_migrations").ColumnExpr("1").Exists(t.Context())
@@ -93,18 +86,15 @@ func TestFailedTransactionReleasesConnection(t *testing.T) {
 // no driver error type can be reached through it.
 func TestUniqueViolationIsConflictWithoutDriverError(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *bun.DB) {
-		s, err := bunstore.New(t.Context(), db)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newStore(t, db)
 		now := testNow()
 		first := validCard(now)
-		if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Insert(ctx, &first) }); err != nil {
+		if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Save(ctx, &first, created) }); err != nil {
 			t.Fatal(err)
 		}
 		dup := validCard(now)
 		dup.Token = first.Token
-		err = s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Insert(ctx, &dup) })
+		err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Save(ctx, &dup, created) })
 		var ce *card.ConflictError
 		if !errors.As(err, &ce) || ce.Reason != "the card token is already used" {
 			t.Fatalf("duplicate token: %v, want a conflict naming the token rule", err)
@@ -117,10 +107,66 @@ func TestUniqueViolationIsConflictWithoutDriverError(t *testing.T) {
 	})
 }
 
-func testNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// Pending lists every embedded migration of a database the store never
+// migrated, without writing to it, none once Migrate ran, and a migration
+// whose record is gone.
+func TestPendingMigrations(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			var db *bun.DB
+			if kind == "sqlite" {
+				db = testdb.SQLite(t, filepath.Join(t.TempDir(), "fresh.db"))
+			} else {
+				db = testdb.Postgres(t)
+			}
+			ctx := t.Context()
+			all := embedded(t, db)
+			pending := func() []string {
+				t.Helper()
+				names, err := bunstore.Pending(ctx, db)
+				if err != nil {
+					t.Fatalf("Pending: %v", err)
+				}
+				return names
+			}
+			if got := pending(); !slices.Equal(got, all) {
+				t.Errorf("Pending of a fresh database: %v, want every migration %v", got, all)
+			}
+			if _, err := db.NewSelect().Table(bunstore.MigrationTable).Exists(ctx); err == nil {
+				t.Errorf("Pending of a fresh database created %s", bunstore.MigrationTable)
+			}
+			if err := bunstore.Migrate(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			if got := pending(); len(got) != 0 {
+				t.Errorf("Pending after Migrate: %v, want none", got)
+			}
+			last := all[len(all)-1]
+			if _, err := db.NewDelete().Table(bunstore.MigrationTable).Where("name = ?", strings.SplitN(last, "_", 2)[0]).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := pending(); !slices.Equal(got, []string{last}) {
+				t.Errorf("Pending once the record of %s is gone: %v", last, got)
+			}
+		})
+	}
+}
 
-func validCard(now time.Time) card.Card {
-	return card.Card{OrgID: "org", ProgramID: 1, AccountID: "1", CustomerID: "2", Type: card.Plastic, Mode: card.Credit,
-		Status: card.Created, Name: card.PlasticName, IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
-		TrackNumber: 1, PINLength: 4, Version: 1, CreatedAt: now, UpdatedAt: now}
+// embedded returns the names of the store's migrations for db's dialect, as
+// their files name them (e.g. "20261122000001_cards"), in order.
+func embedded(t *testing.T, db *bun.DB) []string {
+	t.Helper()
+	files, err := bunstore.Migrations(db.Dialect().Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups, err := fs.Glob(files, "*.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(ups))
+	for i, up := range ups {
+		names[i] = strings.TrimSuffix(strings.TrimSuffix(up, ".up.sql"), ".tx")
+	}
+	return names
 }

@@ -24,9 +24,25 @@ type txn struct {
 	// Save writes only the columns that changed: on SQLite an UPDATE of an
 	// indexed column rewrites that index even when the value is the same.
 	loaded map[int64]cardRow
+	// changes are the card changes written, counted once the transaction
+	// commits.
+	changes []change
 }
 
 var _ storage.Tx = (*txn)(nil)
+
+// lockSQLite takes SQLite's write lock, as the transaction's first
+// statement; on PostgreSQL it does nothing.
+func (t *txn) lockSQLite(ctx context.Context) error {
+	if t.pg {
+		return nil
+	}
+	st, err := t.prepare(ctx, writeLock)
+	if err == nil {
+		_, err = st.ExecContext(ctx)
+	}
+	return translate(ctx, "take the write lock", err)
+}
 
 func (t *txn) lock() string {
 	if t.pg {
@@ -118,8 +134,39 @@ func (t *txn) VirtualAliasTaken(ctx context.Context, org, customer, name string)
 	return ok, translate(ctx, "check alias", err)
 }
 
-func (t *txn) Insert(ctx context.Context, c *card.Card) error {
-	if c.ID != 0 || c.Version != 1 {
+// Save inserts a card without an ID and otherwise saves it over its stored
+// version, with the event of its change. On PostgreSQL the save of a
+// stored card and its event are one statement (saveWithEvent); on SQLite,
+// where a statement costs no round trip, they are two.
+func (t *txn) Save(ctx context.Context, c *card.Card, ch events.Change) error {
+	if c.ID == 0 {
+		return t.insert(ctx, c, ch)
+	}
+	u := t.cardUpdate(c)
+	e, err := ch.For(ctx, c)
+	if err != nil {
+		return err
+	}
+	if t.pg {
+		err = u.run(ctx, t, t.s.q.text.saveWithEvent(u.cols), t.appendEventArgs(u.args, &e))
+	} else if err = u.run(ctx, t, t.s.q.text.updateCard(u.cols), u.args); err == nil {
+		err = t.appendOne(ctx, &e)
+	}
+	if err != nil {
+		return err
+	}
+	to := c.Status
+	if u.from.IsZero() {
+		to = card.Status{} // a card saved without being read: its change of status is unknown
+	}
+	t.changed(ch.Operation, u.from, to)
+	return nil
+}
+
+// insert stores a new card, sets its ID (and its Token when empty), and
+// appends the event of its creation.
+func (t *txn) insert(ctx context.Context, c *card.Card, ch events.Change) error {
+	if c.Version != 1 {
 		return card.Invalid("version", "a new card has no id and version 1")
 	}
 	if c.Token == "" {
@@ -130,28 +177,54 @@ func (t *txn) Insert(ctx context.Context, c *card.Card) error {
 		return translate(ctx, "insert card", err)
 	}
 	c.ID = r.ID
+	t.remember(r)
+	e, err := ch.For(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := t.appendOne(ctx, &e); err != nil {
+		return err
+	}
+	t.changed(ch.Operation, card.Status{}, c.Status)
 	return nil
 }
 
-func (t *txn) Save(ctx context.Context, c *card.Card) error {
-	u := t.cardUpdate(c)
-	return u.run(ctx, t, t.s.q.text.updateCard(u.cols), u.args)
+// SaveNew inserts the cards with the multi-row statements of insertCards,
+// then their events with those of Append.
+func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := t.insertCards(ctx, cs); err != nil {
+		return err
+	}
+	evs := make([]events.Event, len(cs))
+	for i := range cs {
+		e, err := ch.For(ctx, &cs[i])
+		if err != nil {
+			return err
+		}
+		evs[i] = e
+		t.changed(ch.Operation, card.Status{}, cs[i].Status)
+	}
+	return t.Append(ctx, evs...)
 }
 
 // cardUpdate is the UPDATE that saves a card: the columns that changed
 // since the transaction read the card (all of them for a card it did not
 // read), then id, org and the version it must still have.
 type cardUpdate struct {
-	row    cardRow
-	cols   []int
-	args   []any
-	locked bool // the transaction read (and locked) the version it saves over
+	row  cardRow
+	cols []int
+	args []any
+	from card.Status // the status the transaction read, zero when it did not read the card
 }
 
 func (t *txn) cardUpdate(c *card.Card) cardUpdate {
 	u := cardUpdate{row: rowOf(c), cols: mutableColumns}
 	if old, ok := t.loaded[c.ID]; ok && old.OrgID == c.OrgID && old.Version == c.Version-1 {
-		u.cols, u.locked = changedColumns(&old, &u.row), true
+		u.cols = changedColumns(&old, &u.row)
+		u.from, _ = card.ParseStatus(old.Status)
 	}
 	u.args = make([]any, 0, len(u.cols)+3+eventArgs)
 	for _, i := range u.cols {
@@ -201,20 +274,35 @@ func (t *txn) Append(ctx context.Context, evs ...events.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	if len(evs) <= appendOneByOne {
-		st, err := t.prepare(ctx, t.s.q.event)
-		if err != nil {
-			return translate(ctx, "append events", err)
-		}
-		args := make([]any, 0, eventArgs)
-		for i := range evs {
-			if _, err := st.ExecContext(ctx, t.appendEventArgs(args[:0], &evs[i])...); err != nil {
-				return translate(ctx, "append events", err)
-			}
-		}
-		return nil
+	if len(evs) > appendOneByOne {
+		return t.appendEvents(ctx, evs)
 	}
-	return t.appendEvents(ctx, evs)
+	st, err := t.prepare(ctx, t.s.q.event)
+	if err != nil {
+		return translate(ctx, "append events", err)
+	}
+	for i := range evs {
+		if err := t.execEvent(ctx, st, &evs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendOne writes e with the prepared single-row INSERT.
+func (t *txn) appendOne(ctx context.Context, e *events.Event) error {
+	st, err := t.prepare(ctx, t.s.q.event)
+	if err != nil {
+		return translate(ctx, "append events", err)
+	}
+	return t.execEvent(ctx, st, e)
+}
+
+// execEvent runs st, the single-row INSERT of the outbox, for e.
+func (t *txn) execEvent(ctx context.Context, st *sql.Stmt, e *events.Event) error {
+	var args [eventArgs]any
+	_, err := st.ExecContext(ctx, t.appendEventArgs(args[:0], e)...)
+	return translate(ctx, "append events", err)
 }
 
 func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error) {

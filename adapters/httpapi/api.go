@@ -9,36 +9,19 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/cardcore/cardcore/datasync"
-	"github.com/cardcore/cardcore/issuance"
-	"github.com/cardcore/cardcore/lifecycle"
-	"github.com/cardcore/cardcore/noname"
-	"github.com/cardcore/cardcore/reissue"
-	"github.com/cardcore/cardcore/storage"
+	"github.com/cardcore/cardcore"
 )
 
-// Config is what the reference API needs: the use cases, the store (for
-// the event feed and the idempotency records) and the HS256 secret that
-// signs tokens. The routes of SPEC sections 8 and 9 are served only when
-// their use cases are set.
+// Config is what the reference API needs besides the use cases: the HTTP
+// settings.
 type Config struct {
-	Store   storage.Store
-	Cards   *lifecycle.Cards
-	Reissue *reissue.Service
-	Noname  *noname.Service
-	Secret  []byte           // HS256 key of the bearer tokens; at least 32 bytes
-	Logger  *slog.Logger     // optional; tokens, PANs and secrets are never logged
-	Now     func() time.Time // optional clock for token expiry and signatures' created (default time.Now)
+	Secret []byte           // HS256 key of the bearer tokens; at least 32 bytes
+	Logger *slog.Logger     // optional (default slog.Default()); tokens, PANs and secrets are never logged
+	Now    func() time.Time // optional clock for token expiry and signatures' created (default time.Now)
 
-	// Sync, when set, serves card data sync (SPEC section 8):
-	// PUT /v2/data/customers/{sourceCustomerId}/accounts/{sourceAccountId}/cards.
-	Sync *datasync.Service
-	// Issuance, when set, serves the sandbox routes (SPEC section 9), whose
-	// requests are signed (RFC 9421) with one of ClientKeys.
-	Issuance *issuance.Service
 	// ClientKeys are the ed25519 public keys of the clients that sign
-	// sandbox requests, by the keyid their signatures name. Required with
-	// Issuance.
+	// sandbox requests, by the keyid their signatures name. Required when
+	// the core has Issuance.
 	ClientKeys map[string]ed25519.PublicKey
 	// PublicOrigin is optional: the scheme and authority clients address
 	// when a proxy in front rewrites them (e.g. "https://api.example.com"
@@ -48,11 +31,14 @@ type Config struct {
 	PublicOrigin string
 }
 
-// New returns the reference HTTP API (SPEC section 7) as an http.Handler
-// that any Go service can mount.
-func New(cfg Config) (http.Handler, error) {
-	if cfg.Store == nil || cfg.Cards == nil || cfg.Reissue == nil || cfg.Noname == nil {
-		return nil, errors.New("httpapi: Config needs Store, Cards, Reissue and Noname")
+// New returns the reference HTTP API (SPEC section 7) over core's use cases
+// as an http.Handler that any Go service can mount. Card data sync (SPEC
+// section 8) is served when core.Sync is set, as cardcore.New sets it; the
+// sandbox routes (section 9), whose requests are signed (RFC 9421) with one
+// of cfg.ClientKeys, when core.Issuance is set (cardcore.WithIssuance).
+func New(core *cardcore.Core, cfg Config) (http.Handler, error) {
+	if core == nil || core.Store == nil || core.Cards == nil || core.Reissue == nil || core.Noname == nil {
+		return nil, errors.New("httpapi: New needs a core built by cardcore.New")
 	}
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("httpapi: the token secret must be at least 32 bytes")
@@ -60,9 +46,9 @@ func New(cfg Config) (http.Handler, error) {
 	if _, err := publicOrigin(cfg.PublicOrigin); err != nil {
 		return nil, err
 	}
-	if cfg.Issuance != nil {
+	if core.Issuance != nil {
 		if len(cfg.ClientKeys) == 0 {
-			return nil, errors.New("httpapi: the sandbox routes (Issuance) need ClientKeys to verify signed requests")
+			return nil, errors.New("httpapi: the sandbox routes (the core's Issuance) need ClientKeys to verify signed requests")
 		}
 		for id, k := range cfg.ClientKeys {
 			if err := ValidateKeyID(id); err != nil {
@@ -73,7 +59,7 @@ func New(cfg Config) (http.Handler, error) {
 			}
 		}
 	}
-	return newAPI(cfg), nil
+	return newAPI(core, cfg), nil
 }
 
 // maxKeyID bounds a client key's id.

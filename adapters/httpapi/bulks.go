@@ -21,7 +21,7 @@ type bulkRequest struct {
 // checkLimit refuses more external ids in one request than the program's
 // bulk size limit. An unknown program is left to the library to report.
 func (a *api) checkLimit(program int64, ids []string) error {
-	p, err := a.cfg.Cards.Programs().Lookup(program)
+	p, err := a.core.Cards.Programs().Lookup(program)
 	if err != nil {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (a *api) createBulk(w http.ResponseWriter, r *http.Request, who principal) 
 	if err := a.checkLimit(program, in.ExternalIDs); err != nil {
 		return err
 	}
-	b, err := a.cfg.Noname.Create(r.Context(), noname.CreateRequest{OrgID: who.org, ProgramID: program,
+	b, err := a.core.Noname.Create(r.Context(), noname.CreateRequest{OrgID: who.org, ProgramID: program,
 		ExternalIDs: in.ExternalIDs, PINLength: in.PINLength, ContactlessEnabled: in.ContactlessEnabled})
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func serverBulk(w http.ResponseWriter, r *http.Request, who principal) ([]byte, 
 
 // answerBulk answers with the bulk as it is once a change has committed.
 func (a *api) answerBulk(ctx context.Context, w http.ResponseWriter, status int, org, id string) error {
-	v, err := a.cfg.Noname.Get(ctx, org, id)
+	v, err := a.core.Noname.Get(ctx, org, id)
 	if err != nil {
 		return bulkFailure(err)
 	}
@@ -104,7 +104,7 @@ func (a *api) startBulk(w http.ResponseWriter, r *http.Request, who principal) e
 		return err
 	}
 	id := bulkID(r)
-	if _, err := a.cfg.Noname.Start(r.Context(), who.org, id); err != nil {
+	if _, err := a.core.Noname.Start(r.Context(), who.org, id); err != nil {
 		return bulkFailure(err)
 	}
 	return a.answerBulk(r.Context(), w, http.StatusAccepted, who.org, id)
@@ -114,7 +114,7 @@ func (a *api) startBulk(w http.ResponseWriter, r *http.Request, who principal) e
 // its program's limit. A bulk that does not exist is reported by the use
 // case, after the ids' own 400s.
 func (a *api) limitFor(ctx context.Context, org, id string, ids []string) error {
-	v, err := a.cfg.Noname.Get(ctx, org, id)
+	v, err := a.core.Noname.Get(ctx, org, id)
 	if errors.Is(err, card.ErrNotFound) {
 		return nil
 	}
@@ -139,7 +139,7 @@ func (a *api) incrementBulk(w http.ResponseWriter, r *http.Request, who principa
 	if err := a.limitFor(r.Context(), who.org, id, in.ExternalIDs); err != nil {
 		return err
 	}
-	if _, err := a.cfg.Noname.Increment(r.Context(), who.org, id, in.ExternalIDs); err != nil {
+	if _, err := a.core.Noname.Increment(r.Context(), who.org, id, in.ExternalIDs); err != nil {
 		return bulkFailure(err)
 	}
 	return a.answerBulk(r.Context(), w, http.StatusOK, who.org, id)
@@ -164,7 +164,7 @@ func (a *api) cancelBulk(w http.ResponseWriter, r *http.Request, who principal) 
 	if err := a.limitFor(r.Context(), who.org, id, in.ExternalIDs); err != nil {
 		return err
 	}
-	if _, _, err := a.cfg.Noname.Cancel(r.Context(), who.org, id, *in.CancelType, in.ExternalIDs); err != nil {
+	if _, _, err := a.core.Noname.Cancel(r.Context(), who.org, id, *in.CancelType, in.ExternalIDs); err != nil {
 		return bulkFailure(err)
 	}
 	return a.answerBulk(r.Context(), w, http.StatusAccepted, who.org, id)

@@ -80,7 +80,7 @@ func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) 
 	if err != nil {
 		return err
 	}
-	c, err := a.cfg.Cards.Create(r.Context(), lifecycle.CreateRequest{
+	c, err := a.core.Cards.Create(r.Context(), lifecycle.CreateRequest{
 		OrgID: who.org, AccountID: account, CustomerID: customer, ProgramID: in.ProgramID,
 		Type: typ, Mode: mode, Name: in.Name, PrintedName: in.PrintedName,
 		ExpirationDate: in.ExpirationDate, ValidityPeriodHours: in.ValidityPeriodHours,
@@ -102,7 +102,7 @@ func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) 
 // account and customer never change once set, so the check holds for the
 // use case that follows.
 func (a *api) ownedCard(ctx context.Context, who principal, o owner) (card.Card, error) {
-	c, err := a.cfg.Cards.Get(ctx, who.org, o.card)
+	c, err := a.core.Cards.Get(ctx, who.org, o.card)
 	if err != nil {
 		return card.Card{}, err
 	}
@@ -160,7 +160,7 @@ func (a *api) updateStatus(w http.ResponseWriter, r *http.Request, who principal
 	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
 		return err
 	}
-	c, err := a.cfg.Cards.UpdateStatus(r.Context(), who.org, o.card, to)
+	c, err := a.core.Cards.UpdateStatus(r.Context(), who.org, o.card, to)
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (a *api) activate(w http.ResponseWriter, r *http.Request, who principal) er
 	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
 		return err
 	}
-	c, err := a.cfg.Cards.Activate(r.Context(), who.org, o.card)
+	c, err := a.core.Cards.Activate(r.Context(), who.org, o.card)
 	if err != nil {
 		return err
 	}
@@ -224,12 +224,12 @@ func (a *api) reissue(w http.ResponseWriter, r *http.Request, who principal) err
 		}
 		// The body's errors (bad options, unknown or disabled reason) come
 		// before 404.
-		if err := a.cfg.Reissue.Check(r.Context(), req); err != nil {
+		if err := a.core.Reissue.Check(r.Context(), req); err != nil {
 			return err
 		}
 		return errNotFound("card")
 	}
-	res, err := a.cfg.Reissue.Reissue(r.Context(), req)
+	res, err := a.core.Reissue.Reissue(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (a *api) readCard(w http.ResponseWriter, r *http.Request, who principal) er
 	if err := who.requireServer(); err != nil {
 		return err
 	}
-	c, err := a.cfg.Cards.Get(r.Context(), who.org, id)
+	c, err := a.core.Cards.Get(r.Context(), who.org, id)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (a *api) bind(w http.ResponseWriter, r *http.Request, who principal) error 
 	if in.ReissuedCardID < 0 {
 		return invalid("reissued_card_id", "reissued_card_id must be a card id")
 	}
-	res, err := a.cfg.Noname.Bind(r.Context(), noname.BindRequest{OrgID: who.org, CardID: id,
+	res, err := a.core.Noname.Bind(r.Context(), noname.BindRequest{OrgID: who.org, CardID: id,
 		AccountID: account, CustomerID: customer, PrintedName: in.PrintedName, ReissuedCardID: in.ReissuedCardID})
 	if err != nil {
 		return err

@@ -1,8 +1,8 @@
 // Package httpapi is cardcore's reference HTTP API (SPEC section 7): an
-// http.Handler, shaped after Pismo's card-issuing API, over the lifecycle,
-// reissue and noname use cases and the store's event feed; with
-// Config.Sync, card data sync (section 8); with Config.Issuance and
-// Config.ClientKeys, the signed sandbox routes (section 9). New builds it;
+// http.Handler, shaped after Pismo's card-issuing API, over the use cases
+// of a cardcore.Core and its store's event feed; with the core's Sync, card
+// data sync (section 8); with its Issuance and Config.ClientKeys, the
+// signed sandbox routes (section 9). New mounts it on a core in one call;
 // MintToken makes its bearer tokens; SignRequest signs a client's sandbox
 // request. GET /openapi.json serves its OpenAPI 3.0.3 document, and
 // openapi_test.go runs every route and every answer the document lists
@@ -119,15 +119,11 @@
 // Idempotency-Key is compared in canonical (lower-case) form. On POST the
 // library keeps it with the card, scoped to the org, the route and the
 // account and bound to the type: a replay answers 201 with the card as it
-// was then; another type is a 409. On PATCH the library takes no key, so
-// the adapter keeps the answer in the store's idempotency records, scoped
-// to the org, the route and the card and bound to the body's bytes: a
-// replay answers 202 again, another body is a 409. It looks the key up by
-// claiming it in a transaction it rolls back, and records the answer in a
-// transaction of its own once the change committed; if that write fails,
-// the answer is still 202 (the change is made) and a replay of the key is
-// then a 409 instead of a 202. Two requests with one key at once are not
-// serialised: one settles the card, the other gets the card's 409.
+// was then; another type is a 409. On PATCH the library keeps it with the
+// change, in the change's transaction, scoped to the org, the route and the
+// card and bound to the body's bytes: a replay answers 202 again, another
+// body is a 409. Two requests with one key at once are serialised on the
+// key: one settles the card, the other then answers 202 as a replay.
 //
 // # Signed requests
 //

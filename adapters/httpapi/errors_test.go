@@ -8,9 +8,109 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/card"
 )
+
+// precedence is a request that several errors apply to, the status of the
+// one that must win (call.want), and what its body says: the field it
+// names ("" for none) and words of its message.
+type precedence struct {
+	name       string
+	call       call
+	field, msg string
+}
+
+// checkPrecedence sends each request in a subtest of its own.
+func (e *env) checkPrecedence(t *testing.T, tests []precedence) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := e.send(t, tt.call)
+			if got, _ := a.body["field"].(string); got != tt.field {
+				t.Errorf("field %q, want %q: %s", got, tt.field, a.raw)
+			}
+			if msg, _ := a.body["message"].(string); !strings.Contains(msg, tt.msg) {
+				t.Errorf("message %q lacks %q", msg, tt.msg)
+			}
+		})
+	}
+}
+
+// testPrecedence: when several errors apply, 401, 400 for path ids, 403,
+// 413, 400 for the body, 404, 409 — the first wins (SPEC 7.1).
+func (e *env) testPrecedence(t *testing.T) {
+	const org = "o-order"
+	srv, acc := tokens(t, org)
+	expired := mintToken(t, testSecret, Claims{OrgID: org, AccountID: acct}, time.Minute, time.Now().Add(-time.Hour))
+	id := integer(t, e.createCard(t, srv, acct, cust, virtual("Order")), "id")
+	big := []byte(`{"status":"` + strings.Repeat("B", 2<<20) + `"}`)
+	bigBad := []byte(`{"status":` + strings.Repeat("[", 2<<20))
+
+	t.Run("401 before 400 path id", func(t *testing.T) {
+		for _, tok := range []string{"", expired} {
+			e.do(t, "GET", cardPath("abc", "abc", "abc"), tok, nil).wantErr(t, http.StatusUnauthorized, "")
+			e.do(t, "PUT", cardPath(cust, acct, "abc")+"/status", tok, `{`).wantErr(t, http.StatusUnauthorized, "")
+			e.do(t, "GET", v2Path("abc"), tok, nil).wantErr(t, http.StatusUnauthorized, "")
+		}
+	})
+	t.Run("400 path id before 403", func(t *testing.T) {
+		e.do(t, "GET", cardPath(cust, otherAcc, "abc"), acc, nil).wantErr(t, http.StatusBadRequest, "")
+		e.do(t, "PUT", cardPath(cust, otherAcc, "abc")+"/status", acc, map[string]any{"status": "BLOCKED"}).wantErr(t, http.StatusBadRequest, "")
+		e.do(t, "GET", v2Path("abc"), acc, nil).wantErr(t, http.StatusBadRequest, "")
+	})
+	t.Run("403 before 413", func(t *testing.T) {
+		e.doRaw(t, "PUT", cardPath(cust, otherAcc, id)+"/status", acc, big, false).wantErr(t, http.StatusForbidden, "")
+		e.doRaw(t, "POST", "/wallet/v2/cards", acc, big, true, "x-account-id", otherAcc, "x-customer-id", cust).
+			wantErr(t, http.StatusForbidden, "")
+		e.doRaw(t, "POST", "/cards/v1/bulks", acc, big, false).wantErr(t, http.StatusForbidden, "")
+	})
+	t.Run("403 before 400 body and 404", func(t *testing.T) {
+		e.do(t, "PUT", cardPath(cust, otherAcc, 987654321)+"/status", acc, `{`).wantErr(t, http.StatusForbidden, "")
+	})
+	t.Run("413 before 400 body", func(t *testing.T) {
+		e.doRaw(t, "PUT", cardPath(cust, acct, id)+"/status", acc, bigBad, false).wantErr(t, http.StatusRequestEntityTooLarge, "")
+		e.doRaw(t, "PUT", cardPath(cust, acct, 987654321)+"/status", acc, bigBad, true).wantErr(t, http.StatusRequestEntityTooLarge, "")
+	})
+	t.Run("400 body before 404", func(t *testing.T) {
+		e.do(t, "PUT", cardPath(cust, acct, 987654321)+"/status", acc, `{`).wantErr(t, http.StatusBadRequest, "")
+		e.do(t, "PUT", cardPath(cust, acct, 987654321)+"/status", acc, map[string]any{"status": "PAUSED"}).
+			wantErr(t, http.StatusBadRequest, "status")
+	})
+	t.Run("404 before 409", func(t *testing.T) {
+		e.do(t, "PUT", cardPath(cust, acct, 987654321)+"/status", acc, map[string]any{"status": "INOPERATIVE"}).
+			wantErr(t, http.StatusNotFound, "")
+		e.do(t, "PUT", cardPath(otherCus, acct, id)+"/status", srv, map[string]any{"status": "INOPERATIVE"}).
+			wantErr(t, http.StatusNotFound, "")
+		e.do(t, "PUT", cardPath(cust, otherAcc, id)+"/activate", srv, nil).wantErr(t, http.StatusNotFound, "")
+	})
+}
+
+// testBodyLimit: bodies over 1 MiB are 413 with the section 6 body,
+// whether or not they announce their length.
+func (e *env) testBodyLimit(t *testing.T) {
+	srv, acc := tokens(t, "o-limit")
+	id := integer(t, e.createCard(t, srv, acct, cust, virtual("Limit")), "id")
+	sized := func(n int) []byte {
+		head := `{"type":"VIRTUAL","name":"Big","cvv_rotation_interval_hours":0,"metadata":{"k":"`
+		tail := `"}}`
+		return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
+	}
+	hdr := []string{"x-account-id", acct, "x-customer-id", cust}
+	for _, chunked := range []bool{false, true} {
+		e.doRaw(t, "POST", "/wallet/v2/cards", acc, sized(1<<20+1), chunked, hdr...).wantErr(t, http.StatusRequestEntityTooLarge, "")
+		e.doRaw(t, "POST", "/wallet/v2/cards", acc, sized(4<<20), chunked, hdr...).wantErr(t, http.StatusRequestEntityTooLarge, "")
+		e.doRaw(t, "PUT", cardPath(cust, acct, id)+"/status", acc, sized(2<<20), chunked).wantErr(t, http.StatusRequestEntityTooLarge, "")
+		e.doRaw(t, "POST", "/cards/v1/bulks", srv, sized(2<<20), chunked).wantErr(t, http.StatusRequestEntityTooLarge, "")
+		// Exactly 1 MiB is not over the limit: the metadata rule answers.
+		r := e.doRaw(t, "POST", "/wallet/v2/cards", acc, sized(1<<20), chunked, hdr...)
+		r.wantErr(t, http.StatusBadRequest, "metadata")
+	}
+	if s := e.status(t, cardPath(cust, acct, id), srv); s != "NORMAL" {
+		t.Errorf("card status %s after refused updates", s)
+	}
+}
 
 func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
@@ -82,7 +182,7 @@ func TestDecodeNamesTheField(t *testing.T) {
 }
 
 func TestRoutesAnswerErrorsAsJSON(t *testing.T) {
-	h := newAPI(Config{Secret: testSecret})
+	h := newAPI(&cardcore.Core{}, Config{Secret: testSecret})
 	for _, tc := range []struct {
 		method, path string
 		status       int

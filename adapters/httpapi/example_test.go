@@ -1,10 +1,8 @@
 package httpapi_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/x509"
-	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -14,21 +12,75 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/adapters/httpapi"
+	"github.com/cardcore/cardcore/internal/exampledb"
 	"github.com/cardcore/cardcore/issuance"
-	"github.com/cardcore/cardcore/lifecycle"
-	"github.com/cardcore/cardcore/noname"
-	"github.com/cardcore/cardcore/reissue"
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // the "sqlite" driver
 )
+
+// A service mounts the reference API on cardcore in its own mux, under a
+// prefix, beside its own routes; its clients call it with bearer tokens
+// minted with the same secret.
+func ExampleNew() {
+	core, done := exampledb.Open()
+	defer done()
+
+	secret := []byte("example-secret-0123456789abcdef!")
+	api, err := httpapi.New(core, httpapi.Config{Secret: secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "the service's own route") })
+	mux.Handle("/cards-api/", http.StripPrefix("/cards-api", api))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	call := func(method, path string, claims httpapi.Claims, body string, out any) string {
+		token, err := httpapi.MintToken(secret, claims, time.Hour, time.Now())
+		if err != nil {
+			log.Fatal(err)
+		}
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			log.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("x-customer-id", "7")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			log.Fatal(err)
+		}
+		return resp.Status
+	}
+	var c struct{ Type, Status string }
+	status := call(http.MethodPost, "/cards-api/wallet/v2/cards", httpapi.Claims{OrgID: "acme", AccountID: "42"},
+		`{"type": "VIRTUAL", "name": "online", "cvv_rotation_interval_hours": 24}`, &c)
+	fmt.Println(status, c.Type, c.Status)
+	var feed struct {
+		Events []struct {
+			Type string `json:"event_type"`
+			Data struct {
+				OperationType string `json:"operation_type"`
+			} `json:"data"`
+		} `json:"events"`
+	}
+	call(http.MethodGet, "/cards-api/events", httpapi.Claims{OrgID: "acme", Server: true}, "", &feed)
+	for _, e := range feed.Events {
+		fmt.Println(e.Type, e.Data.OperationType)
+	}
+	// Output:
+	// 201 Created VIRTUAL NORMAL
+	// create-1 CARD_CREATION
+}
 
 // A Go client of the sandbox routes: every request carries a server token
 // and is signed with the client's ed25519 key; POST and PATCH also carry an
@@ -110,50 +162,18 @@ func sandbox() (base, token, keyID string, key ed25519.PrivateKey, stop func()) 
 // inProcessSandbox serves the API with the sandbox routes over a temporary
 // SQLite database, for one client key, until stop is called.
 func inProcessSandbox() (base, token, keyID string, key ed25519.PrivateKey, stop func()) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "cardcore-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	sqldb, err := sql.Open("sqlite", bunstore.ModerncDSN(filepath.Join(dir, "example.db")))
-	if err != nil {
-		log.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, sqlitedialect.New())
-	if err := bunstore.Migrate(ctx, db); err != nil {
-		log.Fatal(err)
-	}
-	store, err := bunstore.New(ctx, db)
-	if err != nil {
-		log.Fatal(err)
-	}
-	cards, err := lifecycle.NewCards(store, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	re, err := reissue.New(store, cards)
-	if err != nil {
-		log.Fatal(err)
-	}
-	nn, err := noname.New(store, cards)
-	if err != nil {
-		log.Fatal(err)
-	}
 	pans, err := issuance.NewHMACProvisioner([]byte("example-pan-key-0123456789abcdef"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	iss, err := issuance.New(store, cards, pans)
-	if err != nil {
-		log.Fatal(err)
-	}
+	core, done := exampledb.Open(cardcore.WithIssuance(pans))
 	pub, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	secret := []byte("example-secret-0123456789abcdef!")
-	h, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: re, Noname: nn, Secret: secret,
-		Logger: slog.New(slog.DiscardHandler), Issuance: iss, ClientKeys: map[string]ed25519.PublicKey{"example-client": pub}})
+	h, err := httpapi.New(core, httpapi.Config{Secret: secret, Logger: slog.New(slog.DiscardHandler),
+		ClientKeys: map[string]ed25519.PublicKey{"example-client": pub}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -164,8 +184,7 @@ func inProcessSandbox() (base, token, keyID string, key ed25519.PrivateKey, stop
 	srv := httptest.NewServer(h)
 	stop = func() {
 		srv.Close()
-		db.Close()
-		os.RemoveAll(dir)
+		done()
 	}
 	return srv.URL, token, "example-client", key, stop
 }

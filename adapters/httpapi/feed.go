@@ -34,7 +34,7 @@ func (a *api) feed(w http.ResponseWriter, r *http.Request, who principal) error 
 		}
 		limit = int(n)
 	}
-	evs, err := a.cfg.Store.Feed(r.Context(), who.org, after, limit)
+	evs, err := a.core.Store.Feed(r.Context(), who.org, after, limit)
 	if err != nil {
 		return err
 	}

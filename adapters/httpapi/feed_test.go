@@ -1,4 +1,4 @@
-package httpapi_test
+package httpapi
 
 import (
 	"fmt"
@@ -7,18 +7,65 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/cardcore/cardcore/internal/testdb"
-	"github.com/uptrace/bun"
 )
+
+// testFeed: the pages of GET /events, after and limit, scoped to the
+// token's org (SPEC 5, 7.1).
+func (e *env) testFeed(t *testing.T) {
+	srv := serverTok(t, "o-feed")
+	items, next := e.feedPage(t, srv, "")
+	if len(items) != 0 || next != 0 {
+		t.Errorf("empty feed: %d events, next_after %d", len(items), next)
+	}
+	var ids []int64
+	for i := range 3 {
+		ids = append(ids, integer(t, e.createCard(t, srv, acct, cust, virtual("Feed "+strconv.Itoa(i))), "id"))
+	}
+	all := e.allEvents(t, srv)
+	if len(all) != 3 {
+		t.Fatalf("feed holds %d events, want 3", len(all))
+	}
+	for i, ev := range all {
+		d := ev.data
+		if ev.typ != "create-1" || integer(t, d, "card_id") != ids[i] || integer(t, d, "program_id") != 1 ||
+			str(t, d, "account_id") != acct || str(t, d, "customer_id") != cust || str(t, d, "card_status") != "NORMAL" ||
+			str(t, d, "card_type") != "VIRTUAL" || integer(t, d, "version") != 1 || integer(t, ev.raw, "schema_version") < 1 {
+			t.Errorf("event %d: %v", i, ev.raw)
+		}
+	}
+	first, next := e.feedPage(t, srv, q("limit", "1"))
+	if len(first) != 1 || first[0].id != all[0].id || next != first[0].seq {
+		t.Errorf("limit=1: %d events, next_after %d", len(first), next)
+	}
+	second, _ := e.feedPage(t, srv, q("after", strconv.FormatInt(next, 10), "limit", "1"))
+	if len(second) != 1 || second[0].id != all[1].id {
+		t.Errorf("after=%d&limit=1: %v", next, second)
+	}
+	dflt, _ := e.feedPage(t, srv, "")
+	if len(dflt) != 3 {
+		t.Errorf("default page: %d events", len(dflt))
+	}
+	e.feedPage(t, srv, q("limit", "1000"))
+	end := all[2].seq + 1000
+	items, next = e.feedPage(t, srv, q("after", strconv.FormatInt(end, 10)))
+	if len(items) != 0 || next != end {
+		t.Errorf("page past the end: %d events, next_after %d, want 0 and %d", len(items), next, end)
+	}
+	for _, bad := range []string{q("after", "abc"), q("after", "1.5"), q("limit", "abc"), q("limit", "0"), q("limit", "-1")} {
+		e.do(t, "GET", "/events"+bad, srv, nil).wantErr(t, http.StatusBadRequest, "")
+	}
+	// Scoped to the token's org.
+	for _, ev := range e.allEvents(t, serverTok(t, "o-feed-other")) {
+		t.Errorf("another org sees event %v", ev.raw)
+	}
+}
 
 // TestFeedFollowsConcurrentChanges follows GET /events?after=N with
 // next_after while 8 clients change cards through the API, and checks that
 // it saw every committed event of the org exactly once, seqs rising, and
 // each card's events in version order (SPEC 5, 7.1).
 func TestFeedFollowsConcurrentChanges(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *bun.DB) {
-		e := newEnv(t, db)
+	eachEnv(t, func(t *testing.T, e *env) {
 		const org = "o-follow"
 		srv := serverTok(t, org)
 		acc := accountTok(t, org, acct)
@@ -69,9 +116,7 @@ func TestFeedFollowsConcurrentChanges(t *testing.T) {
 		statuses := []string{"NORMAL", "BLOCKED", "WARNING", "PENDING"}
 		var wg sync.WaitGroup
 		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(w), 7))
 				for i := range ops {
 					tok := srv
@@ -93,7 +138,7 @@ func TestFeedFollowsConcurrentChanges(t *testing.T) {
 						t.Errorf("status update: %s", r)
 					}
 				}
-			}()
+			})
 		}
 		wg.Wait()
 		close(stop)
@@ -103,7 +148,7 @@ func TestFeedFollowsConcurrentChanges(t *testing.T) {
 		}
 
 		// Every committed event of the org, from the outbox.
-		pending, err := e.store.Pending(t.Context(), 1<<20)
+		pending, err := e.core.Store.Pending(t.Context(), 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}

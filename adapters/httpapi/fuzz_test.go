@@ -1,4 +1,4 @@
-package httpapi_test
+package httpapi
 
 import (
 	"bytes"
@@ -49,45 +49,24 @@ var fuzzMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 // handler answers without a panic or a 5xx, and every error answer has the
 // section 6 body (SPEC 6, 7.1).
 func FuzzRoutes(f *testing.F) {
-	db := testdb.Open(f, "sqlite")
-	h, _ := newHandler(f, db)
+	e := newEnv(f, testdb.Open(f, "sqlite"))
 	const org = "o-fuzz"
 	srv := serverTok(f, org)
 	acc := accountTok(f, org, acct)
 
 	// Something to find: cards 1 and 2 in account 42, a reason, a started
 	// bulk with UNBOUND cards.
-	send := func(method, path, tok string, body string, hdr ...string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
 	ids := []string{"x-account-id", acct, "x-customer-id", cust}
 	for _, body := range []string{
 		`{"type":"PLASTIC","name":"P","printed_name":"Fuzz Card"}`,
 		`{"type":"VIRTUAL","name":"V","cvv_rotation_interval_hours":0}`,
 	} {
-		if rec := send("POST", "/wallet/v2/cards", srv, body, ids...); rec.Code != http.StatusCreated {
-			f.Fatalf("setup create: %d %s", rec.Code, rec.Body)
-		}
+		e.do(f, "POST", "/wallet/v2/cards", srv, body, ids...).wantCode(f, http.StatusCreated)
 	}
-	if rec := send("POST", "/wallet/v1/reissue-reasons", srv,
-		`{"description":"Broken","type":"BROKEN","must_block":false,"must_charge":false,"cost":1,"enabled":true}`); rec.Code != http.StatusCreated {
-		f.Fatalf("setup reason: %d %s", rec.Code, rec.Body)
-	}
-	rec := send("POST", "/cards/v1/bulks", srv, `{"program_id":1,"external_ids":["a","b","c"]}`)
-	var bulk struct{ ID string }
-	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &bulk) != nil {
-		f.Fatalf("setup bulk: %d %s", rec.Code, rec.Body)
-	}
-	if rec := send("POST", "/cards/v1/bulks/"+bulk.ID+"/start", srv, ""); rec.Code != http.StatusAccepted {
-		f.Fatalf("setup start: %d %s", rec.Code, rec.Body)
-	}
+	e.do(f, "POST", "/wallet/v1/reissue-reasons", srv,
+		`{"description":"Broken","type":"BROKEN","must_block":false,"must_charge":false,"cost":1,"enabled":true}`).wantCode(f, http.StatusCreated)
+	bulk := str(f, e.do(f, "POST", "/cards/v1/bulks", srv, `{"program_id":1,"external_ids":["a","b","c"]}`).want(f, http.StatusCreated), "id")
+	e.do(f, "POST", "/cards/v1/bulks/"+bulk+"/start", srv, nil).wantCode(f, http.StatusAccepted)
 
 	f.Add(uint8(0), uint8(0), cust, acct, "1", "", []byte(`{"type":"VIRTUAL","name":"Fz","cvv_rotation_interval_hours":1}`), true)
 	f.Add(uint8(0), uint8(0), cust, acct, "1", "k1", []byte(`{"type":"PLASTIC","name":"x","validity_period_hours":-1,"metadata":[]}`), false)
@@ -101,10 +80,10 @@ func FuzzRoutes(f *testing.F) {
 	f.Add(uint8(0), uint8(5), "", "", "", "limit=50&cursor=zz&enabled=true", []byte(nil), true)
 	f.Add(uint8(0), uint8(6), "", "", "", "", []byte(`{"description":"d","type":"T","must_block":true,"must_charge":false,"cost":1e400,"enabled":true}`), true)
 	f.Add(uint8(0), uint8(7), "", "", "", "", []byte(`{"program_id":1,"external_ids":["z1","z2"]}`), true)
-	f.Add(uint8(0), uint8(8), "", "", bulk.ID, "", []byte(nil), true)
-	f.Add(uint8(0), uint8(9), "", "", bulk.ID, "", []byte(`{"external_ids":["d"]}`), true)
-	f.Add(uint8(0), uint8(10), "", "", bulk.ID, "", []byte(`{"cancel_type":"PARTIAL","external_ids":["a"]}`), true)
-	f.Add(uint8(0), uint8(11), "", "", bulk.ID, "", []byte(nil), true)
+	f.Add(uint8(0), uint8(8), "", "", bulk, "", []byte(nil), true)
+	f.Add(uint8(0), uint8(9), "", "", bulk, "", []byte(`{"external_ids":["d"]}`), true)
+	f.Add(uint8(0), uint8(10), "", "", bulk, "", []byte(`{"cancel_type":"PARTIAL","external_ids":["a"]}`), true)
+	f.Add(uint8(0), uint8(11), "", "", bulk, "", []byte(nil), true)
 	f.Add(uint8(0), uint8(12), cust, acct, "3", "", []byte(`{"reissued_card_id":1}`), false)
 	f.Add(uint8(0), uint8(13), "abc", acct, "4", "", []byte(`{"printed_name":"Zed"}`), true)
 	f.Add(uint8(0), uint8(14), "", "", "1", "", []byte(nil), true)
@@ -155,7 +134,7 @@ func FuzzRoutes(f *testing.F) {
 			req.Header.Set("Idempotency-Key", extra)
 		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		e.handler.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s -> %d %s", method, target, rec.Code, rec.Body)
 		}

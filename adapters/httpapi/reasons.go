@@ -52,7 +52,7 @@ func (a *api) createReason(w http.ResponseWriter, r *http.Request, who principal
 	if in.Enabled != nil {
 		reason.Enabled = *in.Enabled
 	}
-	reason, err = a.cfg.Reissue.CreateReason(r.Context(), reason)
+	reason, err = a.core.Reissue.CreateReason(r.Context(), reason)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (a *api) listReasons(w http.ResponseWriter, r *http.Request, who principal)
 		}
 		page.After = n
 	}
-	rs, next, err := a.cfg.Reissue.ListReasons(r.Context(), who.org, enabled, page)
+	rs, next, err := a.core.Reissue.ListReasons(r.Context(), who.org, enabled, page)
 	if err != nil {
 		return err
 	}

@@ -8,14 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// api is the handler state: the configuration, the token parser and the
-// sandbox routes' signature verifier.
+// api is the handler state: the use cases, the configuration, the token
+// parser and the sandbox routes' signature verifier.
 type api struct {
+	core   *cardcore.Core
 	cfg    Config
 	log    *slog.Logger
 	parser *jwt.Parser
@@ -33,12 +35,12 @@ const (
 	syncRoute   = "/v2/data/customers/{sourceCustomerId}/accounts/{sourceAccountId}/cards"
 )
 
-// newAPI builds the handler of a configuration New has checked.
-func newAPI(cfg Config) http.Handler {
+// newAPI builds the handler of a core and configuration New has checked.
+func newAPI(core *cardcore.Core, cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &api{cfg: cfg, log: cfg.Logger, parser: newParser(cfg.Now)}
+	a := &api{core: core, cfg: cfg, log: cfg.Logger, parser: newParser(cfg.Now)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -60,10 +62,10 @@ func newAPI(cfg Config) http.Handler {
 		"POST " + bulkRoute + "/cancel":              a.cancelBulk,
 		"GET /events":                                a.feed,
 	}
-	if cfg.Sync != nil {
+	if core.Sync != nil {
 		authed["PUT "+syncRoute] = a.syncCards
 	}
-	if cfg.Issuance != nil {
+	if core.Issuance != nil {
 		origin, _ := publicOrigin(cfg.PublicOrigin) // checked by New
 		a.sig = &verifier{keys: maps.Clone(cfg.ClientKeys), now: cfg.Now, origin: origin}
 		authed["POST /accounts/{accountId}/cards"] = a.createSandboxCard

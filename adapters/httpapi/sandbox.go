@@ -2,14 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/cardcore/cardcore/card"
-	"github.com/cardcore/cardcore/lifecycle"
-	"github.com/cardcore/cardcore/storage"
+	"github.com/cardcore/cardcore/issuance"
 	"github.com/google/uuid"
 )
 
@@ -104,7 +100,7 @@ func (a *api) createSandboxCard(w http.ResponseWriter, r *http.Request, who prin
 	if err != nil {
 		return err
 	}
-	c, err := a.cfg.Issuance.Create(r.Context(), who.org, account, typ, key)
+	c, err := a.core.Issuance.Create(r.Context(), who.org, account, typ, key)
 	if err != nil {
 		return err
 	}
@@ -113,47 +109,26 @@ func (a *api) createSandboxCard(w http.ResponseWriter, r *http.Request, who prin
 }
 
 func (a *api) issueSandboxCard(w http.ResponseWriter, r *http.Request, who principal) error {
-	return a.settleSandboxCard(w, r, who, "issue", a.cfg.Issuance.Issue)
+	return a.settleSandboxCard(w, r, who, a.core.Issuance.Issue)
 }
 
 func (a *api) failSandboxCard(w http.ResponseWriter, r *http.Request, who principal) error {
-	return a.settleSandboxCard(w, r, who, "fail", a.cfg.Issuance.Fail)
+	return a.settleSandboxCard(w, r, who, a.core.Issuance.Fail)
 }
 
 // settleSandboxCard is PATCH /simulator/cards/{cardId}/issue or /fail:
 // 202 with no body once the card is NORMAL (issued) or CANCELED (failed).
-//
-// The library takes no idempotency key here, so the adapter keeps the
-// answer in the store's idempotency records, scoped to the org, the
-// operation and the card and bound to the body: a replay answers 202
-// again, the same key with another body is a conflict. The record is
-// written after the change commits, in a transaction of its own.
-func (a *api) settleSandboxCard(w http.ResponseWriter, r *http.Request, who principal, op string,
-	settle func(ctx context.Context, org, token string) (card.Card, error)) error {
+// The library keeps the Idempotency-Key with the change, bound to the
+// body: a replay answers 202 again, the same key with another body is a
+// conflict.
+func (a *api) settleSandboxCard(w http.ResponseWriter, r *http.Request, who principal,
+	settle func(ctx context.Context, s issuance.Settlement) (card.Card, error)) error {
 	token, key, body, err := a.signed(w, r, who, "cardId")
 	if err != nil {
 		return err
 	}
-	ik, fp, err := lifecycle.IdempotencyFor(who.org, "sandbox_"+op+"_card:card="+token, key, patchRequest{Body: body})
-	if err != nil {
+	if _, err := settle(r.Context(), issuance.Settlement{OrgID: who.org, Token: token, IdempotencyKey: key, Request: body}); err != nil {
 		return err
-	}
-	status, replay, err := a.recorded(r.Context(), ik, fp)
-	if err != nil {
-		return err
-	}
-	if replay {
-		w.WriteHeader(status)
-		return nil
-	}
-	if _, err := settle(r.Context(), who.org, token); err != nil {
-		return err
-	}
-	if err := a.record(r.Context(), ik, fp, http.StatusAccepted); err != nil {
-		// The card changed and its events committed: the answer is still
-		// 202. Without the record, a replay of this request is a conflict.
-		a.log.ErrorContext(r.Context(), "httpapi: the idempotency record of a sandbox request was not kept",
-			"route", r.Pattern, "error", err.Error())
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -165,68 +140,10 @@ func (a *api) getSandboxCard(w http.ResponseWriter, r *http.Request, who princip
 	if err != nil {
 		return err
 	}
-	c, err := a.cfg.Issuance.Get(r.Context(), who.org, token)
+	c, err := a.core.Issuance.Get(r.Context(), who.org, token)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, sandboxCardOf(&c))
 	return nil
-}
-
-// patchRequest is what the idempotency key of a PATCH is bound to: its
-// body (the path's card is in the key's scope).
-type patchRequest struct {
-	Body []byte `json:"body"`
-}
-
-// recordedAnswer is what an idempotency record of a PATCH keeps.
-type recordedAnswer struct {
-	Status int `json:"status"`
-}
-
-// errNewKey rolls back the transaction of a lookup that claimed a key no
-// request has used, so that the claim is not kept.
-var errNewKey = errors.New("httpapi: a new idempotency key")
-
-// recorded returns the answer recorded for key, if any. The same key with
-// another request is a conflict. It looks the key up by claiming it and
-// rolling the claim back: the store has no other read of the records.
-func (a *api) recorded(ctx context.Context, key storage.IdempotencyKey, fp string) (status int, found bool, err error) {
-	var result []byte
-	err = a.cfg.Store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		res, done, err := lifecycle.Replay(ctx, tx, key, fp)
-		if err != nil {
-			return err
-		}
-		if !done {
-			return errNewKey
-		}
-		result = res
-		return nil
-	})
-	switch {
-	case errors.Is(err, errNewKey):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, err
-	}
-	var rec recordedAnswer
-	if err := json.Unmarshal(result, &rec); err != nil || rec.Status == 0 {
-		return 0, false, errors.New("httpapi: an idempotency record that is not a sandbox answer")
-	}
-	return rec.Status, true, nil
-}
-
-// record keeps the answer of a request under its key. A key another
-// request recorded meanwhile is left as it is.
-func (a *api) record(ctx context.Context, key storage.IdempotencyKey, fp string, status int) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return a.cfg.Store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		_, claimed, err := tx.Claim(ctx, key, fp)
-		if err != nil || !claimed {
-			return err
-		}
-		return lifecycle.Remember(ctx, tx, key, recordedAnswer{Status: status})
-	})
 }

@@ -134,22 +134,6 @@ func TestRFC9421Ed25519Vector(t *testing.T) {
 	}
 }
 
-// clientKey is the key pair of the test client "client-1".
-type clientKey struct {
-	id   string
-	pub  ed25519.PublicKey
-	priv ed25519.PrivateKey
-}
-
-func newClientKey(t testing.TB, id string) clientKey {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clientKey{id, pub, priv}
-}
-
 // sigServer answers 204 to a request whose signature verifies with keys,
 // else the error answer; it reads no GET body, like the sandbox routes.
 func sigServer(t *testing.T, keys map[string]ed25519.PublicKey, now time.Time) *httptest.Server {

@@ -47,7 +47,7 @@ func (a *api) syncCards(w http.ResponseWriter, r *http.Request, who principal) e
 			return err
 		}
 	}
-	id, err := a.cfg.Sync.Apply(r.Context(), b)
+	id, err := a.core.Sync.Apply(r.Context(), b)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
@@ -147,21 +149,11 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 	if isPostgres(target) {
 		b.kind = "postgres"
 	}
-	if err := bunstore.Migrate(ctx, db); err != nil {
+	core, err := cardcore.New(ctx, db, cardcore.WithLogger(log))
+	if err != nil {
 		return err
 	}
-	if b.store, err = bunstore.New(ctx, db); err != nil {
-		return err
-	}
-	if b.cards, err = lifecycle.NewCards(b.store, nil); err != nil {
-		return err
-	}
-	if b.reissue, err = reissue.New(b.store, b.cards); err != nil {
-		return err
-	}
-	if b.noname, err = noname.New(b.store, b.cards); err != nil {
-		return err
-	}
+	b.store, b.cards, b.reissue, b.noname = core.Store, core.Cards, core.Reissue, core.Noname
 	log.Info("bench", "db", desc, "workloads", cfg.workloads, "duration", cfg.duration)
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -288,15 +280,14 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 	return nil, fmt.Errorf("unknown workload %q", w)
 }
 
-// makeCards stores n cards of type t in status st for org, without events
-// (they are fixtures, not changes), and returns their ids.
+// makeCards stores n cards of type t in status st for org, each with its
+// Card created, and returns their ids.
 func (b *bench) makeCards(ctx context.Context, org string, n int, t card.Type, st card.Status) ([]int64, error) {
-	name := "bench"
-	if t == card.Plastic {
-		name = card.PlasticName
-	}
-	return b.storeCards(ctx, n, func(c *card.Card, i int) {
-		c.OrgID, c.Type, c.Status, c.Name = org, t, st, name
+	return b.storeCards(ctx, org, n, t, func(c *card.Card, i int) {
+		c.Status = st
+		if t != card.Plastic {
+			c.Name = "bench"
+		}
 		c.AccountID, c.CustomerID = strconv.Itoa(1000+i%1000), strconv.Itoa(2000+i%1000)
 	})
 }
@@ -304,28 +295,29 @@ func (b *bench) makeCards(ctx context.Context, org string, n int, t card.Type, s
 // makeNoname stores n UNBOUND noname cards of one bulk for org.
 func (b *bench) makeNoname(ctx context.Context, org string, n int) ([]int64, error) {
 	bulk := "bench-" + randomHex(8)
-	return b.storeCards(ctx, n, func(c *card.Card, i int) {
-		c.OrgID, c.Type, c.Status, c.Name = org, card.Plastic, card.Unbound, card.PlasticName
+	return b.storeCards(ctx, org, n, card.Plastic, func(c *card.Card, i int) {
+		c.Status = card.Unbound
 		c.BulkID, c.ExternalID = bulk, strconv.Itoa(i)
 	})
 }
 
-// storeCards stores n cards, 1000 a transaction, each a valid card of
-// program 1 that set completes, and returns their ids.
-func (b *bench) storeCards(ctx context.Context, n int, set func(c *card.Card, i int)) ([]int64, error) {
+// storeCards stores n new cards of type t of program 1 for org, 1000 a
+// transaction, each completed by set, and returns their ids.
+func (b *bench) storeCards(ctx context.Context, org string, n int, t card.Type, set func(c *card.Card, i int)) ([]int64, error) {
+	p, err := b.cards.Programs().Lookup(card.DefaultProgramID)
+	if err != nil {
+		return nil, err
+	}
 	now := b.cards.Now()
 	ids := make([]int64, 0, n)
 	for start := 0; start < n; start += 1000 {
 		batch := make([]card.Card, min(1000, n-start))
 		for i := range batch {
-			batch[i] = card.Card{ProgramID: card.DefaultProgramID, Mode: card.Credit,
-				IssuingDate: now, ExpirationDate: card.MonthOf(now).AddDate(6, 0, 0),
-				TrackNumber: 1, PINLength: 4, ContactlessEnabled: true,
-				Version: 1, CreatedAt: now, UpdatedAt: now}
+			batch[i] = p.NewCard(org, t, now)
 			set(&batch[i], start+i)
 		}
 		if err := b.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-			return tx.InsertCards(ctx, batch)
+			return tx.SaveNew(ctx, batch, events.Created(card.Create, now))
 		}); err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
@@ -43,8 +44,7 @@ func setupDemo(fs *flag.FlagSet) runFunc {
 // demo holds what the steps share.
 type demo struct {
 	out      io.Writer
-	store    *bunstore.Store
-	cards    *lifecycle.Cards
+	core     *cardcore.Core
 	clock    *clock
 	org      string
 	account  string
@@ -84,16 +84,10 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, target string
 	fmt.Fprintf(out, "  clock     %s (the demo moves it forward to show the sweep)\n", stamp(d.clock.now))
 
 	d.section("1. migrate")
-	if err := bunstore.Migrate(ctx, db); err != nil {
+	if d.core, err = cardcore.New(ctx, db, cardcore.WithClock(d.clock.Now), cardcore.WithLogger(log)); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "  tables ready; applied migrations are recorded in %s\n", bunstore.MigrationTable)
-	if d.store, err = bunstore.New(ctx, db); err != nil {
-		return err
-	}
-	if d.cards, err = lifecycle.NewCards(d.store, nil, lifecycle.WithClock(d.clock.Now)); err != nil {
-		return err
-	}
 
 	cs, err := d.create(ctx)
 	if err != nil {
@@ -191,7 +185,7 @@ func (d *demo) create(ctx context.Context) (*demoCards, error) {
 		}},
 	}
 	for _, s := range steps {
-		c, err := d.cards.Create(ctx, s.req)
+		c, err := d.core.Cards.Create(ctx, s.req)
 		if err != nil {
 			return nil, fmt.Errorf("create %s card: %w", s.req.Type, err)
 		}
@@ -218,32 +212,32 @@ func (d *demo) walk(ctx context.Context, cs *demoCards) error {
 	}
 
 	from := cs.plastic.Status
-	c, err := d.cards.Activate(ctx, d.org, cs.plastic.ID)
+	c, err := d.core.Cards.Activate(ctx, d.org, cs.plastic.ID)
 	if err != nil {
 		return fmt.Errorf("activate card %d: %w", cs.plastic.ID, err)
 	}
 	cs.plastic = c
 	d.say("activate", &c, "%s -> %s (version %d, activated %s)", from, c.Status, c.Version, stamp(c.ActivationDate))
 
-	_, err = d.cards.Activate(ctx, d.org, cs.virtual.ID)
+	_, err = d.core.Cards.Activate(ctx, d.org, cs.virtual.ID)
 	if err := d.refused("activate", &cs.virtual, err); err != nil {
 		return err
 	}
 	if err := d.update(ctx, "cancel", &cs.temporary, card.Canceled); err != nil {
 		return err
 	}
-	_, err = d.cards.UpdateStatus(ctx, d.org, cs.temporary.ID, card.Normal)
+	_, err = d.core.Cards.UpdateStatus(ctx, d.org, cs.temporary.ID, card.Normal)
 	if err := d.refused("reopen", &cs.temporary, err); err != nil {
 		return err
 	}
-	_, err = d.cards.UpdateStatus(ctx, d.org, cs.virtual.ID, card.Inoperative)
+	_, err = d.core.Cards.UpdateStatus(ctx, d.org, cs.virtual.ID, card.Inoperative)
 	return d.refused("by hand", &cs.virtual, err)
 }
 
 // update sets c's status by hand and reports the change.
 func (d *demo) update(ctx context.Context, label string, c *card.Card, to card.Status) error {
 	from, version := c.Status, c.Version
-	got, err := d.cards.UpdateStatus(ctx, d.org, c.ID, to)
+	got, err := d.core.Cards.UpdateStatus(ctx, d.org, c.ID, to)
 	if err != nil {
 		return fmt.Errorf("%s card %d: %w", label, c.ID, err)
 	}
@@ -272,7 +266,7 @@ func (d *demo) refused(label string, c *card.Card, err error) error {
 
 func (d *demo) idempotency(ctx context.Context, virtual card.Card) error {
 	d.section("4. idempotent create")
-	got, err := d.cards.Create(ctx, d.virtualRequest())
+	got, err := d.core.Cards.Create(ctx, d.virtualRequest())
 	if err != nil {
 		return fmt.Errorf("replay create: %w", err)
 	}
@@ -283,7 +277,7 @@ func (d *demo) idempotency(ctx context.Context, virtual card.Card) error {
 
 	other := d.virtualRequest()
 	other.Name = "another alias"
-	_, err = d.cards.Create(ctx, other)
+	_, err = d.core.Cards.Create(ctx, other)
 	return d.refused("other body", &got, err)
 }
 
@@ -299,7 +293,7 @@ func (d *demo) sweep(ctx context.Context, cs *demoCards) error {
 	}
 
 	from := cs.oneDay.Status
-	c, err := d.cards.RenewValidity(ctx, d.org, cs.oneDay.ID)
+	c, err := d.core.Cards.RenewValidity(ctx, d.org, cs.oneDay.ID)
 	if err != nil {
 		return fmt.Errorf("renew card %d: %w", cs.oneDay.ID, err)
 	}
@@ -329,13 +323,13 @@ func (d *demo) sweep(ctx context.Context, cs *demoCards) error {
 // sweepOnce runs the sweep at the clock's time and reports what it did to
 // the demo's cards.
 func (d *demo) sweepOnce(ctx context.Context, cs *demoCards) error {
-	res, err := d.cards.Sweep(ctx)
+	res, err := d.core.Cards.Sweep(ctx)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	fmt.Fprintf(d.out, "  sweep        expired %d, inoperative %d\n", res.Expired, res.Inoperative)
 	for _, c := range cs.all() {
-		got, err := d.cards.Get(ctx, d.org, c.ID)
+		got, err := d.core.Cards.Get(ctx, d.org, c.ID)
 		if err != nil {
 			return err
 		}
@@ -349,7 +343,7 @@ func (d *demo) sweepOnce(ctx context.Context, cs *demoCards) error {
 
 func (d *demo) final(ctx context.Context) error {
 	d.section("7. the account's cards now")
-	list, err := d.cards.ListByAccount(ctx, d.org, d.account, storage.Page{Limit: 100})
+	list, err := d.core.Cards.ListByAccount(ctx, d.org, d.account, storage.Page{Limit: 100})
 	if err != nil {
 		return err
 	}
@@ -364,7 +358,7 @@ func (d *demo) final(ctx context.Context) error {
 // checks that nothing is left.
 func (d *demo) relay(ctx context.Context) error {
 	d.section("8. relay the outbox (events carry no PAN)")
-	relay, err := events.NewRelay(d.store, events.PublisherFunc(func(_ context.Context, e events.Event) error {
+	relay, err := events.NewRelay(d.core.Store, events.PublisherFunc(func(_ context.Context, e events.Event) error {
 		_, err := fmt.Fprintf(d.out, "  %s\n", e)
 		return err
 	}))
@@ -375,7 +369,7 @@ func (d *demo) relay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	left, err := d.store.Pending(ctx, 1)
+	left, err := d.core.Store.Pending(ctx, 1)
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,7 @@ import (
 // card is bound to the customer, then canceled with the rest of the bulk.
 func (d *demo) replace(ctx context.Context, cs *demoCards) error {
 	d.section("5. reissue and noname cards")
-	rs, err := reissue.New(d.store, d.cards)
-	if err != nil {
-		return err
-	}
+	rs := d.core.Reissue
 	reason, err := rs.CreateReason(ctx, card.Reason{OrgID: d.org, Description: "Damaged card",
 		Type: "DAMAGED", Cost: "0", Enabled: true})
 	if err != nil {
@@ -39,13 +36,13 @@ func (d *demo) replace(ctx context.Context, cs *demoCards) error {
 		return fmt.Errorf("second reissue of card %d: got successor %d (existing %v), %v; want %d", cs.plastic.ID, again.New.ID, again.Existing, err, res.New.ID)
 	}
 	d.say("reissue", &res.Old, "again: the same successor, card %d; nothing written", again.New.ID)
-	succ, err := d.cards.Activate(ctx, d.org, res.New.ID)
+	succ, err := d.core.Cards.Activate(ctx, d.org, res.New.ID)
 	if err != nil {
 		return fmt.Errorf("activate successor %d: %w", res.New.ID, err)
 	}
 	cs.successor = succ
 	d.say("activate", &succ, "CREATED -> %s", succ.Status)
-	old, err := d.cards.Get(ctx, d.org, cs.plastic.ID)
+	old, err := d.core.Cards.Get(ctx, d.org, cs.plastic.ID)
 	if err != nil {
 		return err
 	}
@@ -58,10 +55,7 @@ func (d *demo) replace(ctx context.Context, cs *demoCards) error {
 }
 
 func (d *demo) bulk(ctx context.Context, cs *demoCards) error {
-	nn, err := noname.New(d.store, d.cards)
-	if err != nil {
-		return err
-	}
+	nn := d.core.Noname
 	b, err := nn.Create(ctx, noname.CreateRequest{OrgID: d.org, ExternalIDs: []string{"gift-001", "gift-002", "gift-003"}})
 	if err != nil {
 		return err
@@ -103,7 +97,7 @@ func (d *demo) bulk(ctx context.Context, cs *demoCards) error {
 // bulkCardIDs finds the ids of a started bulk's cards the way a client
 // does: in the Card created events, which carry bulk_id.
 func (d *demo) bulkCardIDs(ctx context.Context, bulk string) ([]int64, error) {
-	pending, err := d.store.Pending(ctx, 10000)
+	pending, err := d.core.Store.Pending(ctx, 10000)
 	if err != nil {
 		return nil, err
 	}

@@ -17,15 +17,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/adapters/httpapi"
 	"github.com/cardcore/cardcore/card"
-	"github.com/cardcore/cardcore/datasync"
 	"github.com/cardcore/cardcore/issuance"
 	"github.com/cardcore/cardcore/lifecycle"
-	"github.com/cardcore/cardcore/noname"
-	"github.com/cardcore/cardcore/reissue"
-	"github.com/cardcore/cardcore/storage"
 )
 
 // Timeouts of the server. The API's bodies are at most 1 MiB, so a client
@@ -78,35 +74,20 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		}
 		defer db.Close()
 		log.Info("migrating", "db", desc)
-		if err := bunstore.Migrate(ctx, db); err != nil {
-			return err
-		}
-		store, err := bunstore.New(ctx, db)
+		opts := []cardcore.Option{cardcore.WithLogger(log), cardcore.WithPrograms(slices.Collect(maps.Values(programs))...)}
+		p, err := sandbox(log, pans, clientKeys)
 		if err != nil {
 			return err
 		}
-		cards, err := lifecycle.NewCards(store, programs)
+		if p != nil {
+			opts = append(opts, cardcore.WithIssuance(p))
+		}
+		core, err := cardcore.New(ctx, db, opts...)
 		if err != nil {
 			return err
 		}
-		rs, err := reissue.New(store, cards)
-		if err != nil {
-			return err
-		}
-		nn, err := noname.New(store, cards)
-		if err != nil {
-			return err
-		}
-		ds, err := datasync.New(store, cards)
-		if err != nil {
-			return err
-		}
-		iss, err := sandbox(log, store, cards, pans, clientKeys)
-		if err != nil {
-			return err
-		}
-		api, err := httpapi.New(httpapi.Config{Store: store, Cards: cards, Reissue: rs, Noname: nn, Secret: secret, Logger: log,
-			Sync: ds, Issuance: iss, ClientKeys: clientKeys, PublicOrigin: *publicOrigin})
+		api, err := httpapi.New(core, httpapi.Config{Secret: secret, Logger: log,
+			ClientKeys: clientKeys, PublicOrigin: *publicOrigin})
 		if err != nil {
 			return err
 		}
@@ -126,14 +107,14 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		}
 		log.Info("serving", "addr", ln.Addr().String(), "db", desc,
 			"programs", slices.Sorted(maps.Keys(programs)), "sweep_every", sweepEvery.String(),
-			"sandbox", iss != nil, "client_keys", slices.Sorted(maps.Keys(clientKeys)))
+			"sandbox", core.Issuance != nil, "client_keys", slices.Sorted(maps.Keys(clientKeys)))
 
 		var wg sync.WaitGroup
 		if *sweepEvery > 0 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sweepOnSchedule(ctx, log, cards, *sweepEvery)
+				sweepOnSchedule(ctx, log, core.Cards, *sweepEvery)
 			}()
 		}
 		served := make(chan error, 1)
@@ -161,11 +142,11 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// sandbox returns the issuance use cases of the sandbox routes, or nil,
+// sandbox returns the provisioner of the sandbox routes' issuance, or nil,
 // with a log line that says why, when the PAN key or the client keys are
 // missing: without a key of its own no PAN is hashed, and without client
 // keys no request could be verified.
-func sandbox(log *slog.Logger, store storage.Store, cards *lifecycle.Cards, pans []byte, clientKeys map[string]ed25519.PublicKey) (*issuance.Service, error) {
+func sandbox(log *slog.Logger, pans []byte, clientKeys map[string]ed25519.PublicKey) (issuance.Provisioner, error) {
 	switch {
 	case pans == nil && clientKeys == nil:
 		log.Info("the sandbox routes are off: they need --client-keys and --pan-key (or " + panKeyEnv + ")")
@@ -177,11 +158,7 @@ func sandbox(log *slog.Logger, store storage.Store, cards *lifecycle.Cards, pans
 		log.Warn("the sandbox routes are off: the PAN key is set but --client-keys is not")
 		return nil, nil
 	}
-	p, err := issuance.NewHMACProvisioner(pans)
-	if err != nil {
-		return nil, err
-	}
-	return issuance.New(store, cards, p)
+	return issuance.NewHMACProvisioner(pans)
 }
 
 // sweepOnSchedule runs cards.Sweep every interval until ctx ends. A failed

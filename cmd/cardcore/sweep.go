@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 
-	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/lifecycle"
 )
 
@@ -23,16 +24,16 @@ func setupSweep(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		defer db.Close()
-		store, err := bunstore.New(ctx, db)
-		if err != nil {
-			return err
+		core, err := cardcore.New(ctx, db, cardcore.WithMigrations(cardcore.CheckMigrations),
+			cardcore.WithSweepBatch(*batch), cardcore.WithLogger(log))
+		if errors.Is(err, cardcore.ErrMigrationsPending) {
+			return fmt.Errorf("%w; run \"cardcore migrate\" first", err)
 		}
-		cards, err := lifecycle.NewCards(store, nil, lifecycle.WithSweepBatch(*batch))
 		if err != nil {
 			return err
 		}
 		log.Info("sweeping", "db", desc, "batch", *batch)
-		res, err := cards.Sweep(ctx)
+		res, err := core.Cards.Sweep(ctx)
 		if err != nil && res == (lifecycle.SweepResult{}) {
 			return err
 		}

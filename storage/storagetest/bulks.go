@@ -2,11 +2,7 @@ package storagetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +11,9 @@ import (
 	"github.com/google/uuid"
 )
 
+// The noname bulks (storage.BulkWriter, and the Store's Bulk and
+// BulkCounts): the bulks themselves, their UNBOUND cards here, their
+// external ids in externalids.go.
 var bulkChecks = []check{
 	{"InsertSetsIDWhenEmpty", bulkInsertSetsIDWhenEmpty},
 	{"InsertKeepsGivenID", bulkInsertKeepsGivenID},
@@ -24,11 +23,17 @@ var bulkChecks = []check{
 	{"SaveStaleOrSkippedVersionIsConflict", bulkSaveStaleOrSkippedVersionIsConflict},
 	{"SaveOtherOrgOrMissingWritesNothing", bulkSaveOtherOrgOrMissingWritesNothing},
 	{"CountsByStatus", bulkCountsByStatus},
-	{"LockHoldsOffWriters", bulkLockHoldsOffWriters},
+	{"UnboundCardsFiltersByOrgBulkStatusAndExternalIDs", unboundCardsFilter},
+	{"UnboundCardsPages", unboundCardsPages},
+	{"ExternalIDsAppendInOrderAcrossCalls", externalIDsAppendInOrder},
+	{"ExternalIDsDuplicateIsConflictAndAddsNothing", externalIDsDuplicateIsConflict},
+	{"ExternalIDsSameIDInTwoBulks", externalIDsSameIDInTwoBulks},
+	{"ExternalIDsPaging", externalIDsPaging},
+	{"ExternalIDsLargeLists", externalIDsLargeLists},
 }
 
 // newBulk returns a new bulk of org in status CREATED, as the use case
-// makes it before InsertBulk: program 1, no external ids yet, PIN length
+// makes it before SaveBulk: program 1, no external ids yet, PIN length
 // 4, contactless, version 1, created and updated now. ID is left for the
 // store.
 func newBulk(org string) card.Bulk {
@@ -45,20 +50,11 @@ func newBulk(org string) card.Bulk {
 	}
 }
 
-// insertBulks inserts bs in one transaction and returns them as the store
-// left them (ID set).
+// insertBulks saves new bulks in one transaction and returns them as the
+// store left them (ID set).
 func insertBulks(t *testing.T, s storage.Store, bs ...card.Bulk) []card.Bulk {
 	t.Helper()
-	return inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Bulk, error) {
-		out := make([]card.Bulk, 0, len(bs))
-		for i, b := range bs {
-			if err := tx.InsertBulk(ctx, &b); err != nil {
-				return nil, fmt.Errorf("insert bulk %d of the batch: %w", i, err)
-			}
-			out = append(out, b)
-		}
-		return out, nil
-	})
+	return saveAll(t, s, saveBulk, bs...)
 }
 
 // loadBulk returns bulk id of org, read outside any transaction.
@@ -71,28 +67,14 @@ func loadBulk(t *testing.T, s storage.Store, org, id string) card.Bulk {
 	return b
 }
 
-// saveBulk saves b in its own transaction.
-func saveBulk(t *testing.T, s storage.Store, b card.Bulk) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.SaveBulk(ctx, &b) })
-}
-
-// mustEqualBulk reports the fields where got differs from want.
-func mustEqualBulk(t *testing.T, what string, want, got card.Bulk) {
-	t.Helper()
-	if d := diffFields(want, got); len(d) > 0 {
-		t.Errorf("%s (bulk %s) differs from what was stored:\n\t%s", what, want.ID, strings.Join(d, "\n\t"))
-	}
-}
-
 func bulkInsertSetsIDWhenEmpty(t *testing.T, s storage.Store) {
 	bs := insertBulks(t, s, newBulk(orgA), newBulk(orgA))
 	for _, b := range bs {
 		if _, err := uuid.Parse(b.ID); err != nil {
-			t.Errorf("InsertBulk set ID %q, want a UUID", b.ID)
+			t.Errorf("SaveBulk set ID %q, want a UUID", b.ID)
 			continue
 		}
-		mustEqualBulk(t, "Bulk after commit", b, loadBulk(t, s, orgA, b.ID))
+		mustEqual(t, "Bulk after commit", b, loadBulk(t, s, orgA, b.ID))
 	}
 	if bs[0].ID == bs[1].ID {
 		t.Errorf("two bulks got the same ID %q", bs[0].ID)
@@ -104,12 +86,12 @@ func bulkInsertKeepsGivenID(t *testing.T, s storage.Store) {
 	want.ID = uuid.NewString()
 	got := insertBulks(t, s, want)[0]
 	if got.ID != want.ID {
-		t.Errorf("InsertBulk changed the given ID %q to %q", want.ID, got.ID)
+		t.Errorf("SaveBulk changed the given ID %q to %q", want.ID, got.ID)
 	}
-	mustEqualBulk(t, "Bulk after commit", want, loadBulk(t, s, orgA, want.ID))
+	mustEqual(t, "Bulk after commit", want, loadBulk(t, s, orgA, want.ID))
 }
 
-// What InsertBulk stores is what Bulk returns, field by field, in every
+// What SaveBulk of a new bulk stores is what Bulk returns, field by field, in every
 // status: Tx.Bulk inside the inserting transaction, Store.Bulk after its
 // commit.
 func bulkInsertStoresEveryField(t *testing.T, s storage.Store) {
@@ -125,12 +107,7 @@ func bulkInsertStoresEveryField(t *testing.T, s storage.Store) {
 		CreatedAt:          created,
 		UpdatedAt:          created.Add(36*time.Hour + 654321*time.Microsecond),
 	}
-	v := reflect.ValueOf(full)
-	for i := range v.NumField() {
-		if name := v.Type().Field(i).Name; name != "ID" && v.Field(i).IsZero() {
-			t.Fatalf("storagetest: the full bulk leaves %s unset; set it so the round trip covers it", name)
-		}
-	}
+	mustSetEveryField(t, "the full bulk", full)
 	var wants []card.Bulk
 	for _, st := range []card.BulkStatus{card.BulkCreated, card.BulkStarted, card.BulkCanceled} {
 		b := full
@@ -140,26 +117,15 @@ func bulkInsertStoresEveryField(t *testing.T, s storage.Store) {
 	plain := newBulk(orgA)
 	plain.ContactlessEnabled = false
 	wants = append(wants, plain)
-	inserted, inTx := make([]card.Bulk, len(wants)), make([]card.Bulk, len(wants))
-	update(t, s, func(ctx context.Context, tx storage.Tx) error {
-		for i, b := range wants {
-			if err := tx.InsertBulk(ctx, &b); err != nil {
-				return err
-			}
-			inserted[i] = b
-			var err error
-			if inTx[i], err = tx.Bulk(ctx, orgA, b.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for i, want := range wants {
-		want.ID = inserted[i].ID
+	for _, want := range wants {
+		inserted, inTx := saveAndRead(t, s, saveBulk, want, func(ctx context.Context, tx storage.Tx, b card.Bulk) (card.Bulk, error) {
+			return tx.Bulk(ctx, orgA, b.ID)
+		})
+		want.ID = inserted.ID
 		what := fmt.Sprintf("the %s bulk", want.Status)
-		mustEqualBulk(t, what+" after InsertBulk", want, inserted[i])
-		mustEqualBulk(t, "Tx.Bulk of "+what+" in the inserting transaction", want, inTx[i])
-		mustEqualBulk(t, "Bulk of "+what+" after commit", want, loadBulk(t, s, orgA, want.ID))
+		mustEqual(t, what+" after SaveBulk", want, inserted)
+		mustEqual(t, "Tx.Bulk of "+what+" in the inserting transaction", want, inTx)
+		mustEqual(t, "Bulk of "+what+" after commit", want, loadBulk(t, s, orgA, want.ID))
 	}
 }
 
@@ -170,14 +136,9 @@ func bulkOtherOrgOrMissingIsNotFound(t *testing.T, s storage.Store) {
 		{"a bulk of another org", orgB, b.ID},
 		{"an id with no bulk", orgA, uuid.NewString()},
 	} {
-		_, err := s.Bulk(t.Context(), tc.org, tc.id)
-		checkErr(t, "Store.Bulk of "+tc.what, err, card.ErrNotFound)
-		var txErr error
-		update(t, s, func(ctx context.Context, tx storage.Tx) error {
-			_, txErr = tx.Bulk(ctx, tc.org, tc.id)
-			return nil
-		})
-		checkErr(t, "Tx.Bulk of "+tc.what, txErr, card.ErrNotFound)
+		checkNotFound(t, s, "Bulk of "+tc.what,
+			func(ctx context.Context) (card.Bulk, error) { return s.Bulk(ctx, tc.org, tc.id) },
+			func(ctx context.Context, tx storage.Tx) (card.Bulk, error) { return tx.Bulk(ctx, tc.org, tc.id) })
 	}
 }
 
@@ -192,25 +153,22 @@ func bulkSaveNextVersion(t *testing.T, s storage.Store) {
 	v2.Version = 2
 	v3 := v2
 	v3.Status, v3.UpdatedAt, v3.Version = card.BulkStarted, v2.UpdatedAt.Add(time.Second), 3
-	var inTx card.Bulk
-	update(t, s, func(ctx context.Context, tx storage.Tx) error {
+	inTx := inTx(t, s, func(ctx context.Context, tx storage.Tx) (card.Bulk, error) {
 		for _, next := range []card.Bulk{v2, v3} {
 			if err := tx.SaveBulk(ctx, &next); err != nil {
-				return err
+				return card.Bulk{}, err
 			}
 		}
-		var err error
-		inTx, err = tx.Bulk(ctx, orgA, b.ID)
-		return err
+		return tx.Bulk(ctx, orgA, b.ID)
 	})
-	mustEqualBulk(t, "Tx.Bulk after two SaveBulks in its transaction", v3, inTx)
-	mustEqualBulk(t, "Bulk after commit", v3, loadBulk(t, s, orgA, b.ID))
+	mustEqual(t, "Tx.Bulk after two SaveBulks in its transaction", v3, inTx)
+	mustEqual(t, "Bulk after commit", v3, loadBulk(t, s, orgA, b.ID))
 
 	v4 := v3
 	v4.Status, v4.ContactlessEnabled, v4.UpdatedAt, v4.Version = card.BulkCanceled, true, v3.UpdatedAt.Add(time.Hour), 4
-	saveBulk(t, s, v4)
-	mustEqualBulk(t, "Bulk after a SaveBulk in a later transaction", v4, loadBulk(t, s, orgA, b.ID))
-	mustEqualBulk(t, "another bulk after SaveBulk", other, loadBulk(t, s, orgA, other.ID))
+	saveAll(t, s, saveBulk, v4)
+	mustEqual(t, "Bulk after a SaveBulk in a later transaction", v4, loadBulk(t, s, orgA, b.ID))
+	mustEqual(t, "another bulk after SaveBulk", other, loadBulk(t, s, orgA, other.ID))
 }
 
 // A SaveBulk whose version is not the stored one plus one is refused as a
@@ -219,25 +177,13 @@ func bulkSaveStaleOrSkippedVersionIsConflict(t *testing.T, s storage.Store) {
 	b := insertBulks(t, s, newBulk(orgA))[0]
 	stored := b
 	stored.Status, stored.ExternalIDs, stored.Version = card.BulkStarted, 2, 2
-	saveBulk(t, s, stored)
-	for _, tc := range []struct {
-		name    string
-		version int64
-	}{
-		{"the stored version", 2},
-		{"an older version", 1},
-		{"a skipped version", 4},
-	} {
+	saveAll(t, s, saveBulk, stored)
+	for _, tc := range staleVersions {
 		try := stored
 		try.Status, try.ExternalIDs, try.Version = card.BulkCanceled, 5, tc.version
-		var saveErr error
-		update(t, s, func(ctx context.Context, tx storage.Tx) error {
-			b := try
-			saveErr = tx.SaveBulk(ctx, &b)
-			return nil
-		})
-		checkErr(t, "SaveBulk with "+tc.name, saveErr, card.ErrConflict)
-		mustEqualBulk(t, "Bulk after a SaveBulk with "+tc.name, stored, loadBulk(t, s, orgA, b.ID))
+		err := errIn(t, s, func(ctx context.Context, tx storage.Tx) error { b := try; return tx.SaveBulk(ctx, &b) })
+		checkErr(t, "SaveBulk with "+tc.name, err, card.ErrConflict)
+		mustEqual(t, "Bulk after a SaveBulk with "+tc.name, stored, loadBulk(t, s, orgA, b.ID))
 	}
 }
 
@@ -258,20 +204,10 @@ func bulkSaveOtherOrgOrMissingWritesNothing(t *testing.T, s storage.Store) {
 	} {
 		try := tc.b
 		try.Status, try.Version = card.BulkCanceled, 2
-		var saveErr error
-		update(t, s, func(ctx context.Context, tx storage.Tx) error {
-			b := try
-			saveErr = tx.SaveBulk(ctx, &b)
-			return nil
-		})
-		switch {
-		case saveErr == nil:
-			t.Errorf("SaveBulk of %s succeeded, want an error wrapping card.ErrNotFound or card.ErrConflict", tc.name)
-		case !errors.Is(saveErr, card.ErrNotFound) && !errors.Is(saveErr, card.ErrConflict):
-			t.Errorf("SaveBulk of %s: got %q, want an error wrapping card.ErrNotFound or card.ErrConflict", tc.name, saveErr)
-		}
+		err := errIn(t, s, func(ctx context.Context, tx storage.Tx) error { b := try; return tx.SaveBulk(ctx, &b) })
+		checkErr(t, "SaveBulk of "+tc.name, err, card.ErrNotFound, card.ErrConflict)
 	}
-	mustEqualBulk(t, "Bulk after the refused SaveBulks", b, loadBulk(t, s, orgA, b.ID))
+	mustEqual(t, "Bulk after the refused SaveBulks", b, loadBulk(t, s, orgA, b.ID))
 	_, err := s.Bulk(t.Context(), orgB, b.ID)
 	checkErr(t, "Bulk of the other org after the refused SaveBulk", err, card.ErrNotFound)
 	_, err = s.Bulk(t.Context(), orgA, missing.ID)
@@ -288,39 +224,18 @@ func bulkCounts(t *testing.T, s storage.Store, org, id string) map[card.Status]i
 	return counts
 }
 
-// mustEqualCounts checks got against want; a status absent from want must
-// be absent from got, not counted as 0.
-func mustEqualCounts(t *testing.T, what string, want, got map[card.Status]int) {
-	t.Helper()
-	if !maps.Equal(want, got) {
-		t.Errorf("%s: got %v, want %v", what, got, want)
-	}
-}
-
 // BulkCounts counts the cards of the bulk in the org by status, and no
 // other card: not the cards of another bulk, nor those of another org
 // under the same bulk id, nor cards of no bulk.
 func bulkCountsByStatus(t *testing.T, s storage.Store) {
 	bs := insertBulks(t, s, newBulk(orgA), newBulk(orgA), newBulk(orgA))
 	bulk, otherBulk, empty := bs[0].ID, bs[1].ID, bs[2].ID
-	of := func(org, bulkID, ext string, st card.Status) card.Card {
-		c := unboundCard(org, ext)
-		c.BulkID = bulkID
-		c.Status = st
-		switch {
-		case st == card.Normal:
-			c.AccountID, c.CustomerID, c.PreviousStatus = "1001", "2001", card.Unbound
-		case st.Terminated():
-			c.PreviousStatus = card.Unbound
-		}
-		return c
-	}
 	cs := []card.Card{
-		of(orgA, bulk, "e1", card.Unbound), of(orgA, otherBulk, "e1", card.Unbound),
-		of(orgA, bulk, "e2", card.Normal), of(orgA, bulk, "e3", card.Unbound),
-		NewCard(orgA), of(orgB, bulk, "e9", card.Unbound),
-		of(orgA, bulk, "e4", card.Canceled), of(orgA, bulk, "e5", card.Unbound),
-		of(orgA, otherBulk, "e2", card.Canceled), of(orgA, bulk, "e6", card.Canceled),
+		inBulk(orgA, bulk, "e1", card.Unbound), inBulk(orgA, otherBulk, "e1", card.Unbound),
+		inBulk(orgA, bulk, "e2", card.Normal), inBulk(orgA, bulk, "e3", card.Unbound),
+		NewCard(orgA), inBulk(orgB, bulk, "e9", card.Unbound),
+		inBulk(orgA, bulk, "e4", card.Canceled), inBulk(orgA, bulk, "e5", card.Unbound),
+		inBulk(orgA, otherBulk, "e2", card.Canceled), inBulk(orgA, bulk, "e6", card.Canceled),
 	}
 	for i, c := range cs {
 		validCard(t, fmt.Sprintf("card %d", i), c)
@@ -335,50 +250,99 @@ func bulkCountsByStatus(t *testing.T, s storage.Store) {
 	mustEqualCounts(t, "BulkCounts of a bulk without cards", map[card.Status]int{}, bulkCounts(t, s, orgA, empty))
 }
 
-// While a transaction holds a bulk it loaded with Tx.Bulk, no other
-// transaction changes it; the holder's SaveBulk then succeeds.
-func bulkLockHoldsOffWriters(t *testing.T, s storage.Store) {
-	b := insertBulks(t, s, newBulk(orgA))[0]
-	next := func(b card.Bulk) card.Bulk {
-		b.ExternalIDs++
-		b.Version++
-		return b
+// unboundCards calls UnboundCards in a transaction of its own.
+func unboundCards(t *testing.T, s storage.Store, org, bulk string, externalIDs []string, afterID int64, limit int) []card.Card {
+	t.Helper()
+	return inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Card, error) {
+		return tx.UnboundCards(ctx, org, bulk, externalIDs, afterID, limit)
+	})
+}
+
+// unboundFixture stores, interleaved, the UNBOUND cards of a bulk in orgA
+// (returned, by ascending id) and cards UnboundCards must leave out: the
+// bulk's cards in other statuses, UNBOUND cards of another bulk with the
+// same external ids, an UNBOUND card of the bulk id in orgB, and a card of
+// no bulk.
+func unboundFixture(t *testing.T, s storage.Store) (bulk string, unbound []card.Card) {
+	t.Helper()
+	bulk, otherBulk := uuid.NewString(), uuid.NewString()
+	cs := []card.Card{
+		inBulk(orgA, bulk, "e1", card.Unbound), inBulk(orgA, otherBulk, "e1", card.Unbound),
+		inBulk(orgA, bulk, "e2", card.Unbound), inBulk(orgA, bulk, "n1", card.Normal),
+		inBulk(orgA, bulk, "e3", card.Unbound), inBulk(orgB, bulk, "b1", card.Unbound),
+		inBulk(orgA, bulk, "c1", card.Canceled), NewCard(orgA),
+		inBulk(orgA, bulk, "e4", card.Unbound), inBulk(orgA, bulk, "u1", card.Unnumbered),
+		inBulk(orgA, otherBulk, "e5", card.Unbound), inBulk(orgA, bulk, "e5", card.Unbound),
+		inBulk(orgA, bulk, "e6", card.Unbound),
 	}
-	var held card.Bulk
-	firstErr, secondErr, overlapped := contend(t, s,
-		func(ctx context.Context, tx storage.Tx) error {
-			var err error
-			held, err = tx.Bulk(ctx, orgA, b.ID)
-			return err
-		},
-		func(ctx context.Context, tx storage.Tx) error {
-			n := next(held)
-			return tx.SaveBulk(ctx, &n)
-		},
-		func(ctx context.Context, tx storage.Tx) error {
-			cur, err := tx.Bulk(ctx, orgA, b.ID)
-			if err != nil {
-				return err
-			}
-			n := next(cur)
-			return tx.SaveBulk(ctx, &n)
-		})
-	if overlapped && secondErr == nil {
-		t.Errorf("a second transaction changed bulk %s while another held it", b.ID)
+	for i, c := range cs {
+		validCard(t, fmt.Sprintf("card %d of the fixture", i), c)
 	}
-	if firstErr != nil {
-		t.Errorf("the transaction that held the bulk could not save it: %v", firstErr)
+	cs = insert(t, s, cs...)
+	return bulk, []card.Card{cs[0], cs[2], cs[4], cs[8], cs[11], cs[12]}
+}
+
+// UnboundCards returns the UNBOUND cards of the bulk in the org, by
+// ascending id; a nil externalIDs keeps them all, an empty one none, a
+// list only those with one of its external ids.
+func unboundCardsFilter(t *testing.T, s storage.Store) {
+	bulk, unbound := unboundFixture(t, s)
+	for _, tc := range []struct {
+		name        string
+		externalIDs []string
+		want        []card.Card
+	}{
+		{"no filter", nil, unbound},
+		{"an empty filter", []string{}, nil},
+		{"a filter of one id", []string{"e3"}, unbound[2:3]},
+		{"a filter out of order, with ids of cards left out and of no card",
+			[]string{"e5", "n1", "c1", "u1", "b1", "missing", "e2"}, []card.Card{unbound[1], unbound[4]}},
+		{"a filter of only left-out ids", []string{"n1", "c1", "u1", "b1"}, nil},
+	} {
+		mustEqualAll(t, "UnboundCards, "+tc.name, tc.want, unboundCards(t, s, orgA, bulk, tc.externalIDs, 0, 100))
 	}
-	if secondErr != nil && !errors.Is(secondErr, card.ErrConflict) {
-		t.Errorf("the second transaction: %v, want success or an error wrapping card.ErrConflict", secondErr)
+	mustEqualAll(t, "UnboundCards of the bulk id in the other org", nil,
+		unboundCards(t, s, orgB, bulk, []string{"e1", "e2"}, 0, 100))
+	if got := unboundCards(t, s, orgB, bulk, nil, 0, 100); len(got) != 1 || got[0].ExternalID != "b1" {
+		t.Errorf("UnboundCards of the bulk id in the other org: got %v, want its one card b1", cardIDs(got))
 	}
-	want := int64(1)
-	for _, err := range []error{firstErr, secondErr} {
-		if err == nil {
-			want++
+	mustEqualAll(t, "UnboundCards of a bulk with no cards", nil, unboundCards(t, s, orgA, uuid.NewString(), nil, 0, 100))
+}
+
+// UnboundCards returns at most limit cards with id > afterID, with or
+// without a filter.
+func unboundCardsPages(t *testing.T, s storage.Store) {
+	bulk, unbound := unboundFixture(t, s)
+	filter := []string{"e6", "e1", "e4", "e2", "n1"}
+	filtered := []card.Card{unbound[0], unbound[1], unbound[3], unbound[5]}
+	for _, tc := range []struct {
+		name        string
+		externalIDs []string
+		afterID     int64
+		limit       int
+		want        []card.Card
+	}{
+		{"the first card", nil, 0, 1, unbound[:1]},
+		{"two cards after the second", nil, unbound[1].ID, 2, unbound[2:4]},
+		{"after the id of a left-out card", nil, unbound[1].ID + 1, 100, unbound[2:]},
+		{"after the last card", nil, unbound[5].ID, 100, nil},
+		{"the first two filtered cards", filter, 0, 2, filtered[:2]},
+		{"filtered cards after the second", filter, filtered[1].ID, 1, filtered[2:3]},
+		{"filtered cards after an unfiltered one", filter, unbound[2].ID, 100, filtered[2:]},
+		{"filtered cards after the last", filter, filtered[3].ID, 100, nil},
+	} {
+		mustEqualAll(t, "UnboundCards, "+tc.name, tc.want, unboundCards(t, s, orgA, bulk, tc.externalIDs, tc.afterID, tc.limit))
+	}
+	// Reading page after page returns each card once.
+	var all []card.Card
+	var after int64
+	for range len(unbound) + 1 {
+		page := unboundCards(t, s, orgA, bulk, nil, after, 4)
+		if len(page) == 0 {
+			break
 		}
+		all = append(all, page...)
+		after = page[len(page)-1].ID
 	}
-	if got := loadBulk(t, s, orgA, b.ID); got.Version != want || got.ExternalIDs != int(want-1) {
-		t.Errorf("the bulk is at version %d with %d external ids, want %d and %d", got.Version, got.ExternalIDs, want, want-1)
-	}
+	mustEqualAll(t, "UnboundCards read in pages of 4", unbound, all)
 }

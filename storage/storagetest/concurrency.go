@@ -12,12 +12,20 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
 )
 
+// The checks that run two transactions or more at once: the locks every
+// role promises, and its unique rules under concurrent writers.
 var concurrencyChecks = []check{
 	{"UpdatesOfOneCardSerialise", concurrentUpdatesSerialise},
 	{"CardLockHoldsOffWriters", cardLockHoldsOffWriters},
+	{"CardByTokenLockHoldsOffWriters", cardByTokenLocks},
+	{"CardByLast4LockHoldsOffWriters", cardByLast4Locks},
+	{"UnboundCardsLockHoldsOffWriters", unboundCardsLockHoldsOffWriters},
+	{"BulkLockHoldsOffWriters", bulkLockHoldsOffWriters},
+	{"ReasonLockHoldsOffWriters", reasonLockHoldsOffWriters},
 	{"DueSkipsLockedCards", dueSkipsLockedCards},
 	{"ClaimWaitsForTheFirstTransaction", claimWaitsForTheFirstTransaction},
 	{"ConcurrentClaimsClaimOnce", concurrentClaimsClaimOnce},
@@ -30,9 +38,6 @@ var concurrencyChecks = []check{
 // whatever the timing; a store that does not lock fails when the second
 // transaction finishes within holdFor.
 const holdFor = 300 * time.Millisecond
-
-// txFunc is the function a check passes to Store.Update.
-type txFunc = func(ctx context.Context, tx storage.Tx) error
 
 // contend runs first in a transaction and, once first has returned (its
 // locks taken), second in a transaction of its own in another goroutine.
@@ -77,6 +82,52 @@ func contend(t *testing.T, s storage.Store, first, then, second txFunc) (firstEr
 	return firstErr, secondErr, overlapped
 }
 
+// succeeded counts the transactions of errs that committed, and fails the
+// test for those that failed but as a conflict, the one refusal concurrent
+// writers may get.
+func succeeded(t *testing.T, what string, errs []error) int {
+	t.Helper()
+	n := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, card.ErrConflict):
+			t.Errorf("%s %d: %v, want success or an error wrapping card.ErrConflict", what, i, err)
+		}
+	}
+	return n
+}
+
+// holdsOff runs contend over one stored thing (what) that first loads, and
+// then and second both change, and checks the lock first holds: the second
+// transaction did not change it while the first held it, the first could
+// save it, and the second saved it after the first or, when mayConflict,
+// failed as a conflict. It returns how many of the two saved.
+func holdsOff(t *testing.T, s storage.Store, what string, mayConflict bool, first, then, second txFunc) (saves int64) {
+	t.Helper()
+	firstErr, secondErr, overlapped := contend(t, s, first, then, second)
+	if overlapped && secondErr == nil {
+		t.Errorf("a second transaction changed %s while another held it", what)
+	}
+	if firstErr != nil {
+		t.Errorf("the transaction that held %s could not save it: %v", what, firstErr)
+	}
+	switch {
+	case secondErr == nil:
+	case !mayConflict:
+		t.Errorf("the second transaction: %v, want success", secondErr)
+	case !errors.Is(secondErr, card.ErrConflict):
+		t.Errorf("the second transaction: %v, want success or an error wrapping card.ErrConflict", secondErr)
+	}
+	for _, err := range []error{firstErr, secondErr} {
+		if err == nil {
+			saves++
+		}
+	}
+	return saves
+}
+
 // Updates that load a card with Tx.Card and save it one version later never
 // lose an update: each succeeds, or fails as a conflict and writes nothing.
 // The card's events arrive in the order of its versions. Readers running
@@ -101,10 +152,7 @@ func concurrentUpdatesSerialise(t *testing.T, s storage.Store) {
 					return err
 				}
 				next := flip(cur)
-				if err := tx.Save(ctx, &next); err != nil {
-					return err
-				}
-				return tx.Append(ctx, newEvent(orgA, next.ID, next.Version))
+				return saveCard(ctx, tx, &next)
 			})
 		}()
 	}
@@ -138,15 +186,7 @@ func concurrentUpdatesSerialise(t *testing.T, s storage.Store) {
 	close(written)
 	reading.Wait()
 
-	successes := 0
-	for i, err := range writeErrs {
-		switch {
-		case err == nil:
-			successes++
-		case !errors.Is(err, card.ErrConflict):
-			t.Errorf("writer %d: %v, want success or an error wrapping card.ErrConflict", i, err)
-		}
-	}
+	successes := succeeded(t, "writer", writeErrs)
 	for i, err := range readErrs {
 		if err != nil {
 			t.Errorf("reader %d: %v", i, err)
@@ -177,41 +217,62 @@ func concurrentUpdatesSerialise(t *testing.T, s storage.Store) {
 		}
 		versions = append(versions, data.Version)
 	}
-	want := make([]int64, successes)
+	want := make([]int64, 1+successes)
 	for i := range want {
-		want[i] = int64(i + 2)
+		want[i] = int64(i + 1)
 	}
 	if !slices.Equal(versions, want) {
-		t.Errorf("the card's pending events carry versions %v, want %v (one per successful update, in Seq order)", versions, want)
+		t.Errorf("the card's pending events carry versions %v, want %v (its creation, then one per successful update, in Seq order)", versions, want)
 	}
 }
 
 // While a transaction holds a card it loaded with Tx.Card, no other
 // transaction changes the card; the holder's Save then succeeds.
 func cardLockHoldsOffWriters(t *testing.T, s storage.Store) {
-	c := NewCard(orgA)
-	c.Status = card.Normal
-	c = insert(t, s, c)[0]
-	lockHoldsOffWriters(t, s, c, func(ctx context.Context, tx storage.Tx) (card.Card, error) {
+	lockHoldsOffWriters(t, s, normalCard(), func(ctx context.Context, tx storage.Tx, c card.Card) (card.Card, error) {
 		return tx.Card(ctx, orgA, c.ID)
 	})
 }
 
-// lockHoldsOffWriters checks that while a transaction holds stored card c,
-// loaded with lock, no other transaction changes it, and the holder's Save
-// then succeeds.
-func lockHoldsOffWriters(t *testing.T, s storage.Store, c card.Card, lock func(ctx context.Context, tx storage.Tx) (card.Card, error)) {
+// While a transaction holds a card it loaded with Tx.CardByToken, no other
+// transaction changes it.
+func cardByTokenLocks(t *testing.T, s storage.Store) {
+	lockHoldsOffWriters(t, s, normalCard(), func(ctx context.Context, tx storage.Tx, c card.Card) (card.Card, error) {
+		return tx.CardByToken(ctx, orgA, c.Token)
+	})
+}
+
+// While a transaction holds a card it loaded with Tx.CardByLast4, no other
+// transaction changes it.
+func cardByLast4Locks(t *testing.T, s storage.Store) {
+	lockHoldsOffWriters(t, s, syncedCard(orgA, "acct-1", "cust-1", "1234"), func(ctx context.Context, tx storage.Tx, _ card.Card) (card.Card, error) {
+		return tx.CardByLast4(ctx, orgA, "acct-1", "cust-1", "1234")
+	})
+}
+
+// normalCard returns NewCard(orgA) in status NORMAL.
+func normalCard() card.Card {
+	c := NewCard(orgA)
+	c.Status = card.Normal
+	return c
+}
+
+// lockHoldsOffWriters stores the new card c and checks that while a
+// transaction holds it, loaded with lock, no other transaction changes it,
+// and the holder's Save then succeeds.
+func lockHoldsOffWriters(t *testing.T, s storage.Store, c card.Card, lock func(ctx context.Context, tx storage.Tx, c card.Card) (card.Card, error)) {
 	t.Helper()
+	c = insert(t, s, c)[0]
 	var held card.Card
-	firstErr, secondErr, overlapped := contend(t, s,
+	saves := holdsOff(t, s, fmt.Sprint("card ", c.ID), true,
 		func(ctx context.Context, tx storage.Tx) error {
 			var err error
-			held, err = lock(ctx, tx)
+			held, err = lock(ctx, tx, c)
 			return err
 		},
 		func(ctx context.Context, tx storage.Tx) error {
 			next := flip(held)
-			return tx.Save(ctx, &next)
+			return saveCard(ctx, tx, &next)
 		},
 		func(ctx context.Context, tx storage.Tx) error {
 			cur, err := tx.Card(ctx, c.OrgID, c.ID)
@@ -219,25 +280,115 @@ func lockHoldsOffWriters(t *testing.T, s storage.Store, c card.Card, lock func(c
 				return err
 			}
 			next := flip(cur)
-			return tx.Save(ctx, &next)
+			return saveCard(ctx, tx, &next)
 		})
-	if overlapped && secondErr == nil {
-		t.Errorf("a second transaction changed card %d while another held it", c.ID)
+	if got := load(t, s, c.OrgID, c.ID).Version; got != c.Version+saves {
+		t.Errorf("the card is at version %d, want %d", got, c.Version+saves)
 	}
-	if firstErr != nil {
-		t.Errorf("the transaction that held the card could not save it: %v", firstErr)
+}
+
+// UnboundCards locks the cards it returns like Card: while a transaction
+// holds them, no other transaction changes one; the holder's Save then
+// succeeds.
+func unboundCardsLockHoldsOffWriters(t *testing.T, s storage.Store) {
+	bulk, unbound := unboundFixture(t, s)
+	target := unbound[2]
+	var held []card.Card
+	saves := holdsOff(t, s, fmt.Sprint("card ", target.ID, " (held through UnboundCards)"), true,
+		func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			held, err = tx.UnboundCards(ctx, orgA, bulk, nil, 0, 100)
+			if err == nil && !slices.Contains(cardIDs(held), target.ID) {
+				err = fmt.Errorf("UnboundCards returned %v, without card %d", cardIDs(held), target.ID)
+			}
+			return err
+		},
+		func(ctx context.Context, tx storage.Tx) error {
+			bound := held[slices.Index(cardIDs(held), target.ID)]
+			bound.AccountID, bound.CustomerID = "1001", "2001"
+			bound.Status, bound.PreviousStatus = card.Normal, card.Unbound
+			bound.Version++
+			return tx.Save(ctx, &bound, events.Updated(card.Bind, bound.UpdatedAt))
+		},
+		func(ctx context.Context, tx storage.Tx) error {
+			cur, err := tx.Card(ctx, orgA, target.ID)
+			if err != nil {
+				return err
+			}
+			next := cur
+			next.PreviousStatus, next.Status = cur.Status, card.Canceled
+			next.Version++
+			return tx.Save(ctx, &next, events.Updated(card.CancelBulk, next.UpdatedAt))
+		})
+	if got := load(t, s, orgA, target.ID).Version; got != 1+saves {
+		t.Errorf("the card is at version %d, want %d", got, 1+saves)
 	}
-	if secondErr != nil && !errors.Is(secondErr, card.ErrConflict) {
-		t.Errorf("the second transaction: %v, want success or an error wrapping card.ErrConflict", secondErr)
+}
+
+// While a transaction holds a bulk it loaded with Tx.Bulk, no other
+// transaction changes it; the holder's SaveBulk then succeeds.
+func bulkLockHoldsOffWriters(t *testing.T, s storage.Store) {
+	b := insertBulks(t, s, newBulk(orgA))[0]
+	next := func(b card.Bulk) card.Bulk {
+		b.ExternalIDs++
+		b.Version++
+		return b
 	}
-	want := c.Version
-	for _, err := range []error{firstErr, secondErr} {
-		if err == nil {
-			want++
-		}
+	var held card.Bulk
+	saves := holdsOff(t, s, "bulk "+b.ID, true,
+		func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			held, err = tx.Bulk(ctx, orgA, b.ID)
+			return err
+		},
+		func(ctx context.Context, tx storage.Tx) error {
+			n := next(held)
+			return tx.SaveBulk(ctx, &n)
+		},
+		func(ctx context.Context, tx storage.Tx) error {
+			cur, err := tx.Bulk(ctx, orgA, b.ID)
+			if err != nil {
+				return err
+			}
+			n := next(cur)
+			return tx.SaveBulk(ctx, &n)
+		})
+	if got := loadBulk(t, s, orgA, b.ID); got.Version != 1+saves || got.ExternalIDs != int(saves) {
+		t.Errorf("the bulk is at version %d with %d external ids, want %d and %d", got.Version, got.ExternalIDs, 1+saves, saves)
 	}
-	if got := load(t, s, c.OrgID, c.ID).Version; got != want {
-		t.Errorf("the card is at version %d, want %d", got, want)
+}
+
+// While a transaction holds a reason it loaded with Tx.Reason, no other
+// transaction changes it; the holder's SaveReason then succeeds, and the
+// second transaction, which has no version to conflict on, reads what the
+// first saved and saves after it.
+func reasonLockHoldsOffWriters(t *testing.T, s storage.Store) {
+	r := insertReasons(t, s, newReason(orgA, "BROKEN", true))[0]
+	var held card.Reason
+	saves := holdsOff(t, s, fmt.Sprint("reason ", r.ID), false,
+		func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			held, err = tx.Reason(ctx, orgA, r.ID)
+			return err
+		},
+		func(ctx context.Context, tx storage.Tx) error {
+			next := held
+			next.Description = "first"
+			return tx.SaveReason(ctx, &next)
+		},
+		func(ctx context.Context, tx storage.Tx) error {
+			cur, err := tx.Reason(ctx, orgA, r.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Description != "first" {
+				return fmt.Errorf("the second transaction read description %q, want the committed %q", cur.Description, "first")
+			}
+			cur.Description = "second"
+			return tx.SaveReason(ctx, &cur)
+		})
+	if got := loadReason(t, s, orgA, r.ID).Description; saves == 2 && got != "second" {
+		t.Errorf("the reason has description %q after both transactions, want the later %q", got, "second")
 	}
 }
 
@@ -305,25 +456,15 @@ func claimWaitsForTheFirstTransaction(t *testing.T, s storage.Store) {
 // wait for it and get its result.
 func concurrentClaimsClaimOnce(t *testing.T, s storage.Store) {
 	const n = 8
-	ctx := t.Context()
-	errs, claimed := make([]error, n), make([]bool, n)
-	recs := make([]storage.IdempotencyRecord, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-				var err error
-				recs[i], claimed[i], err = tx.Claim(ctx, claimKey, "fingerprint-1")
-				if err != nil || !claimed[i] {
-					return err
-				}
-				return tx.Complete(ctx, claimKey, claimResult)
-			})
-		}()
-	}
-	wg.Wait()
+	claimed, recs := make([]bool, n), make([]storage.IdempotencyRecord, n)
+	errs := concurrently(t, s, n, func(ctx context.Context, tx storage.Tx, i int) error {
+		var err error
+		recs[i], claimed[i], err = tx.Claim(ctx, claimKey, "fingerprint-1")
+		if err != nil || !claimed[i] {
+			return err
+		}
+		return tx.Complete(ctx, claimKey, claimResult)
+	})
 	claims := 0
 	for i := range n {
 		switch {
@@ -340,25 +481,33 @@ func concurrentClaimsClaimOnce(t *testing.T, s storage.Store) {
 	}
 }
 
-func concurrentInserts(t *testing.T, s storage.Store) {
-	const n = 8
-	ctx := t.Context()
-	errs, ids := make([]error, n), make([]int64, n)
+// concurrently runs n transactions at once, the i-th running fn with i,
+// and returns their errors.
+func concurrently(t *testing.T, s storage.Store, n int, fn func(ctx context.Context, tx storage.Tx, i int) error) []error {
+	t.Helper()
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-				c := NewCard(orgA)
-				c.AccountID = fmt.Sprint("acct-", i)
-				err := tx.Insert(ctx, &c)
-				ids[i] = c.ID
-				return err
-			})
+			errs[i] = s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return fn(ctx, tx, i) })
 		}()
 	}
 	wg.Wait()
+	return errs
+}
+
+func concurrentInserts(t *testing.T, s storage.Store) {
+	const n = 8
+	ids := make([]int64, n)
+	errs := concurrently(t, s, n, func(ctx context.Context, tx storage.Tx, i int) error {
+		c := NewCard(orgA)
+		c.AccountID = fmt.Sprint("acct-", i)
+		err := saveCard(ctx, tx, &c)
+		ids[i] = c.ID
+		return err
+	})
 	seen := make(map[int64]int)
 	for i := range n {
 		if errs[i] != nil {
@@ -379,29 +528,13 @@ func concurrentInserts(t *testing.T, s storage.Store) {
 // VIRTUAL cards with one alias for one customer exactly one succeeds.
 func concurrentAliasesInsertOnce(t *testing.T, s storage.Store) {
 	const n = 8
-	ctx := t.Context()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-				c := virtualCard(orgA, "2001", "Shared")
-				c.AccountID = fmt.Sprint("acct-", i)
-				return tx.Insert(ctx, &c)
-			})
-		}()
-	}
-	wg.Wait()
-	inserted, stored := 0, 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			inserted++
-		case !errors.Is(err, card.ErrConflict):
-			t.Errorf("Insert %d: %v, want success or an error wrapping card.ErrConflict", i, err)
-		}
+	errs := concurrently(t, s, n, func(ctx context.Context, tx storage.Tx, i int) error {
+		c := virtualCard(orgA, "2001", "Shared")
+		c.AccountID = fmt.Sprint("acct-", i)
+		return saveCard(ctx, tx, &c)
+	})
+	inserted, stored := succeeded(t, "Save", errs), 0
+	for i := range errs {
 		stored += len(byAccount(t, s, orgA, fmt.Sprint("acct-", i)))
 	}
 	if inserted != 1 || stored != 1 {

@@ -12,14 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-var externalIDChecks = []check{
-	{"AppendInOrderAcrossCalls", externalIDsAppendInOrder},
-	{"DuplicateIsConflictAndAddsNothing", externalIDsDuplicateIsConflict},
-	{"SameIDInTwoBulks", externalIDsSameIDInTwoBulks},
-	{"Paging", externalIDsPaging},
-	{"LargeLists", externalIDsLargeLists},
-}
-
 // addExternalIDs adds ids to bulk in a transaction of its own.
 func addExternalIDs(t *testing.T, s storage.Store, bulk string, ids ...string) {
 	t.Helper()
@@ -60,23 +52,6 @@ func externalIDs(t *testing.T, s storage.Store, bulk string, limit int) []string
 	return inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]string, error) {
 		return readExternalIDs(ctx, tx, bulk, limit)
 	})
-}
-
-// mustEqualIDs checks that got holds the ids of want, in that order.
-func mustEqualIDs(t *testing.T, what string, want, got []string) {
-	t.Helper()
-	if slices.Equal(want, got) {
-		return
-	}
-	if len(want) > 20 || len(got) > 20 {
-		i := 0
-		for i < min(len(want), len(got)) && want[i] == got[i] {
-			i++
-		}
-		t.Errorf("%s: got %d ids, want %d; they differ first at index %d", what, len(got), len(want), i)
-		return
-	}
-	t.Errorf("%s: got %q, want %q", what, got, want)
 }
 
 // numbered returns n external ids, prefix followed by a number, in
@@ -139,13 +114,9 @@ func externalIDsDuplicateIsConflict(t *testing.T, s storage.Store) {
 		{"a held id before new ones", []string{"e1", "n1"}},
 		{"a held id after 1,200 new ones", append(numbered("n", 1200), "e1")},
 	} {
-		var addErr error
-		err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
-			addErr = tx.AddExternalIDs(ctx, bulk, tc.ids)
-			return addErr
+		conflicts(t, s, "AddExternalIDs of "+tc.name, func(ctx context.Context, tx storage.Tx) error {
+			return tx.AddExternalIDs(ctx, bulk, tc.ids)
 		})
-		checkErr(t, "AddExternalIDs of "+tc.name, addErr, card.ErrConflict)
-		checkErr(t, "Update returning that error", err, card.ErrConflict)
 		mustEqualIDs(t, "ExternalIDs after the refused AddExternalIDs of "+tc.name, stored, externalIDs(t, s, bulk, 100))
 	}
 	addExternalIDs(t, s, bulk, "n1", "e4")

@@ -7,16 +7,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
 )
 
+// The read side of the outbox: the feed followers read (Store.Feed) and the
+// pending events a relay publishes (events.Outbox).
 var feedChecks = []check{
 	{"CommitOrderPagingAndOrgScope", feedCommitOrder},
 	{"FollowerMissesNothingAcrossOverlappingTransactions", feedOverlapping},
 	{"FollowerSeesEveryEventOnceUnderConcurrentWriters", feedConcurrentWriters},
+	{"OutboxPendingInSeqOrderWithEveryField", outboxPendingInSeqOrder},
+	{"OutboxLimitAndMarkPublished", outboxLimitAndMarkPublished},
 }
+
+// The ids of the cards the events of the feed and outbox checks describe.
+// The outbox keeps the events of cards it does not hold, so the checks
+// append them without storing the cards, whose creation would add
+// events of its own.
+const (
+	cardOfA = 101
+	cardOfB = 202
+)
 
 // feedAll follows org's feed from after in pages of limit until a page
 // comes back empty.
@@ -45,11 +60,9 @@ func feedAll(t *testing.T, s storage.Store, org string, after int64, limit int) 
 // with strictly rising positions, paged by after and limit, and only those
 // of the org asked for.
 func feedCommitOrder(t *testing.T, s storage.Store) {
-	a := insert(t, s, NewCard(orgA))[0]
-	b := insert(t, s, NewCard(orgB))[0]
 	var want []events.Event
 	for v := range int64(5) {
-		ea, eb := newEvent(orgA, a.ID, v+1), newEvent(orgB, b.ID, v+1)
+		ea, eb := newEvent(orgA, cardOfA, v+1), newEvent(orgB, cardOfB, v+1)
 		update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, ea, eb) })
 		want = append(want, ea)
 	}
@@ -74,9 +87,7 @@ func feedCommitOrder(t *testing.T, s storage.Store) {
 // by a follower that read in between: whatever order the store gives the
 // two events, the follower sees both exactly once.
 func feedOverlapping(t *testing.T, s storage.Store) {
-	c1 := insert(t, s, NewCard(orgA))[0]
-	c2 := insert(t, s, NewCard(orgA))[0]
-	first, second := newEvent(orgA, c1.ID, 1), newEvent(orgA, c2.ID, 1)
+	first, second := newEvent(orgA, cardOfA, 1), newEvent(orgA, cardOfA+1, 1)
 	appended, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 2)
 	go func() {
@@ -129,8 +140,9 @@ func feedOverlapping(t *testing.T, s storage.Store) {
 }
 
 // Writers change cards concurrently, each change with its event, while a
-// follower reads the feed: in the end it has seen every event exactly once,
-// with rising positions, and each card's events in version order.
+// follower reads the feed from the start: in the end it has seen every
+// event exactly once, the cards' creations too, with rising positions, and
+// each card's events in version order.
 func feedConcurrentWriters(t *testing.T, s storage.Store) {
 	cards := insert(t, s, NewCard(orgA), NewCard(orgA), NewCard(orgA))
 	const writers, changes = 8, 6
@@ -183,10 +195,7 @@ func feedConcurrentWriters(t *testing.T, s storage.Store) {
 					} else {
 						c.Status = card.Blocked
 					}
-					if err := tx.Save(ctx, &c); err != nil {
-						return err
-					}
-					return tx.Append(ctx, newEvent(orgA, c.ID, c.Version))
+					return saveCard(ctx, tx, &c)
 				})
 				if err != nil {
 					t.Errorf("writer %d: %v", w, err)
@@ -201,8 +210,8 @@ func feedConcurrentWriters(t *testing.T, s storage.Store) {
 	if followErr != nil {
 		t.Fatal(followErr)
 	}
-	if len(seen) != writers*changes {
-		t.Fatalf("the follower saw %d events, want %d", len(seen), writers*changes)
+	if len(seen) != len(cards)+writers*changes {
+		t.Fatalf("the follower saw %d events, want %d", len(seen), len(cards)+writers*changes)
 	}
 	ids := map[string]bool{}
 	last := map[int64]int64{}
@@ -220,9 +229,64 @@ func feedConcurrentWriters(t *testing.T, s storage.Store) {
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			t.Fatal(err)
 		}
-		if d.Version != last[e.CardID]+1 && !(last[e.CardID] == 0 && d.Version == 2) {
+		if d.Version != last[e.CardID]+1 {
 			t.Fatalf("card %d: event of version %d after version %d", e.CardID, d.Version, last[e.CardID])
 		}
 		last[e.CardID] = d.Version
 	}
+}
+
+// Events come back in the order they were appended, within a transaction
+// and across transactions committed one after the other, with every field
+// of the envelope, for every org, with or without a card.
+func outboxPendingInSeqOrder(t *testing.T, s storage.Store) {
+	e1, e2, e3 := newEvent(orgA, cardOfA, 1), newEvent(orgA, cardOfA, 2), newEvent(orgA, cardOfA, 3)
+	cancellation := events.Event{
+		ID:            uuid.NewString(),
+		Domain:        events.Domain,
+		Type:          events.NonameCancellation,
+		SchemaVersion: events.SchemaVersion,
+		OrgID:         orgB,
+		CID:           "cid-" + uuid.NewString(),
+		Timestamp:     time.Date(2030, 5, 6, 7, 8, 9, 123456000, time.UTC),
+		Data:          json.RawMessage(`{"bulk_id": "bulk-1", "cancel_type": "FULL", "card_ids": [3, 1, 2]}`),
+	}
+	update(t, s, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.Append(ctx, e1); err != nil {
+			return err
+		}
+		return tx.Append(ctx, e2, e3)
+	})
+	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, cancellation) })
+	mustEqualEvents(t, "Pending", []events.Event{e1, e2, e3, cancellation}, pending(t, s, 10))
+}
+
+func outboxLimitAndMarkPublished(t *testing.T, s storage.Store) {
+	var evs []events.Event
+	for v := range int64(5) {
+		evs = append(evs, newEvent(orgA, cardOfA, v+1))
+	}
+	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, evs...) })
+	first := pending(t, s, 2)
+	mustEqualEvents(t, "Pending(2)", evs[:2], first)
+	if len(first) != 2 {
+		return
+	}
+	mark := func(seqs ...int64) {
+		t.Helper()
+		if err := s.MarkPublished(t.Context(), seqs...); err != nil {
+			t.Fatalf("MarkPublished(%v): %v", seqs, err)
+		}
+	}
+	mark(first[0].Seq, first[1].Seq)
+	rest := pending(t, s, 10)
+	mustEqualEvents(t, "Pending after two were marked published", evs[2:], rest)
+	if len(rest) != 3 {
+		return
+	}
+	mark(rest[1].Seq)
+	mustEqualEvents(t, "Pending after one in the middle was marked published",
+		[]events.Event{evs[2], evs[4]}, pending(t, s, 10))
+	mark(rest[0].Seq, rest[2].Seq)
+	mustEqualEvents(t, "Pending after all were marked published", nil, pending(t, s, 10))
 }

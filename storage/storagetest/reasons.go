@@ -2,11 +2,7 @@ package storagetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"reflect"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +10,8 @@ import (
 	"github.com/cardcore/cardcore/storage"
 )
 
+// The reissue reasons catalogue (storage.ReasonWriter, and the Store's
+// Reason and Reasons).
 var reasonChecks = []check{
 	{"InsertAssignsIncreasingIDs", reasonInsertAssignsIncreasingIDs},
 	{"InsertStoresEveryField", reasonInsertStoresEveryField},
@@ -21,7 +19,6 @@ var reasonChecks = []check{
 	{"ListFiltersByOrgAndEnabledAndPages", reasonsFilterAndPage},
 	{"SaveOverwrites", reasonSaveOverwrites},
 	{"SaveOtherOrgOrMissingIsNotFound", reasonSaveOtherOrgOrMissingIsNotFound},
-	{"LockHoldsOffWriters", reasonLockHoldsOffWriters},
 }
 
 // newReason returns a valid reason of org of type typ: blocking, charged,
@@ -50,21 +47,14 @@ func validReason(t *testing.T, what string, r card.Reason) {
 	}
 }
 
-// insertReasons inserts rs in one transaction and returns them with their
-// IDs set.
+// insertReasons saves new reasons in one transaction and returns them with
+// their IDs set.
 func insertReasons(t *testing.T, s storage.Store, rs ...card.Reason) []card.Reason {
 	t.Helper()
-	return inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Reason, error) {
-		out := make([]card.Reason, 0, len(rs))
-		for i, r := range rs {
-			validReason(t, fmt.Sprintf("reason %d of the batch", i), r)
-			if err := tx.InsertReason(ctx, &r); err != nil {
-				return nil, fmt.Errorf("insert reason %d of the batch: %w", i, err)
-			}
-			out = append(out, r)
-		}
-		return out, nil
-	})
+	for i, r := range rs {
+		validReason(t, fmt.Sprintf("reason %d of the batch", i), r)
+	}
+	return saveAll(t, s, saveReason, rs...)
 }
 
 // loadReason returns reason id of org, read outside any transaction.
@@ -77,54 +67,24 @@ func loadReason(t *testing.T, s storage.Store, org string, id int64) card.Reason
 	return r
 }
 
-// saveReason saves r in its own transaction.
-func saveReason(t *testing.T, s storage.Store, r card.Reason) {
+// reasons lists the reasons of org, enabled or not, on one page.
+func reasons(t *testing.T, s storage.Store, org string) []card.Reason {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.SaveReason(ctx, &r) })
-}
-
-// mustEqualReason reports the fields where got differs from want.
-func mustEqualReason(t *testing.T, what string, want, got card.Reason) {
-	t.Helper()
-	if d := diffFields(want, got); len(d) > 0 {
-		t.Errorf("%s (reason %d) differs from what was stored:\n\t%s", what, want.ID, strings.Join(d, "\n\t"))
+	rs, err := s.Reasons(t.Context(), org, nil, storage.Page{Limit: 100})
+	if err != nil {
+		t.Fatalf("Reasons(%s): %v", org, err)
 	}
-}
-
-// mustEqualReasons checks that got holds the reasons of want, in that order.
-func mustEqualReasons(t *testing.T, what string, want, got []card.Reason) {
-	t.Helper()
-	if !slices.Equal(reasonIDs(want), reasonIDs(got)) {
-		t.Errorf("%s: got reasons %v, want %v", what, reasonIDs(got), reasonIDs(want))
-		return
-	}
-	for i := range want {
-		mustEqualReason(t, what, want[i], got[i])
-	}
-}
-
-func reasonIDs(rs []card.Reason) []int64 {
-	ids := make([]int64, len(rs))
-	for i, r := range rs {
-		ids[i] = r.ID
-	}
-	return ids
+	return rs
 }
 
 // Ids are assigned by the store, above every id assigned before, across
 // orgs and transactions, and a rolled-back insert does not hold them back.
 func reasonInsertAssignsIncreasingIDs(t *testing.T, s storage.Store) {
 	first := insertReasons(t, s, newReason(orgA, "BROKEN", true), newReason(orgA, "LOST", true), newReason(orgB, "BROKEN", true))
-	err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+	rolledBack(t, s, func(ctx context.Context, tx storage.Tx) error {
 		r := newReason(orgA, "STOLEN", true)
-		if err := tx.InsertReason(ctx, &r); err != nil {
-			return err
-		}
-		return errRollback
+		return tx.SaveReason(ctx, &r)
 	})
-	if !errors.Is(err, errRollback) {
-		t.Fatalf("Update of a rolled-back reason insert: got %v, want %v", err, errRollback)
-	}
 	second := insertReasons(t, s, newReason(orgB, "LOST", false), newReason(orgA, "DAMAGED", false))
 	var last int64
 	for i, r := range append(first, second...) {
@@ -134,13 +94,13 @@ func reasonInsertAssignsIncreasingIDs(t *testing.T, s storage.Store) {
 		last = r.ID
 	}
 	for _, r := range append(first, second...) {
-		mustEqualReason(t, "Reason after commit", r, loadReason(t, s, r.OrgID, r.ID))
+		mustEqual(t, "Reason after commit", r, loadReason(t, s, r.OrgID, r.ID))
 	}
 }
 
-// What InsertReason stores is what Reason returns, field by field: Tx.Reason
-// inside the inserting transaction, Store.Reason after its commit. Times
-// come back as the same instants, in UTC, to the microsecond.
+// What SaveReason of a new reason stores is what Reason returns, field by
+// field: Tx.Reason inside the inserting transaction, Store.Reason after its
+// commit. Times come back as the same instants, in UTC, to the microsecond.
 func reasonInsertStoresEveryField(t *testing.T, s storage.Store) {
 	created := time.Date(2030, 4, 5, 6, 7, 8, 123456000, time.UTC)
 	want := card.Reason{
@@ -155,37 +115,21 @@ func reasonInsertStoresEveryField(t *testing.T, s storage.Store) {
 		UpdatedAt:   created.Add(36*time.Hour + 654321*time.Microsecond),
 	}
 	validReason(t, "the full reason", want)
-	v := reflect.ValueOf(want)
-	for i := range v.NumField() {
-		if name := v.Type().Field(i).Name; name != "ID" && v.Field(i).IsZero() {
-			t.Fatalf("storagetest: the full reason leaves %s unset; set it so the round trip covers it", name)
-		}
-	}
+	mustSetEveryField(t, "the full reason", want)
 	plain := newReason(orgA, "LOST", false)
 	plain.MustBlock, plain.MustCharge, plain.Cost = false, false, "0"
 	validReason(t, "the plain reason", plain)
-	var inserted, inTx [2]card.Reason
-	update(t, s, func(ctx context.Context, tx storage.Tx) error {
-		for i, r := range []card.Reason{want, plain} {
-			if err := tx.InsertReason(ctx, &r); err != nil {
-				return err
-			}
-			inserted[i] = r
-			var err error
-			if inTx[i], err = tx.Reason(ctx, orgA, r.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for i, w := range []card.Reason{want, plain} {
-		w.ID = inserted[i].ID
+	for _, w := range []card.Reason{want, plain} {
+		inserted, inTx := saveAndRead(t, s, saveReason, w, func(ctx context.Context, tx storage.Tx, r card.Reason) (card.Reason, error) {
+			return tx.Reason(ctx, orgA, r.ID)
+		})
+		w.ID = inserted.ID
 		if w.ID <= 0 {
-			t.Errorf("InsertReason set ID %d, want a positive id", w.ID)
+			t.Errorf("SaveReason set ID %d, want a positive id", w.ID)
 		}
-		mustEqualReason(t, "the reason after InsertReason", w, inserted[i])
-		mustEqualReason(t, "Tx.Reason in the inserting transaction", w, inTx[i])
-		mustEqualReason(t, "Reason after commit", w, loadReason(t, s, orgA, w.ID))
+		mustEqual(t, "the reason after SaveReason", w, inserted)
+		mustEqual(t, "Tx.Reason in the inserting transaction", w, inTx)
+		mustEqual(t, "Reason after commit", w, loadReason(t, s, orgA, w.ID))
 	}
 }
 
@@ -200,14 +144,9 @@ func reasonOtherOrgOrMissingIsNotFound(t *testing.T, s storage.Store) {
 		{"a reason of another org", orgB, r.ID},
 		{"an id with no reason", orgA, r.ID + 1000},
 	} {
-		_, err := s.Reason(t.Context(), tc.org, tc.id)
-		checkErr(t, "Store.Reason of "+tc.what, err, card.ErrNotFound)
-		var txErr error
-		update(t, s, func(ctx context.Context, tx storage.Tx) error {
-			_, txErr = tx.Reason(ctx, tc.org, tc.id)
-			return nil
-		})
-		checkErr(t, "Tx.Reason of "+tc.what, txErr, card.ErrNotFound)
+		checkNotFound(t, s, "Reason of "+tc.what,
+			func(ctx context.Context) (card.Reason, error) { return s.Reason(ctx, tc.org, tc.id) },
+			func(ctx context.Context, tx storage.Tx) (card.Reason, error) { return tx.Reason(ctx, tc.org, tc.id) })
 	}
 }
 
@@ -245,18 +184,10 @@ func reasonsFilterAndPage(t *testing.T, s storage.Store) {
 			t.Errorf("Reasons, %s: %v", tc.name, err)
 			continue
 		}
-		mustEqualReasons(t, "Reasons, "+tc.name, tc.want, got)
+		mustEqualAll(t, "Reasons, "+tc.name, tc.want, got)
 	}
-	got, err := s.Reasons(t.Context(), orgB, nil, storage.Page{Limit: 100})
-	if err != nil {
-		t.Fatalf("Reasons of the other org: %v", err)
-	}
-	mustEqualReasons(t, "Reasons of the other org", []card.Reason{rs[1], rs[4]}, got)
-	got, err = s.Reasons(t.Context(), "org-empty", nil, storage.Page{Limit: 100})
-	if err != nil {
-		t.Fatalf("Reasons of an org with no reasons: %v", err)
-	}
-	mustEqualReasons(t, "Reasons of an org with no reasons", nil, got)
+	mustEqualAll(t, "Reasons of the other org", []card.Reason{rs[1], rs[4]}, reasons(t, s, orgB))
+	mustEqualAll(t, "Reasons of an org with no reasons", nil, reasons(t, s, "org-empty"))
 }
 
 // SaveReason stores the whole reason over the stored one, within a
@@ -271,26 +202,23 @@ func reasonSaveOverwrites(t *testing.T, s storage.Store) {
 	next.Cost = "0.00"
 	next.UpdatedAt = r.UpdatedAt.Add(time.Hour + 5*time.Microsecond)
 	validReason(t, "the changed reason", next)
-	var inTx card.Reason
-	update(t, s, func(ctx context.Context, tx storage.Tx) error {
+	inTx := inTx(t, s, func(ctx context.Context, tx storage.Tx) (card.Reason, error) {
 		c := next
 		if err := tx.SaveReason(ctx, &c); err != nil {
-			return err
+			return card.Reason{}, err
 		}
-		var err error
-		inTx, err = tx.Reason(ctx, orgA, r.ID)
-		return err
+		return tx.Reason(ctx, orgA, r.ID)
 	})
-	mustEqualReason(t, "Tx.Reason after SaveReason in its transaction", next, inTx)
-	mustEqualReason(t, "Reason after SaveReason", next, loadReason(t, s, orgA, r.ID))
+	mustEqual(t, "Tx.Reason after SaveReason in its transaction", next, inTx)
+	mustEqual(t, "Reason after SaveReason", next, loadReason(t, s, orgA, r.ID))
 
 	back := next
 	back.MustBlock, back.MustCharge, back.Enabled = true, true, true
 	back.Cost = "7"
 	back.UpdatedAt = next.UpdatedAt.Add(time.Minute)
-	saveReason(t, s, back)
-	mustEqualReason(t, "Reason after a second SaveReason", back, loadReason(t, s, orgA, r.ID))
-	mustEqualReason(t, "another reason after SaveReason", other, loadReason(t, s, orgA, other.ID))
+	saveAll(t, s, saveReason, back)
+	mustEqual(t, "Reason after a second SaveReason", back, loadReason(t, s, orgA, r.ID))
+	mustEqual(t, "another reason after SaveReason", other, loadReason(t, s, orgA, other.ID))
 }
 
 // SaveReason finds the stored reason by id and org: a reason of another org
@@ -311,69 +239,14 @@ func reasonSaveOtherOrgOrMissingIsNotFound(t *testing.T, s storage.Store) {
 	} {
 		try := tc.r
 		try.Description, try.Enabled = "Changed", false
-		var saveErr error
-		update(t, s, func(ctx context.Context, tx storage.Tx) error {
-			r := try
-			saveErr = tx.SaveReason(ctx, &r)
-			return nil
-		})
-		checkErr(t, "SaveReason of "+tc.name, saveErr, card.ErrNotFound)
+		err := errIn(t, s, func(ctx context.Context, tx storage.Tx) error { r := try; return tx.SaveReason(ctx, &r) })
+		checkErr(t, "SaveReason of "+tc.name, err, card.ErrNotFound)
 	}
-	mustEqualReason(t, "Reason after the refused SaveReasons", r, loadReason(t, s, orgA, r.ID))
+	mustEqual(t, "Reason after the refused SaveReasons", r, loadReason(t, s, orgA, r.ID))
 	_, err := s.Reason(t.Context(), orgB, r.ID)
 	checkErr(t, "Reason of the other org after the refused SaveReason", err, card.ErrNotFound)
 	_, err = s.Reason(t.Context(), orgA, missing.ID)
 	checkErr(t, "Reason of the missing id after the refused SaveReason", err, card.ErrNotFound)
-	for _, org := range []string{orgA, orgB} {
-		got, err := s.Reasons(t.Context(), org, nil, storage.Page{Limit: 100})
-		if err != nil {
-			t.Fatalf("Reasons(%s): %v", org, err)
-		}
-		want := []card.Reason{r}
-		if org == orgB {
-			want = nil
-		}
-		mustEqualReasons(t, "Reasons of "+org+" after the refused SaveReasons", want, got)
-	}
-}
-
-// While a transaction holds a reason it loaded with Tx.Reason, no other
-// transaction changes it; the holder's SaveReason then succeeds.
-func reasonLockHoldsOffWriters(t *testing.T, s storage.Store) {
-	r := insertReasons(t, s, newReason(orgA, "BROKEN", true))[0]
-	var held card.Reason
-	firstErr, secondErr, overlapped := contend(t, s,
-		func(ctx context.Context, tx storage.Tx) error {
-			var err error
-			held, err = tx.Reason(ctx, orgA, r.ID)
-			return err
-		},
-		func(ctx context.Context, tx storage.Tx) error {
-			next := held
-			next.Description = "first"
-			return tx.SaveReason(ctx, &next)
-		},
-		func(ctx context.Context, tx storage.Tx) error {
-			cur, err := tx.Reason(ctx, orgA, r.ID)
-			if err != nil {
-				return err
-			}
-			if cur.Description != "first" {
-				return fmt.Errorf("the second transaction read description %q, want the committed %q", cur.Description, "first")
-			}
-			cur.Description = "second"
-			return tx.SaveReason(ctx, &cur)
-		})
-	if overlapped && secondErr == nil {
-		t.Errorf("a second transaction changed reason %d while another held it", r.ID)
-	}
-	if firstErr != nil {
-		t.Errorf("the transaction that held the reason could not save it: %v", firstErr)
-	}
-	if secondErr != nil {
-		t.Errorf("the second transaction: %v", secondErr)
-	}
-	if got := loadReason(t, s, orgA, r.ID).Description; firstErr == nil && secondErr == nil && got != "second" {
-		t.Errorf("the reason has description %q after both transactions, want the later %q", got, "second")
-	}
+	mustEqualAll(t, "Reasons of "+orgA+" after the refused SaveReasons", []card.Reason{r}, reasons(t, s, orgA))
+	mustEqualAll(t, "Reasons of "+orgB+" after the refused SaveReasons", nil, reasons(t, s, orgB))
 }

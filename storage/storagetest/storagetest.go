@@ -2,13 +2,10 @@ package storagetest
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,30 +34,21 @@ type check struct {
 	run  func(t *testing.T, s storage.Store)
 }
 
-// suite groups the checks by the method whose promise they verify.
+// suite groups the checks by the role of package storage whose promises
+// they verify, one file each.
 var suite = []struct {
 	name   string
 	checks []check
 }{
-	{"Insert", insertChecks},
-	{"Card", cardChecks},
-	{"Save", saveChecks},
-	{"CardsByAccount", cardsByAccountChecks},
-	{"CardByToken", cardByTokenChecks},
-	{"CardByLast4", cardByLast4Checks},
-	{"Successor", successorChecks},
-	{"VirtualAlias", virtualAliasChecks},
-	{"Update", updateChecks},
-	{"Outbox", outboxChecks},
-	{"Feed", feedChecks},
-	{"Due", dueChecks},
-	{"Claim", claimChecks},
-	{"Reason", reasonChecks},
-	{"Bulk", bulkChecks},
-	{"ExternalIDs", externalIDChecks},
-	{"InsertCards", insertCardsChecks},
-	{"UnboundCards", unboundCardsChecks},
-	{"Concurrency", concurrencyChecks},
+	{"Cards", cardsChecks},             // cards.go: Cards, and the Store's card reads
+	{"CardWriter", writerChecks},       // writer.go: Save, SaveNew, Append
+	{"Sweeps", sweepsChecks},           // sweeps.go: Due
+	{"Idempotency", idempotencyChecks}, // idempotency.go: Claim, Complete, storage.Idempotent
+	{"ReasonWriter", reasonChecks},     // reasons.go
+	{"BulkWriter", bulkChecks},         // bulks.go, externalids.go
+	{"Feed", feedChecks},               // feed.go: Feed and the outbox
+	{"Update", updateChecks},           // update.go: Store.Update's transaction
+	{"Concurrency", concurrencyChecks}, // concurrency.go: two transactions at once
 }
 
 // The orgs of the checks. Every lookup is scoped by org, so most checks
@@ -74,7 +62,7 @@ const (
 var errRollback = errors.New("storagetest: roll back")
 
 // NewCard returns a valid PLASTIC card of org in status CREATED, as the
-// create use case makes it before Insert: program 1, mode CREDIT, account
+// create use case makes it before Save: program 1, mode CREDIT, account
 // "1001", customer "2001", issued now (UTC, to the microsecond a store
 // keeps), expiring six years after the current month, track 1, PIN length
 // 4, contactless, version 1, created and updated at the issuing instant.
@@ -156,6 +144,23 @@ func unboundCard(org, externalID string) card.Card {
 	return c
 }
 
+// inBulk returns a valid noname card of org in bulk, in status st, as the
+// noname use cases leave it: bound to an account when NORMAL, printed when
+// UNNUMBERED, with UNBOUND as its previous status when terminated.
+func inBulk(org, bulk, externalID string, st card.Status) card.Card {
+	c := unboundCard(org, externalID)
+	c.BulkID, c.Status = bulk, st
+	switch {
+	case st == card.Normal:
+		c.AccountID, c.CustomerID, c.PreviousStatus = "1001", "2001", card.Unbound
+	case st == card.Unnumbered:
+		c.PrintedName = "JANE DOE"
+	case st.Terminated():
+		c.PreviousStatus = card.Unbound
+	}
+	return c
+}
+
 // flip returns c changed by hand from NORMAL to BLOCKED or back, one version
 // later.
 func flip(c card.Card) card.Card {
@@ -194,9 +199,12 @@ func validCard(t *testing.T, what string, c card.Card) {
 	}
 }
 
+// txFunc is the function a check passes to Store.Update.
+type txFunc = func(ctx context.Context, tx storage.Tx) error
+
 // update runs fn in one transaction and fails the test when it does not
 // commit.
-func update(t *testing.T, s storage.Store, fn func(ctx context.Context, tx storage.Tx) error) {
+func update(t *testing.T, s storage.Store, fn txFunc) {
 	t.Helper()
 	if err := s.Update(t.Context(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
@@ -207,37 +215,95 @@ func update(t *testing.T, s storage.Store, fn func(ctx context.Context, tx stora
 func inTx[T any](t *testing.T, s storage.Store, fn func(ctx context.Context, tx storage.Tx) (T, error)) T {
 	t.Helper()
 	var v T
-	err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+	update(t, s, func(ctx context.Context, tx storage.Tx) error {
 		var err error
 		v, err = fn(ctx, tx)
 		return err
 	})
-	if err != nil {
-		t.Fatalf("Update: %v", err)
-	}
 	return v
 }
 
-// insert inserts cs in one transaction and returns them as the store left
-// them (ID and Token set).
-func insert(t *testing.T, s storage.Store, cs ...card.Card) []card.Card {
+// errIn runs fn in a transaction that commits whatever fn returns, as a use
+// case that goes on after a refusal, and returns fn's error.
+func errIn(t *testing.T, s storage.Store, fn txFunc) error {
 	t.Helper()
-	return inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Card, error) {
-		out := make([]card.Card, 0, len(cs))
-		for i, c := range cs {
-			if err := tx.Insert(ctx, &c); err != nil {
-				return nil, fmt.Errorf("insert card %d of the batch: %w", i, err)
+	var err error
+	update(t, s, func(ctx context.Context, tx storage.Tx) error {
+		err = fn(ctx, tx)
+		return nil
+	})
+	return err
+}
+
+// conflicts runs fn in a transaction that returns fn's error, as a use case
+// does, and checks that fn's error and Update's are both a conflict.
+func conflicts(t *testing.T, s storage.Store, what string, fn txFunc) {
+	t.Helper()
+	var fnErr error
+	err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+		fnErr = fn(ctx, tx)
+		return fnErr
+	})
+	checkErr(t, what, fnErr, card.ErrConflict)
+	checkErr(t, "Update returning that error", err, card.ErrConflict)
+}
+
+// saveFunc writes one card, bulk or reason in a transaction.
+type saveFunc[T any] func(ctx context.Context, tx storage.Tx, x *T) error
+
+// The writers of the checks. A card is saved with the Change a use case
+// gives: its creation when it is new, else a status update, at its
+// UpdatedAt.
+var (
+	saveCard   saveFunc[card.Card]   = func(ctx context.Context, tx storage.Tx, c *card.Card) error { return tx.Save(ctx, c, changeOf(c)) }
+	saveBulk   saveFunc[card.Bulk]   = func(ctx context.Context, tx storage.Tx, b *card.Bulk) error { return tx.SaveBulk(ctx, b) }
+	saveReason saveFunc[card.Reason] = func(ctx context.Context, tx storage.Tx, r *card.Reason) error { return tx.SaveReason(ctx, r) }
+)
+
+// changeOf is the Change saveCard gives c.
+func changeOf(c *card.Card) events.Change {
+	if c.ID == 0 {
+		return events.Created(card.Create, c.UpdatedAt)
+	}
+	return events.Updated(card.UpdateStatus, c.UpdatedAt)
+}
+
+// saveAll writes xs in one transaction and returns them as the store left
+// them (IDs and Tokens set).
+func saveAll[T any](t *testing.T, s storage.Store, save saveFunc[T], xs ...T) []T {
+	t.Helper()
+	return inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]T, error) {
+		out := slices.Clone(xs)
+		for i := range out {
+			if err := save(ctx, tx, &out[i]); err != nil {
+				return nil, fmt.Errorf("save %d of the batch: %w", i, err)
 			}
-			out = append(out, c)
 		}
 		return out, nil
 	})
 }
 
-// save saves c in its own transaction.
-func save(t *testing.T, s storage.Store, c card.Card) {
+// saveAndRead saves the new x and reads it back with read in the same
+// transaction; it returns x as saved and what read found.
+func saveAndRead[T any](t *testing.T, s storage.Store, save saveFunc[T], x T, read func(ctx context.Context, tx storage.Tx, x T) (T, error)) (saved, found T) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Save(ctx, &c) })
+	update(t, s, func(ctx context.Context, tx storage.Tx) error {
+		saved = x
+		if err := save(ctx, tx, &saved); err != nil {
+			return err
+		}
+		var err error
+		found, err = read(ctx, tx, saved)
+		return err
+	})
+	return saved, found
+}
+
+// insert saves new cards in one transaction and returns them as the store
+// left them.
+func insert(t *testing.T, s storage.Store, cs ...card.Card) []card.Card {
+	t.Helper()
+	return saveAll(t, s, saveCard, cs...)
 }
 
 // load returns card id of org, read outside any transaction.
@@ -270,145 +336,15 @@ func pending(t *testing.T, s storage.Store, limit int) []events.Event {
 	return evs
 }
 
-// checkErr fails the test unless err wraps want without exposing the
-// database/sql errors a driver returns.
-func checkErr(t *testing.T, what string, err, want error) {
+// checkNotFound checks that read, outside any transaction, and readTx, in
+// one, both report what they look for as not found.
+func checkNotFound[T any](t *testing.T, s storage.Store, what string, read func(ctx context.Context) (T, error), readTx func(ctx context.Context, tx storage.Tx) (T, error)) {
 	t.Helper()
-	switch {
-	case err == nil:
-		t.Errorf("%s: got no error, want one wrapping %q", what, want)
-	case !errors.Is(err, want):
-		t.Errorf("%s: got %q, want an error wrapping %q", what, err, want)
-	case exposesDriver(err):
-		t.Errorf("%s: %q wraps a database/sql error; the store must translate it", what, err)
-	}
-}
-
-// exposesDriver reports whether err wraps an error of database/sql.
-func exposesDriver(err error) bool {
-	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, sql.ErrTxDone) || errors.Is(err, sql.ErrConnDone)
-}
-
-// mustEqualCard reports the fields where got differs from want.
-func mustEqualCard(t *testing.T, what string, want, got card.Card) {
-	t.Helper()
-	if d := diffFields(want, got); len(d) > 0 {
-		t.Errorf("%s (card %d) differs from what was stored:\n\t%s", what, want.ID, strings.Join(d, "\n\t"))
-	}
-}
-
-// mustEqualCards checks that got holds the cards of want, in that order.
-func mustEqualCards(t *testing.T, what string, want, got []card.Card) {
-	t.Helper()
-	if !slices.Equal(cardIDs(want), cardIDs(got)) {
-		t.Errorf("%s: got cards %v, want %v", what, cardIDs(got), cardIDs(want))
-		return
-	}
-	for i := range want {
-		mustEqualCard(t, what, want[i], got[i])
-	}
-}
-
-// mustEqualEvents checks that got holds the events of want, in that order,
-// with ascending positive seqs.
-func mustEqualEvents(t *testing.T, what string, want, got []events.Event) {
-	t.Helper()
-	if !slices.Equal(eventIDs(want), eventIDs(got)) {
-		t.Errorf("%s: got events %v, want %v", what, eventIDs(got), eventIDs(want))
-		return
-	}
-	var last int64
-	for i := range want {
-		if got[i].Seq <= last {
-			t.Errorf("%s: event %d has Seq %d, want above %d", what, i, got[i].Seq, last)
-		}
-		last = got[i].Seq
-		if d := diffFields(want[i], got[i], "Seq"); len(d) > 0 {
-			t.Errorf("%s: event %d (%s) differs from what was appended:\n\t%s", what, i, want[i].ID, strings.Join(d, "\n\t"))
-		}
-	}
-}
-
-func cardIDs(cs []card.Card) []int64 {
-	ids := make([]int64, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	return ids
-}
-
-func eventIDs(evs []events.Event) []string {
-	ids := make([]string, len(evs))
-	for i, e := range evs {
-		ids[i] = e.ID
-	}
-	return ids
-}
-
-// diffFields compares two structs of one type field by field, but the
-// fields named in skip, and describes each difference. Times are equal when
-// they are the same instant and got is in UTC (the zero time aside); JSON
-// is equal when it decodes to the same value; the rest is reflect.DeepEqual.
-// Walking the fields by reflection keeps the check honest when a field is
-// added to card.Card or events.Event.
-func diffFields(want, got any, skip ...string) []string {
-	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
-	var out []string
-	for i := range wv.NumField() {
-		name := wv.Type().Field(i).Name
-		if slices.Contains(skip, name) {
-			continue
-		}
-		w, g := wv.Field(i).Interface(), gv.Field(i).Interface()
-		if !fieldEqual(w, g) {
-			out = append(out, fmt.Sprintf("%s: got %s, want %s", name, show(g), show(w)))
-		}
-	}
-	return out
-}
-
-func fieldEqual(want, got any) bool {
-	switch w := want.(type) {
-	case time.Time:
-		g := got.(time.Time)
-		return w.Equal(g) && (g.IsZero() || g.Location() == time.UTC)
-	case json.RawMessage:
-		return jsonEqual(w, got.(json.RawMessage))
-	}
-	return reflect.DeepEqual(want, got)
-}
-
-// jsonEqual reports whether a and b are the same JSON value; nil (no value)
-// equals only nil or empty.
-func jsonEqual(a, b []byte) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
-}
-
-func show(v any) string {
-	switch v := v.(type) {
-	case time.Time:
-		return v.Format(time.RFC3339Nano) + " (" + v.Location().String() + ")"
-	case json.RawMessage:
-		if v == nil {
-			return "nil"
-		}
-		return "`" + string(v) + "`"
-	case *int:
-		if v == nil {
-			return "nil"
-		}
-		return fmt.Sprintf("&%d", *v)
-	case string:
-		return fmt.Sprintf("%q", v)
-	case fmt.Stringer:
-		return fmt.Sprintf("%q", v.String())
-	}
-	return fmt.Sprintf("%v", v)
+	_, err := read(t.Context())
+	checkErr(t, "Store."+what, err, card.ErrNotFound)
+	err = errIn(t, s, func(ctx context.Context, tx storage.Tx) error {
+		_, err := readTx(ctx, tx)
+		return err
+	})
+	checkErr(t, "Tx."+what, err, card.ErrNotFound)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
 )
 
@@ -20,10 +21,13 @@ var updateChecks = []check{
 }
 
 // unitOfWork is one of each write a use case makes in a transaction: a new
-// card, a saved card, events and a claimed idempotency key.
+// card and a saved card, each with its event, an event of no card, and a
+// claimed idempotency key.
 type unitOfWork struct {
 	existing card.Card // stored, version 1
 	key      storage.IdempotencyKey
+	outbox   []events.Event // the outbox before the unit: the existing card's creation
+	appended events.Event   // the unit's event of no card
 }
 
 // The new card of a unitOfWork: its own account and alias, so a check
@@ -38,24 +42,28 @@ var unitResult = []byte(`{"card_id":1,"status":"NORMAL"}`)
 
 func newUnitOfWork(t *testing.T, s storage.Store) unitOfWork {
 	t.Helper()
-	return unitOfWork{
+	w := unitOfWork{
 		existing: insert(t, s, NewCard(orgA))[0],
 		key:      storage.IdempotencyKey{OrgID: orgA, Scope: "create_card:account=" + unitAccount, Key: "unit-of-work"},
+		appended: newEvent(orgA, 0, 0),
 	}
+	w.appended.Type = events.NonameCancellation
+	w.outbox = pending(t, s, 100)
+	return w
 }
 
 func (w unitOfWork) write(ctx context.Context, tx storage.Tx) error {
 	c := virtualCard(orgA, "2001", unitAlias)
 	c.AccountID = unitAccount
-	if err := tx.Insert(ctx, &c); err != nil {
-		return fmt.Errorf("insert: %w", err)
+	if err := saveCard(ctx, tx, &c); err != nil {
+		return fmt.Errorf("save the new card: %w", err)
 	}
 	saved := w.existing
 	saved.Status, saved.PreviousStatus, saved.Version = card.Canceled, saved.Status, saved.Version+1
-	if err := tx.Save(ctx, &saved); err != nil {
+	if err := saveCard(ctx, tx, &saved); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
-	if err := tx.Append(ctx, newEvent(orgA, c.ID, c.Version), newEvent(orgA, saved.ID, saved.Version)); err != nil {
+	if err := tx.Append(ctx, w.appended); err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
 	_, claimed, err := tx.Claim(ctx, w.key, "fingerprint")
@@ -79,21 +87,20 @@ func (w unitOfWork) check(t *testing.T, s storage.Store, kept bool) {
 		t.Errorf("the saved card is %s at version %d, want CANCELED at version 2", existing.Status, existing.Version)
 	}
 	if !kept {
-		mustEqualCard(t, "the card saved in the rolled-back transaction", w.existing, existing)
+		mustEqual(t, "the card saved in the rolled-back transaction", w.existing, existing)
 	}
-	wantCards, wantEvents := 0, 0
+	wantCards := 0
 	if kept {
-		wantCards, wantEvents = 1, 2
+		wantCards = 1
 	}
-	if got := len(byAccount(t, s, orgA, unitAccount)); got != wantCards {
+	newCards := byAccount(t, s, orgA, unitAccount)
+	if got := len(newCards); got != wantCards {
 		t.Errorf("the inserted card's account has %d cards, want %d", got, wantCards)
 	}
 	if got := taken(t, s, orgA, "2001", unitAlias); got != kept {
 		t.Errorf("VirtualAliasTaken for the inserted card's alias is %v, want %v", got, kept)
 	}
-	if got := len(pending(t, s, 100)); got != wantEvents {
-		t.Errorf("the outbox holds %d pending events, want %d", got, wantEvents)
-	}
+	w.checkOutbox(t, s, newCards)
 	rec, claimed := probe(t, s, w.key, "fingerprint")
 	switch {
 	case claimed == kept:
@@ -101,6 +108,34 @@ func (w unitOfWork) check(t *testing.T, s storage.Store, kept bool) {
 	case kept && !bytes.Equal(rec.Result, unitResult):
 		t.Errorf("Claim of the unit's key returned result %q, want %q", rec.Result, unitResult)
 	}
+}
+
+// checkOutbox checks that the outbox holds what it held before the unit
+// and, when the unit's card newCards[0] was kept, the unit's three events
+// after it: the new card's creation, the saved card's update and the
+// appended event.
+func (w unitOfWork) checkOutbox(t *testing.T, s storage.Store, newCards []card.Card) {
+	t.Helper()
+	got := pending(t, s, 100)
+	if len(newCards) == 0 {
+		mustEqualEvents(t, "Pending after the unit was rolled back", w.outbox, got)
+		return
+	}
+	n := len(w.outbox)
+	if len(got) != n+3 {
+		t.Errorf("the outbox holds %d pending events, want %d", len(got), n+3)
+		return
+	}
+	mustEqualEvents(t, "Pending before the unit's events", w.outbox, got[:n])
+	for i, want := range []struct {
+		typ    events.Type
+		cardID int64
+	}{{events.CardCreated, newCards[0].ID}, {events.CardUpdated, w.existing.ID}} {
+		if e := got[n+i]; e.Type != want.typ || e.CardID != want.cardID {
+			t.Errorf("the unit's event %d is %s of card %d, want %s of card %d", i, e.Type, e.CardID, want.typ, want.cardID)
+		}
+	}
+	mustEqualEvents(t, "the unit's appended event", []events.Event{w.appended}, got[n+2:])
 }
 
 // The error fn returns comes back from Update as itself (errors.Is and
@@ -151,8 +186,8 @@ func updatePanicLeavesNothingOpen(t *testing.T, s storage.Store) {
 	next := make(chan error, 1)
 	go func() {
 		next <- s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
-			c := NewCard(orgA)
-			return tx.Insert(ctx, &c)
+			r := newReason(orgA, "NEXT", true) // a write with no event, so the unit's check holds
+			return tx.SaveReason(ctx, &r)
 		})
 	}()
 	select {
@@ -181,11 +216,12 @@ func updateDeadTxWritesNothing(t *testing.T, s storage.Store) {
 		defer cancel()
 		c := NewCard(orgA)
 		c.AccountID = unitAccount
-		err = dead.Insert(ctx, &c)
+		err = saveCard(ctx, dead, &c)
 		return nil
 	}()
 	if recovered == nil && err == nil {
-		t.Errorf("Insert on the Tx of an Update that returned succeeded")
+		t.Errorf("Save on the Tx of an Update that returned succeeded")
 	}
-	mustEqualCards(t, "CardsByAccount after an Insert on a dead Tx", nil, byAccount(t, s, orgA, unitAccount))
+	mustEqualAll(t, "CardsByAccount after a Save on a dead Tx", nil, byAccount(t, s, orgA, unitAccount))
+	mustEqualEvents(t, "Pending after a Save on a dead Tx", nil, pending(t, s, 10))
 }

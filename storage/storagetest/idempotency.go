@@ -4,16 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
+	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/storage"
 )
 
-var claimChecks = []check{
+// The keys of replayable requests (storage.Idempotency), and
+// storage.Idempotent over them. Claims of one key by two transactions at
+// once are checks of concurrency.go.
+var idempotencyChecks = []check{
 	{"ClaimCompleteReplay", claimCompleteReplay},
-	{"ScopedByOrgScopeAndKey", claimScopedByOrgScopeAndKey},
-	{"InFlightHasNoResult", claimInFlightHasNoResult},
-	{"RolledBackClaimLeavesNothing", claimRolledBackLeavesNothing},
+	{"ClaimScopedByOrgScopeAndKey", claimScopedByOrgScopeAndKey},
+	{"ClaimInFlightHasNoResult", claimInFlightHasNoResult},
+	{"ClaimRolledBackLeavesNothing", claimRolledBackLeavesNothing},
+	{"IdempotentReplaysTheFirstResult", idempotentReplaysTheFirstResult},
 }
 
 // claimKey is the idempotency key of the Claim checks.
@@ -29,17 +35,11 @@ func probe(t *testing.T, s storage.Store, key storage.IdempotencyKey, fingerprin
 	t.Helper()
 	var rec storage.IdempotencyRecord
 	var claimed bool
-	err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+	rolledBack(t, s, func(ctx context.Context, tx storage.Tx) error {
 		var err error
 		rec, claimed, err = tx.Claim(ctx, key, fingerprint)
-		if err != nil {
-			return err
-		}
-		return errRollback
+		return err
 	})
-	if !errors.Is(err, errRollback) {
-		t.Fatalf("Claim(%+v): %v", key, err)
-	}
 	return rec, claimed
 }
 
@@ -120,19 +120,52 @@ func claimInFlightHasNoResult(t *testing.T, s storage.Store) {
 }
 
 func claimRolledBackLeavesNothing(t *testing.T, s storage.Store) {
-	err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+	rolledBack(t, s, func(ctx context.Context, tx storage.Tx) error {
 		if _, _, err := tx.Claim(ctx, claimKey, "fingerprint-1"); err != nil {
 			return err
 		}
-		if err := tx.Complete(ctx, claimKey, claimResult); err != nil {
-			return err
-		}
-		return errRollback
+		return tx.Complete(ctx, claimKey, claimResult)
 	})
-	if !errors.Is(err, errRollback) {
-		t.Fatalf("Update: got %v, want %v", err, errRollback)
-	}
 	if _, claimed := probe(t, s, claimKey, "fingerprint-2"); !claimed {
 		t.Errorf("Claim after a rolled-back Claim returned claimed = false, want a new key")
+	}
+}
+
+// replay is a keyed request through storage.Idempotent in a transaction of
+// its own: it replays the key's first result, or stores result as the
+// key's. It returns what the caller gets and whether it was a replay.
+func replay(t *testing.T, s storage.Store, key string, req, result any) (got map[string]any, replayed bool, err error) {
+	t.Helper()
+	i, err := storage.NewIdempotent(orgA, "create_card:account=1001", key, req)
+	if err != nil {
+		t.Fatalf("NewIdempotent: %v", err)
+	}
+	err = s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+		got = nil
+		if replayed, err = i.Replay(ctx, tx, &got); err != nil || replayed {
+			return err
+		}
+		return i.Remember(ctx, tx, result)
+	})
+	return got, replayed, err
+}
+
+// The one idempotency mechanism of the use cases works on the store: the
+// first request stores its result, the same request again gets it back,
+// another request with the key is a conflict, and another key is new.
+func idempotentReplaysTheFirstResult(t *testing.T, s storage.Store) {
+	req := map[string]any{"name": "Travel", "type": "VIRTUAL"}
+	first := map[string]any{"id": 7.0, "status": "NORMAL"}
+	if _, replayed, err := replay(t, s, "key-1", req, first); err != nil || replayed {
+		t.Fatalf("the first request: replayed = %v, %v; want a new key", replayed, err)
+	}
+	got, replayed, err := replay(t, s, "key-1", req, map[string]any{"id": 8.0})
+	if err != nil || !replayed || !reflect.DeepEqual(got, first) {
+		t.Errorf("the same request again: %v, replayed = %v, %v; want the first result %v replayed", got, replayed, err, first)
+	}
+	_, _, err = replay(t, s, "key-1", map[string]any{"name": "Gym"}, first)
+	checkErr(t, "another request with the key", err, card.ErrConflict)
+	if _, replayed, err := replay(t, s, "key-2", req, first); err != nil || replayed {
+		t.Errorf("the request with another key: replayed = %v, %v; want a new key", replayed, err)
 	}
 }

@@ -1,0 +1,148 @@
+package natsjs_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/natsjs"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestClusterLosesANode delivers a load to a stream with three replicas on
+// a three-node cluster, as a deliverer does: batches from the cursor, the
+// cursor moved past what Deliver acknowledged, a retry from there after an
+// error. A third of the way through, the stream leader, to which the
+// producer is connected, is shut down during a batch; two thirds of the
+// way, the producer is "killed" during a batch (its context cancelled, its
+// connection dropped) and a new one resumes from the cursor. The stream
+// must end with every event exactly once, in seq order.
+func TestClusterLosesANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	start := time.Now()
+	deadline := start.Add(27 * time.Second)
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
+	defer cancel()
+
+	var routes []string
+	ports := make([]int, 3)
+	for i := range ports {
+		ports[i] = freePort(t)
+		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(ports[i]))
+	}
+	nodes := make(map[string]*server.Server)
+	var urls []string
+	for i := range ports {
+		name := fmt.Sprintf("n%d", i+1)
+		nodes[name] = startServer(t, t.TempDir(), -1, func(o *server.Options) {
+			o.ServerName = name
+			o.Cluster = server.ClusterOpts{Name: "cardcore-test", Host: "127.0.0.1", Port: ports[i]}
+			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		})
+		urls = append(urls, nodes[name].ClientURL())
+	}
+
+	// The stream, once the cluster has elected its meta leader.
+	admin := connect(t, strings.Join(urls, ","))
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := natsjs.New(actx, admin, natsjs.WithReplicas(3))
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no stream on the cluster: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.Stream(ctx, natsjs.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := info.CachedInfo().Cluster.Leader
+	t.Logf("cluster up after %v; stream leader %s", time.Since(start).Round(time.Millisecond), leader)
+
+	// The producer talks to the leader first, then to the others.
+	producer := func() *natsjs.Destination {
+		order := []string{nodes[leader].ClientURL()}
+		for _, u := range urls {
+			if u != order[0] {
+				order = append(order, u)
+			}
+		}
+		nc := connect(t, strings.Join(order, ","), nats.DontRandomize(),
+			nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
+		d, err := natsjs.New(ctx, nc, natsjs.WithAckTimeout(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := producer()
+
+	const batch = 256
+	evs := feed(1, 3000)
+	cursor, failures := 0, 0
+	nodeDown, relayKilled := false, false
+	for cursor < len(evs) {
+		end := min(cursor+batch, len(evs))
+		dctx := ctx
+		switch {
+		case !nodeDown && cursor >= len(evs)/3:
+			nodeDown = true
+			t.Logf("shutting down %s at cursor %d", leader, cursor)
+			go nodes[leader].Shutdown()
+		case nodeDown && !relayKilled && cursor >= 2*len(evs)/3:
+			relayKilled = true
+			var stop context.CancelFunc
+			dctx, stop = context.WithTimeout(ctx, 2*time.Millisecond)
+			defer stop()
+		}
+		acked, err := d.Deliver(dctx, evs[cursor:end])
+		cursor += acked
+		if err == nil {
+			continue
+		}
+		failures++
+		t.Logf("%v: cursor %d: %v", time.Since(start).Round(time.Millisecond), cursor, err)
+		if ctx.Err() != nil {
+			t.Fatalf("the load did not finish in time: cursor %d of %d", cursor, len(evs))
+		}
+		if dctx != ctx {
+			// The killed relay's successor starts from the cursor.
+			d.Close()
+			d = producer()
+			continue
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("delivered %d events in %v with %d failed batches", len(evs), time.Since(start).Round(time.Millisecond), failures)
+
+	var survivor string
+	for name := range nodes {
+		if name != leader {
+			survivor = name
+		}
+	}
+	msgs := stored(t, connect(t, nodes[survivor].ClientURL()), natsjs.DefaultStream)
+	if len(msgs) != len(evs) {
+		t.Errorf("stream holds %d messages, want %d", len(msgs), len(evs))
+	}
+	for i, m := range msgs[:min(len(msgs), len(evs))] {
+		if seq := m.Headers().Get(natsjs.SeqHeader); seq != strconv.FormatInt(evs[i].Seq, 10) {
+			t.Fatalf("message %d has seq %s, want %d", i, seq, evs[i].Seq)
+		}
+	}
+}

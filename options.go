@@ -1,0 +1,91 @@
+package cardcore
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/issuance"
+	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/cardcore/cardcore/noname"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Option configures New.
+type Option func(*options)
+
+// options is what New is given; the zero value of each field is its
+// default.
+type options struct {
+	programs    []card.Program
+	cards       []lifecycle.Option // the clock and the sweep batch
+	noname      []noname.Option    // the bulk batch
+	logger      *slog.Logger
+	tracers     trace.TracerProvider
+	meters      metric.MeterProvider
+	migrations  MigrationMode
+	provisioner issuance.Provisioner
+}
+
+// WithPrograms sets the program catalogue: program 1 (card.DefaultProgram)
+// and ps, where a program with ID 1 replaces the default one. Without it
+// the catalogue is program 1 alone.
+func WithPrograms(ps ...card.Program) Option {
+	return func(o *options) { o.programs = append(o.programs[:0:0], ps...) }
+}
+
+// WithClock sets the clock the use cases read (default time.Now), for
+// tests and demos that move time.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.cards = append(o.cards, lifecycle.WithClock(now)) }
+}
+
+// WithLogger sets where cardcore logs what it does of its own accord: the
+// migrations New applies (default slog.Default()). Use cases log nothing;
+// they return their errors.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTracerProvider sets where the store's spans go (default: the global
+// provider of package otel, a no-op unless the host sets one).
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracers = tp } }
+
+// WithMeterProvider sets where the store's metrics go (default: the global
+// provider of package otel, a no-op unless the host sets one).
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meters = mp } }
+
+// WithMigrations sets what New does with the store's migrations (default
+// Migrate).
+func WithMigrations(m MigrationMode) Option { return func(o *options) { o.migrations = m } }
+
+// WithIssuance turns on the sandbox-style issuance use cases (Core.Issuance,
+// SPEC section 9), which issue PCI data through p: for example
+// issuance.NewHMACProvisioner. Without it Core.Issuance is nil.
+func WithIssuance(p issuance.Provisioner) Option { return func(o *options) { o.provisioner = p } }
+
+// WithSweepBatch sets how many cards one transaction of the sweep changes
+// (default 500).
+func WithSweepBatch(n int) Option {
+	return func(o *options) { o.cards = append(o.cards, lifecycle.WithSweepBatch(n)) }
+}
+
+// WithBulkBatch sets how many cards a noname bulk builds and writes at a
+// time (default 1000): it bounds the memory a bulk of any size takes.
+func WithBulkBatch(n int) Option {
+	return func(o *options) { o.noname = append(o.noname, noname.WithBatch(n)) }
+}
+
+// MigrationMode is what New does with the store's migrations.
+type MigrationMode int
+
+const (
+	// Migrate applies the migrations not yet applied, as
+	// bunstore.Migrate does: safe on every start.
+	Migrate MigrationMode = iota
+	// CheckMigrations applies nothing and fails, wrapping
+	// ErrMigrationsPending and naming them, when some are not applied:
+	// for hosts that migrate with their own tool (bunstore.Migrations).
+	CheckMigrations
+	// SkipMigrations neither applies nor checks them.
+	SkipMigrations
+)
