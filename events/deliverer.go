@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,8 +81,8 @@ func NewDeliverer(subs Subscriptions, name string, dest Destination, cfg Deliver
 	if cfg.Drain == 0 {
 		cfg.Drain = 10 * time.Second
 	}
-	if cfg.LeaseTTL < 0 || cfg.Batch < 0 || cfg.Idle < 0 || cfg.Drain < 0 {
-		return nil, errors.New("events: deliverer durations and batch must be positive")
+	if cfg.LeaseTTL < time.Millisecond || cfg.Batch < 0 || cfg.Idle < 0 || cfg.Drain < 0 {
+		return nil, errors.New("events: deliverer durations and batch must be positive, and the lease time at least 1ms")
 	}
 	return &Deliverer{subs: subs, name: name, dest: dest, cfg: cfg}, nil
 }
@@ -97,59 +98,126 @@ func (d *Deliverer) Delivered() int64 { return d.delivered.Load() }
 // deliverer takes over at once, and returns nil.
 func (d *Deliverer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
+		start := time.Now()
 		l, err := d.subs.Acquire(ctx, d.name, d.cfg.Holder, d.cfg.LeaseTTL)
 		if err != nil {
-			if !errors.Is(err, ErrLeaseHeld) {
+			if !errors.Is(err, ErrLeaseHeld) && ctx.Err() == nil {
 				d.report(fmt.Errorf("events: subscription %s: take the lease: %w", d.name, err))
 			}
 			sleep(ctx, d.cfg.Idle)
 			continue
 		}
-		d.cursor.Store(l.Cursor)
-		l, err = d.hold(ctx, l)
-		if errors.Is(err, ErrLeaseLost) {
+		t := &tenure{}
+		d.renewed(t, l, start)
+		if err := d.hold(ctx, t); err != nil {
+			// Lost: another deliverer has the subscription, or may have.
 			d.report(fmt.Errorf("events: subscription %s: %w", d.name, err))
 			continue
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Drain)
-		_ = d.subs.Release(rctx, l) // an unreleased lease expires on its own
+		_ = d.subs.Release(rctx, t.l) // an unreleased lease expires on its own
 		cancel()
 	}
 	return nil
 }
 
-// hold delivers under lease l until ctx is done or the lease is lost.
-func (d *Deliverer) hold(ctx context.Context, l Lease) (Lease, error) {
+// tenure is the lease a deliverer holds, and what it knows of it by its
+// own clock.
+type tenure struct {
+	l Lease
+	// until is when the lease may have expired: the start of the call that
+	// last renewed it, plus the TTL. The store set the expiry later than
+	// that start, by its own clock, so until is never after it (clock
+	// drift over one TTL aside), whatever the two clocks read.
+	until time.Time
+	// renewAt is when the lease is next renewed.
+	renewAt time.Time
+}
+
+// renewed records l, obtained by a call started at start.
+func (d *Deliverer) renewed(t *tenure, l Lease, start time.Time) {
+	t.l = l
+	t.until = start.Add(d.cfg.LeaseTTL)
+	t.renewAt = start.Add(d.renewEvery())
+	d.cursor.Store(l.Cursor)
+}
+
+// renewEvery is how often a held lease is renewed: three times a TTL, so
+// one or two failed renewals do not lose it.
+func (d *Deliverer) renewEvery() time.Duration {
+	return max(d.cfg.LeaseTTL/3, time.Millisecond)
+}
+
+// renew renews t's lease. A lease another holder has is ErrLeaseLost, and
+// so is, when sameToken, a lease that lapsed and was taken again with a
+// new token (another deliverer may have delivered meanwhile). Any other
+// failure is reported, and the renewal retried soon.
+func (d *Deliverer) renew(ctx context.Context, t *tenure, sameToken bool) error {
+	start := time.Now()
+	l, err := d.subs.Acquire(ctx, d.name, d.cfg.Holder, d.cfg.LeaseTTL)
+	switch {
+	case errors.Is(err, ErrLeaseHeld):
+		return ErrLeaseLost
+	case err != nil:
+		if ctx.Err() == nil {
+			d.report(fmt.Errorf("events: subscription %s: renew the lease: %w", d.name, err))
+		}
+		t.renewAt = time.Now().Add(max(d.cfg.LeaseTTL/10, time.Millisecond))
+		return nil
+	case l.Token != t.l.Token && sameToken:
+		return ErrLeaseLost
+	}
+	// A new token means the lease lapsed and was taken again: another
+	// deliverer may have moved the cursor meanwhile, so go on from the
+	// store's.
+	d.renewed(t, l, start)
+	return nil
+}
+
+// hold delivers under the lease of t until ctx is done (nil) or the lease
+// is lost (ErrLeaseLost).
+func (d *Deliverer) hold(ctx context.Context, t *tenure) error {
 	attempt := 0
 	for ctx.Err() == nil {
-		evs, err := d.subs.After(ctx, l.Cursor, d.cfg.Batch)
+		evs, err := d.subs.After(ctx, t.l.Cursor, d.cfg.Batch)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			d.report(fmt.Errorf("events: subscription %s: read the feed after %d: %w", d.name, l.Cursor, err))
-			if l, err = d.wait(ctx, l, d.cfg.Idle); err != nil {
-				return l, err
+			d.report(fmt.Errorf("events: subscription %s: read the feed after %d: %w", d.name, t.l.Cursor, err))
+			if err := d.wait(ctx, t, d.cfg.Idle); err != nil {
+				return err
 			}
 			continue
 		}
 		if len(evs) == 0 {
-			if l, err = d.wait(ctx, l, d.cfg.Idle); err != nil {
-				return l, err
+			if err := d.wait(ctx, t, d.cfg.Idle); err != nil {
+				return err
 			}
 			continue
 		}
-		to, derr := d.deliver(ctx, evs)
-		if to > l.Cursor {
+		to, derr := d.deliver(ctx, t, evs)
+		if errors.Is(derr, ErrLeaseLost) {
+			return derr
+		}
+		if to > t.l.Cursor {
+			start := time.Now()
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Drain)
-			next, err := d.subs.Advance(actx, l, to, d.cfg.LeaseTTL)
+			next, err := d.subs.Advance(actx, t.l, to, d.cfg.LeaseTTL)
 			cancel()
+			if errors.Is(err, ErrLeaseLost) {
+				return err
+			}
 			if err != nil {
-				return l, err
+				// The batch is delivered again: at least once.
+				d.report(fmt.Errorf("events: subscription %s: move the cursor to %d: %w", d.name, to, err))
+				if err := d.wait(ctx, t, d.cfg.Idle); err != nil {
+					return err
+				}
+				continue
 			}
 			d.delivered.Add(int64(countThrough(evs, to, d.cfg.Select)))
-			l = next
-			d.cursor.Store(to)
+			d.renewed(t, next, start)
 		}
 		if derr == nil {
 			attempt = 0
@@ -157,17 +225,19 @@ func (d *Deliverer) hold(ctx context.Context, l Lease) (Lease, error) {
 		}
 		attempt++
 		d.report(fmt.Errorf("events: subscription %s: attempt %d: %w", d.name, attempt, derr))
-		if l, err = d.wait(ctx, l, d.backoff(attempt)); err != nil {
-			return l, err
+		if err := d.wait(ctx, t, d.backoff(attempt)); err != nil {
+			return err
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // deliver hands the selected events of evs to the destination and returns
 // the seq the cursor may move to: past every event before the first one
-// not acknowledged.
-func (d *Deliverer) deliver(ctx context.Context, evs []Event) (to int64, err error) {
+// not acknowledged. The lease is renewed meanwhile; when it is lost, or may
+// have expired, the delivery's context is cancelled and deliver returns
+// ErrLeaseLost.
+func (d *Deliverer) deliver(ctx context.Context, t *tenure, evs []Event) (to int64, err error) {
 	sel := evs
 	if d.cfg.Select != nil {
 		sel = make([]Event, 0, len(evs))
@@ -181,10 +251,11 @@ func (d *Deliverer) deliver(ctx context.Context, evs []Event) (to int64, err err
 	if len(sel) == 0 {
 		return last, nil
 	}
-	// The batch in flight finishes when ctx is done (a drain), bounded.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Drain+d.cfg.LeaseTTL)
-	defer cancel()
+	dctx, stop := d.keep(ctx, t)
 	acked, err := d.dest.Deliver(dctx, sel)
+	if lost := stop(); lost != nil {
+		return 0, lost
+	}
 	if acked < 0 || acked > len(sel) {
 		return 0, fmt.Errorf("events: destination acknowledged %d of %d events", acked, len(sel))
 	}
@@ -197,35 +268,74 @@ func (d *Deliverer) deliver(ctx context.Context, evs []Event) (to int64, err err
 	return sel[acked].Seq - 1, err
 }
 
-// wait sleeps for dur while renewing the lease, so a long back-off keeps
-// the subscription.
-func (d *Deliverer) wait(ctx context.Context, l Lease, dur time.Duration) (Lease, error) {
-	renew := d.cfg.LeaseTTL / 3
-	for dur > 0 && ctx.Err() == nil {
-		step := min(dur, renew)
-		sleep(ctx, step)
-		dur -= step
-		if ctx.Err() != nil {
-			break
+// keep renews t's lease while the destination delivers, and returns the
+// delivery's context and the function that stops the renewals once the
+// destination returned, reporting ErrLeaseLost when the lease was lost or
+// may have expired meanwhile. The delivery's context is cancelled then, or
+// the drain time after ctx is done: the batch in flight may finish, within
+// that bound.
+func (d *Deliverer) keep(ctx context.Context, t *tenure) (context.Context, func() error) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	var lost error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stopping, drained := ctx.Done(), (<-chan time.Time)(nil)
+		for {
+			next := time.NewTimer(time.Until(earlier(t.renewAt, t.until)))
+			select {
+			case <-done:
+				next.Stop()
+				return
+			case <-stopping:
+				stopping, drained = nil, time.After(d.cfg.Drain)
+			case <-drained:
+				cancel()
+			case <-next.C:
+				if !time.Now().Before(t.until) {
+					lost = ErrLeaseLost
+				} else {
+					rctx, rcancel := context.WithDeadline(dctx, t.until)
+					lost = d.renew(rctx, t, true)
+					rcancel()
+				}
+				if lost != nil {
+					cancel()
+					return
+				}
+			}
+			next.Stop()
 		}
-		next, err := d.subs.Acquire(ctx, d.name, d.cfg.Holder, d.cfg.LeaseTTL)
-		if err != nil {
-			if errors.Is(err, ErrLeaseHeld) {
-				return l, ErrLeaseLost
-			}
-			if ctx.Err() == nil {
-				d.report(fmt.Errorf("events: subscription %s: renew the lease: %w", d.name, err))
-			}
+	}()
+	return dctx, func() error {
+		close(done)
+		wg.Wait()
+		cancel()
+		return lost
+	}
+}
+
+// wait sleeps for dur while renewing the lease, so a long back-off keeps
+// the subscription. It returns ErrLeaseLost when another holder took the
+// lease.
+func (d *Deliverer) wait(ctx context.Context, t *tenure, dur time.Duration) error {
+	end := time.Now().Add(dur)
+	for ctx.Err() == nil {
+		now := time.Now()
+		if !now.Before(end) {
+			return nil
+		}
+		sleep(ctx, earlier(end, t.renewAt).Sub(now))
+		if ctx.Err() != nil || time.Now().Before(t.renewAt) {
 			continue
 		}
-		if next.Token != l.Token {
-			// The lease lapsed and was taken again: another deliverer may
-			// have moved the cursor meanwhile, so go on from the store's.
-			d.cursor.Store(next.Cursor)
+		if err := d.renew(ctx, t, false); err != nil {
+			return err
 		}
-		l = next
 	}
-	return l, nil
+	return nil
 }
 
 func (d *Deliverer) backoff(attempt int) time.Duration {
@@ -251,6 +361,13 @@ func countThrough(evs []Event, to int64, sel func(Event) bool) int {
 		}
 	}
 	return n
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -20,8 +20,9 @@ import (
 // error. A third of the way through, the stream leader, to which the
 // producer is connected, is shut down during a batch; two thirds of the
 // way, the producer is "killed" during a batch (its context cancelled, its
-// connection dropped) and a new one resumes from the cursor. The stream
-// must end with every event exactly once, in seq order.
+// acknowledgements dropped, its late publishes left to land) and a new one
+// resumes from the cursor. The stream must end with every event exactly
+// once, in seq order.
 func TestClusterLosesANode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")

@@ -56,7 +56,7 @@ func WithStream(name string) Option { return func(o *options) { o.stream = name 
 func WithPrefix(prefix string) Option { return func(o *options) { o.prefix = prefix } }
 
 // WithReplicas sets the replicas of the stream when New creates it
-// (default 1; 3 on a cluster of three or more servers).
+// (default 1; 3 is usual on a cluster of three or more servers).
 func WithReplicas(n int) Option { return func(o *options) { o.replicas = n } }
 
 // WithDuplicateWindow sets the stream's duplicate window when New creates
@@ -231,8 +231,8 @@ func (d *Destination) Deliver(ctx context.Context, evs []events.Event) (acked in
 			return acked, nil
 		}
 		// The stream is not where the chain assumed: a late publish of an
-		// earlier call, or of a deliverer that lost the subscription, was
-		// stored meanwhile.
+		// earlier call or of a deliverer that lost the subscription was
+		// stored meanwhile, or the call met an event the stream held.
 		if relearned || !wrongLastSequence(err) {
 			return acked, err
 		}

@@ -157,6 +157,44 @@ func TestChainDoesNotOutliveACall(t *testing.T) {
 	}
 }
 
+// TestDeliverRelearnsOnWrongLastSequence puts an event in the stream ahead
+// of its place, so that the chain of a call is refused a wrong last
+// sequence after it: the call learns the stream's last sequence again and
+// delivers the rest.
+func TestDeliverRelearnsOnWrongLastSequence(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc := connect(t, s.ClientURL())
+	d, err := natsjs.New(t.Context(), nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := feed(1, 10)
+	if acked, err := d.Deliver(t.Context(), evs[:5]); acked != 5 || err != nil {
+		t.Fatalf("Deliver = %d, %v", acked, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := evs[6]
+	if _, err := js.Publish(t.Context(), natsjs.Subject("cardcore", e.OrgID, e.Type), []byte("{}"), jetstream.WithMsgID(e.ID)); err != nil {
+		t.Fatal(err)
+	}
+	// 5 is a duplicate, 6 is stored, 7 a duplicate after it, 8 is refused
+	// for a wrong last sequence (the duplicate 7 did not move it), then
+	// learnt again.
+	if acked, err := d.Deliver(t.Context(), evs[4:]); acked != 6 || err != nil {
+		t.Fatalf("Deliver = %d, %v", acked, err)
+	}
+	var got []string
+	for _, m := range stored(t, nc, natsjs.DefaultStream) {
+		got = append(got, m.Headers().Get(natsjs.SeqHeader))
+	}
+	if want := "1 2 3 4 5  6 8 9 10"; strings.Join(got, " ") != want {
+		t.Errorf("stream seqs %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
 func TestAckedPrefixWhenServerGoesAway(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, -1)
@@ -192,6 +230,8 @@ func TestAckedPrefixWhenServerGoesAway(t *testing.T) {
 		t.Fatalf("error %v does not name event seq %d (%s)", err, evs[acked].Seq, evs[acked].ID)
 	}
 	t.Logf("acked %d of %d: %v", acked, len(evs), err)
+	// The relay stops with it: what its connection still buffers is lost.
+	nc.Close()
 	s.WaitForShutdown()
 
 	// After a restart, the stream holds a head of the events in order:

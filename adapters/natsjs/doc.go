@@ -15,7 +15,9 @@
 // Each event is one message on <prefix>.<org_id>.<event_type>, for example
 // cardcore.acme.update-1, with the headers Nats-Msg-Id (the event_id) and
 // Cardcore-Seq (the seq), and as body the event exactly as GET /events
-// serves it: the envelope with its "seq".
+// serves it: the envelope with its "seq". Most messages also carry the
+// Nats-Expected-Last-Sequence header of the ordering chain (below), which
+// JetStream keeps; consumers ignore it.
 //
 // # Subject encoding
 //
@@ -86,18 +88,21 @@
 //
 // Nats-Msg-Id makes delivery effectively exactly once within the duplicate
 // window: a redelivery after a failed or timed-out acknowledgement, a crash
-// before the cursor moved, or a lease taken over is dropped by JetStream and
-// acknowledged with Duplicate set. A redelivery after the window is stored
-// again, so consumers still drop what they have seen by event_id (SPEC 10.1
-// is at least once). On a cluster, a redelivery of a message that is still
-// being replicated is refused ("duplicate message id is in process") rather
-// than acknowledged: it ends the acknowledged head like any failure, and
-// the retry is acknowledged as a duplicate. The window has to outlast the longest time between a
-// first publish and its redelivery: the ack timeout (WithAckTimeout, 5s)
-// plus the deliverer's back-off, or the lease time when a process dies. The
-// default 2 minutes covers a lease of seconds and a back-off capped at a
-// minute; a deployment that expects longer outages sets a longer window
-// (it costs the server memory for every id in it).
+// before the cursor moved, or a lease taken over is dropped by JetStream
+// and acknowledged with Duplicate set. On a cluster, a redelivery of a
+// message still being replicated is refused ("duplicate message id is in
+// process") rather than acknowledged: it ends the acknowledged head like
+// any failure, and the retry is acknowledged as a duplicate.
+//
+// A redelivery after the window is stored again, so consumers still drop
+// what they have seen by event_id (SPEC 10.1 is at least once). The window
+// has to outlast the time between a first publish and its redelivery: the
+// ack timeout (WithAckTimeout, 5s) plus the deliverer's back-off (1s,
+// doubling up to 5 minutes), or the lease time when a process dies. With
+// the default 2 minutes, a JetStream outage longer than that can leave the
+// few events whose acknowledgements it swallowed stored twice; a deployment
+// whose consumers cannot drop duplicates sets a longer window, which costs
+// the server memory for every id in it.
 //
 // # Connection and context
 //

@@ -49,6 +49,7 @@ var suite = []struct {
 	{"Feed", feedChecks},               // feed.go: Feed and the outbox
 	{"Update", updateChecks},           // update.go: Store.Update's transaction
 	{"Concurrency", concurrencyChecks}, // concurrency.go: two transactions at once
+	{"Subscriptions", subsChecks},      // subscriptions.go: events.Subscriptions, cursors and leases
 }
 
 // The orgs of the checks. Every lookup is scoped by org, so most checks
