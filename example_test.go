@@ -13,6 +13,7 @@ import (
 	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/internal/exampledb"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/uptrace/bun"
@@ -20,31 +21,23 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
 )
 
-// openSQLite opens a SQLite file in a new temporary directory the way the
-// store wants it (bunstore.ModerncDSN); done closes it and removes the
-// directory.
-func openSQLite() (db *bun.DB, done func()) {
+// New applies the migrations and returns the use cases: create a card,
+// change its status, and meet a transition the lifecycle refuses. The
+// host opens its database with the driver of its choice; a SQLite file
+// is opened the way the store wants it (bunstore.ModerncDSN).
+func ExampleNew() {
+	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "cardcore-example")
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer os.RemoveAll(dir)
 	sqldb, err := sql.Open("sqlite", bunstore.ModerncDSN(filepath.Join(dir, "service.db")))
 	if err != nil {
 		log.Fatal(err)
 	}
-	db = bun.NewDB(sqldb, sqlitedialect.New())
-	return db, func() {
-		db.Close()
-		os.RemoveAll(dir)
-	}
-}
-
-// New applies the migrations and returns the use cases: create a card,
-// change its status, and meet a transition the lifecycle refuses.
-func ExampleNew() {
-	ctx := context.Background()
-	db, done := openSQLite()
-	defer done()
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	defer db.Close()
 
 	cc, err := cardcore.New(ctx, db, cardcore.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -73,7 +66,7 @@ func ExampleNew() {
 // first card commit together, with the card's event, or not at all.
 func ExampleCore_RunInTx() {
 	ctx := context.Background()
-	db, done := openSQLite()
+	db, done := exampledb.DB()
 	defer done()
 	cc, err := cardcore.New(ctx, db, cardcore.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {

@@ -29,46 +29,30 @@ func wantField(t *testing.T, err error, field string) {
 	}
 }
 
-func TestValidatePrintedName(t *testing.T) {
+// TestValidateNames checks the printed name and the alias (name): each
+// valid input is accepted, each other one refused naming the field.
+func TestValidateNames(t *testing.T) {
 	for _, tc := range []struct {
-		in    string
-		field string
+		field          string
+		validate       func(string) error
+		valid, refused []string
 	}{
-		{"JANE DOE", ""},
-		{"Al", ""},
-		{"mary ann de la cruz", ""},
-		{strings.Repeat("A", 26), ""},
-		{"", "printed_name"},
-		{"J", "printed_name"},
-		{strings.Repeat("A", 27), "printed_name"},
-		{"JOHN 3RD", "printed_name"},
-		{"JOSÉ", "printed_name"},
-		{"O'BRIEN", "printed_name"},
-		{"JANE-DOE", "printed_name"},
-		{"JANE\tDOE", "printed_name"},
-		{" JANE", "printed_name"},
-		{"JANE ", "printed_name"},
-		{"A\x00", "printed_name"},
+		{"printed_name", card.ValidatePrintedName,
+			[]string{"JANE DOE", "Al", "mary ann de la cruz", strings.Repeat("A", 26)},
+			[]string{"", "J", strings.Repeat("A", 27), "JOHN 3RD", "JOSÉ", "O'BRIEN", "JANE-DOE", "JANE\tDOE",
+				" JANE", "JANE ", "A\x00"}},
+		{"name", card.ValidateName,
+			[]string{"a", "online shopping", strings.Repeat("é", 50)},
+			[]string{"", strings.Repeat("é", 51), "a\x00", "a\nb", "\xff"}},
 	} {
-		t.Run(tc.in, func(t *testing.T) { wantField(t, card.ValidatePrintedName(tc.in), tc.field) })
-	}
-}
-
-func TestValidateName(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		field string
-	}{
-		{"a", ""},
-		{"online shopping", ""},
-		{strings.Repeat("é", 50), ""},
-		{"", "name"},
-		{strings.Repeat("é", 51), "name"},
-		{"a\x00", "name"},
-		{"a\nb", "name"},
-		{"\xff", "name"},
-	} {
-		t.Run(tc.in, func(t *testing.T) { wantField(t, card.ValidateName(tc.in), tc.field) })
+		t.Run(tc.field, func(t *testing.T) {
+			for _, in := range tc.valid {
+				t.Run(in, func(t *testing.T) { wantField(t, tc.validate(in), "") })
+			}
+			for _, in := range tc.refused {
+				t.Run(in, func(t *testing.T) { wantField(t, tc.validate(in), tc.field) })
+			}
+		})
 	}
 }
 
@@ -342,31 +326,26 @@ func roundTrip[E enum](t *testing.T, v E, parse func(string) (E, error)) {
 	}
 }
 
+// wantRefused checks that parse, named name, refuses in: it returns the
+// zero value and an invalid input error naming field.
+func wantRefused[E enum](t *testing.T, name, field, in string, parse func(string) (E, error)) {
+	t.Helper()
+	v, err := parse(in)
+	if !v.IsZero() {
+		t.Errorf("%s(%q) = %s", name, in, v)
+	}
+	wantField(t, err, field)
+}
+
 // TestZeroEnumsAreRejected: no parser makes the zero value, or anything
 // from a misspelled name, and a card without type, mode or status is
 // invalid (see TestCardValidate).
 func TestZeroEnumsAreRejected(t *testing.T) {
 	for _, in := range []string{"", "normal", "Normal", " NORMAL", "NORMAL ", "NONE", "0", "\x00"} {
-		s, err := card.ParseStatus(in)
-		if !s.IsZero() {
-			t.Errorf("ParseStatus(%q) = %s", in, s)
-		}
-		wantField(t, err, "status")
-		ty, err := card.ParseType(in)
-		if !ty.IsZero() {
-			t.Errorf("ParseType(%q) = %s", in, ty)
-		}
-		wantField(t, err, "type")
-		m, err := card.ParseMode(in)
-		if !m.IsZero() {
-			t.Errorf("ParseMode(%q) = %s", in, m)
-		}
-		wantField(t, err, "mode")
-		b, err := card.ParseBrand(in)
-		if !b.IsZero() {
-			t.Errorf("ParseBrand(%q) = %s", in, b)
-		}
-		wantField(t, err, "brand")
+		wantRefused(t, "ParseStatus", "status", in, card.ParseStatus)
+		wantRefused(t, "ParseType", "type", in, card.ParseType)
+		wantRefused(t, "ParseMode", "mode", in, card.ParseMode)
+		wantRefused(t, "ParseBrand", "brand", in, card.ParseBrand)
 	}
 	var s card.Status
 	if err := s.UnmarshalText([]byte("BOGUS")); err == nil || !s.IsZero() {

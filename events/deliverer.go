@@ -17,8 +17,10 @@ type DelivererConfig struct {
 	// Holder names this deliverer in the lease; it must differ between the
 	// deliverers of one subscription (default: a random id).
 	Holder string
-	// LeaseTTL is how long a lease lasts unless renewed (default 15s): a
-	// dead holder's subscription is taken over within it.
+	// LeaseTTL is how long a lease lasts unless renewed (default 15s, at
+	// least 1ms): a dead holder's subscription is taken over within it. The
+	// holder renews it every third of it, also while the destination works
+	// on a batch.
 	LeaseTTL time.Duration
 	// Batch bounds the events read and handed to the destination at once
 	// (default 256).
@@ -51,6 +53,13 @@ type Backoff interface {
 // nothing after it is delivered first. Several deliverers of one
 // subscription, in one process or many, share it through the lease: one
 // delivers, the others wait to take over.
+//
+// A deliverer that could not renew its lease within the lease time stops
+// the batch in flight (it cancels the destination's context) rather than
+// go on beside a deliverer that may have taken over; the store refuses
+// its moves of the cursor anyway. Either way it reports ErrLeaseLost to
+// OnError and waits for the lease again. The events of the batch in
+// flight may then be delivered twice, and no others.
 type Deliverer struct {
 	subs Subscriptions
 	name string

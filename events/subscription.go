@@ -17,10 +17,11 @@ var (
 )
 
 // Lease is a deliverer's right to deliver one subscription. Token is the
-// fencing token: it rises at every takeover, and the store refuses a move
-// of the cursor made with an older token, so a deliverer that lost its
-// lease (paused, partitioned, slow) can move the cursor neither back nor
-// forward.
+// fencing token: it rises whenever the lease is taken rather than renewed
+// (by another holder, or by the same one after its lease lapsed), and the
+// store refuses a move of the cursor made with an older token, so a
+// deliverer that lost its lease (paused, partitioned, slow) can move the
+// cursor neither back nor forward.
 type Lease struct {
 	Subscription string
 	Holder       string
@@ -36,8 +37,9 @@ type Lease struct {
 type Subscriptions interface {
 	// Acquire takes the lease of subscription name for holder, for ttl: when
 	// the subscription has no live lease (creating the subscription, with
-	// its cursor at 0, when it is new), or renewing it when holder already
-	// has it. A live lease of another holder is ErrLeaseHeld.
+	// its cursor at 0, when it is new), or renewing it, with the same
+	// token, when holder has the live lease. A live lease of another holder
+	// is ErrLeaseHeld. Of holders that Acquire at once, one gets the lease.
 	Acquire(ctx context.Context, name, holder string, ttl time.Duration) (Lease, error)
 	// Advance moves l's cursor to seq and extends the lease by ttl, if l is
 	// still the live lease (same holder and token, not expired); otherwise
@@ -47,7 +49,12 @@ type Subscriptions interface {
 	// Release ends l's lease now, keeping the cursor, so another deliverer
 	// may take over at once (a drain). A lease already lost is not an error.
 	Release(ctx context.Context, l Lease) error
-	// After returns up to limit committed events of every org whose seq is
-	// above after, in seq order: the feed of SPEC section 5 across orgs.
+	// After returns up to limit committed events of every org whose feed
+	// position is above after, in feed order, each with Seq set to its
+	// position: the feed of SPEC section 5 (storage.Store's Feed) across
+	// orgs. A cursor is such a position.
 	After(ctx context.Context, after int64, limit int) ([]Event, error)
+	// Head returns the feed position of the newest committed event, 0
+	// when there is none: a subscription's lag is Head minus its cursor.
+	Head(ctx context.Context) (int64, error)
 }

@@ -62,18 +62,31 @@ func (s *Service) Create(ctx context.Context, org, accountID string, t card.Type
 	if err != nil {
 		return card.Card{}, err
 	}
+	return s.keyed(ctx, once, events.Created, card.Create,
+		func(ctx context.Context, tx storage.Tx, now time.Time) (card.Card, error) {
+			return s.newCard(ctx, tx, org, account, t, p, now)
+		})
+}
+
+// keyed saves the card change makes at the clock's now, with the event
+// (events.Created or events.Updated) of op, and remembers it under the
+// idempotency key once, all in one store transaction. A replay of the key
+// answers the card remembered with it and changes nothing.
+func (s *Service) keyed(ctx context.Context, once storage.Idempotent,
+	event func(card.Operation, time.Time) events.Change, op card.Operation,
+	change func(ctx context.Context, tx storage.Tx, now time.Time) (card.Card, error)) (card.Card, error) {
 	ctx = events.EnsureCorrelationID(ctx)
 	var out card.Card
-	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		if replayed, err := once.Replay(ctx, tx, &out); err != nil || replayed {
 			return err
 		}
 		now := s.cards.Now()
-		c, err := s.newCard(ctx, tx, org, account, t, p, now)
+		c, err := change(ctx, tx, now)
 		if err != nil {
 			return err
 		}
-		if err := tx.Save(ctx, &c, events.Created(card.Create, now)); err != nil {
+		if err := tx.Save(ctx, &c, event(op, now)); err != nil {
 			return err
 		}
 		out = c
@@ -165,39 +178,23 @@ func (s *Service) settle(ctx context.Context, r Settlement, scope string, to car
 	if err != nil {
 		return card.Card{}, err
 	}
-	ctx = events.EnsureCorrelationID(ctx)
-	var out card.Card
-	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		if replayed, err := once.Replay(ctx, tx, &out); err != nil || replayed {
-			return err
-		}
-		now := s.cards.Now()
-		c, err := tx.CardByToken(ctx, r.OrgID, token)
-		if err != nil {
-			return err
-		}
-		if _, err := lifecycle.Apply(&c, card.Issuance, to, now); err != nil {
-			return err
-		}
-		if to == card.Normal {
-			c.ActivationDate = now
-			if err := s.provision(ctx, &c); err != nil {
-				return err
+	return s.keyed(ctx, once, events.Updated, card.Issuance,
+		func(ctx context.Context, tx storage.Tx, now time.Time) (card.Card, error) {
+			c, err := tx.CardByToken(ctx, r.OrgID, token)
+			if err != nil {
+				return card.Card{}, err
 			}
-		}
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		if err := tx.Save(ctx, &c, events.Updated(card.Issuance, now)); err != nil {
-			return err
-		}
-		out = c
-		return once.Remember(ctx, tx, c)
-	})
-	if err != nil {
-		return card.Card{}, err
-	}
-	return out, nil
+			if _, err := lifecycle.Apply(&c, card.Issuance, to, now); err != nil {
+				return card.Card{}, err
+			}
+			if to == card.Normal {
+				c.ActivationDate = now
+				if err := s.provision(ctx, &c); err != nil {
+					return card.Card{}, err
+				}
+			}
+			return c, c.Validate()
+		})
 }
 
 // provision issues c's PCI data under its program, unless c has some: a

@@ -225,25 +225,19 @@ func (s *Cards) UpdateStatus(ctx context.Context, org string, id int64, to card.
 // the same transaction, each with its Card updated.
 func (s *Cards) Activate(ctx context.Context, org string, id int64) (card.Card, error) {
 	var out card.Card
-	ctx = events.EnsureCorrelationID(ctx)
-	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		now := s.Now()
-		c, err := tx.Card(ctx, org, id)
-		if err != nil {
-			return err
-		}
+	err := s.withCard(ctx, org, id, func(ctx context.Context, tx storage.Tx, c *card.Card, now time.Time) error {
 		if c.Type != card.Plastic {
 			return &card.ConflictError{CardID: c.ID, Operation: card.Activate.String(), Status: c.Status,
 				Reason: "only PLASTIC cards are activated"}
 		}
-		if _, err := Apply(&c, card.Activate, card.Normal, now); err != nil {
+		if _, err := Apply(c, card.Activate, card.Normal, now); err != nil {
 			return err
 		}
 		c.ActivationDate = now
-		if err := tx.Save(ctx, &c, events.Updated(card.Activate, now)); err != nil {
+		if err := tx.Save(ctx, c, events.Updated(card.Activate, now)); err != nil {
 			return err
 		}
-		out = c
+		out = *c
 		if c.ReissuedCardID == 0 {
 			return nil
 		}
@@ -305,24 +299,32 @@ func (s *Cards) RenewValidity(ctx context.Context, org string, id int64) (card.C
 // means no change.
 func (s *Cards) change(ctx context.Context, org string, id int64, decide func(c *card.Card, now time.Time) (card.Operation, error)) (card.Card, error) {
 	var out card.Card
+	err := s.withCard(ctx, org, id, func(ctx context.Context, tx storage.Tx, c *card.Card, now time.Time) error {
+		op, err := decide(c, now)
+		if err != nil {
+			return err
+		}
+		out = *c
+		if op.IsZero() {
+			return nil
+		}
+		return tx.Save(ctx, c, events.Updated(op, now))
+	})
+	return out, err
+}
+
+// withCard runs f on card id of org, read in a store transaction, at the
+// clock's now.
+func (s *Cards) withCard(ctx context.Context, org string, id int64, f func(ctx context.Context, tx storage.Tx, c *card.Card, now time.Time) error) error {
 	ctx = events.EnsureCorrelationID(ctx)
-	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+	return s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 		now := s.Now()
 		c, err := tx.Card(ctx, org, id)
 		if err != nil {
 			return err
 		}
-		op, err := decide(&c, now)
-		if err != nil {
-			return err
-		}
-		out = c
-		if op.IsZero() {
-			return nil
-		}
-		return tx.Save(ctx, &c, events.Updated(op, now))
+		return f(ctx, tx, &c, now)
 	})
-	return out, err
 }
 
 // SweepResult counts what a sweep changed.

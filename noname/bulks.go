@@ -93,25 +93,19 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (card.Bulk, err
 // STARTED, all in one transaction. It reads the external ids and writes the
 // cards a batch at a time, so memory does not grow with the bulk.
 func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) {
-	ctx = events.EnsureCorrelationID(ctx)
-	var out card.Bulk
-	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		b, err := tx.Bulk(ctx, org, id)
-		if err != nil {
-			return err
-		}
+	return s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
 		if b.Status != card.BulkCreated {
-			return &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is " + b.Status.String() + ", not CREATED"}
+			return time.Time{}, &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is " + b.Status.String() + ", not CREATED"}
 		}
 		now := s.cards.Now()
 		var after int64
 		for {
 			ids, next, err := tx.ExternalIDs(ctx, b.ID, after, s.batch)
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
-			if err := s.makeCards(ctx, tx, &b, ids, now); err != nil {
-				return err
+			if err := s.makeCards(ctx, tx, b, ids, now); err != nil {
+				return time.Time{}, err
 			}
 			if len(ids) < s.batch {
 				break
@@ -119,6 +113,25 @@ func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) 
 			after = next
 		}
 		b.Status = card.BulkStarted
+		return now, nil
+	})
+}
+
+// changeBulk runs change on bulk id of org, read in a store transaction,
+// and saves the bulk as its next version, updated at the time change
+// returns.
+func (s *Service) changeBulk(ctx context.Context, org, id string, change func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error)) (card.Bulk, error) {
+	ctx = events.EnsureCorrelationID(ctx)
+	var out card.Bulk
+	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		b, err := tx.Bulk(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		now, err := change(ctx, tx, &b)
+		if err != nil {
+			return err
+		}
 		b.Version++
 		b.UpdatedAt = now
 		out = b
@@ -134,34 +147,24 @@ func (s *Service) Increment(ctx context.Context, org, id string, externalIDs []s
 	if err := checkExternalIDs(externalIDs); err != nil {
 		return card.Bulk{}, err
 	}
-	ctx = events.EnsureCorrelationID(ctx)
-	var out card.Bulk
-	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		b, err := tx.Bulk(ctx, org, id)
-		if err != nil {
-			return err
-		}
+	return s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
 		if b.Status == card.BulkCanceled {
-			return &card.ConflictError{Operation: "increment bulk", Reason: "bulk " + id + " is CANCELED"}
+			return time.Time{}, &card.ConflictError{Operation: "increment bulk", Reason: "bulk " + id + " is CANCELED"}
 		}
 		if err := tx.AddExternalIDs(ctx, b.ID, externalIDs); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		now := s.cards.Now()
 		if b.Status == card.BulkStarted {
 			for start := 0; start < len(externalIDs); start += s.batch {
-				if err := s.makeCards(ctx, tx, &b, externalIDs[start:min(start+s.batch, len(externalIDs))], now); err != nil {
-					return err
+				if err := s.makeCards(ctx, tx, b, externalIDs[start:min(start+s.batch, len(externalIDs))], now); err != nil {
+					return time.Time{}, err
 				}
 			}
 		}
 		b.ExternalIDs += len(externalIDs)
-		b.Version++
-		b.UpdatedAt = now
-		out = b
-		return tx.SaveBulk(ctx, &b)
+		return now, nil
 	})
-	return out, err
 }
 
 // makeCards inserts the UNBOUND cards of ids and their Card created events.
@@ -213,35 +216,29 @@ func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, extern
 	default:
 		return card.Bulk{}, nil, card.Invalid("cancel_type", "must be FULL or PARTIAL")
 	}
-	ctx = events.EnsureCorrelationID(ctx)
-	var out card.Bulk
 	var canceled []int64
-	err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+	out, err := s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
 		canceled = nil
-		b, err := tx.Bulk(ctx, org, id)
-		if err != nil {
-			return err
-		}
 		switch {
 		case b.Status == card.BulkCanceled:
-			return &card.ConflictError{Operation: "cancel bulk", Reason: "bulk " + id + " is already CANCELED"}
+			return time.Time{}, &card.ConflictError{Operation: "cancel bulk", Reason: "bulk " + id + " is already CANCELED"}
 		case cancelType == CancelPartial && b.Status != card.BulkStarted:
-			return &card.ConflictError{Operation: "cancel bulk", Reason: "a PARTIAL cancel needs a STARTED bulk; bulk " + id + " is " + b.Status.String()}
+			return time.Time{}, &card.ConflictError{Operation: "cancel bulk", Reason: "a PARTIAL cancel needs a STARTED bulk; bulk " + id + " is " + b.Status.String()}
 		}
 		now := s.cards.Now()
 		var after int64
 		for {
 			cs, err := tx.UnboundCards(ctx, org, b.ID, filter, after, s.batch)
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 			for i := range cs {
 				c := &cs[i]
 				if _, err := lifecycle.Apply(c, card.CancelBulk, card.Canceled, now); err != nil {
-					return err
+					return time.Time{}, err
 				}
 				if err := tx.Save(ctx, c, events.Updated(card.CancelBulk, now)); err != nil {
-					return err
+					return time.Time{}, err
 				}
 				canceled = append(canceled, c.ID)
 				after = c.ID
@@ -253,18 +250,15 @@ func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, extern
 		e, err := events.New(ctx, events.NonameCancellation, org,
 			events.CancellationData{BulkID: b.ID, CancelType: cancelType, CardIDs: nonNil(canceled)}, now)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if err := tx.Append(ctx, e); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if cancelType == CancelFull {
 			b.Status = card.BulkCanceled
 		}
-		b.Version++
-		b.UpdatedAt = now
-		out = b
-		return tx.SaveBulk(ctx, &b)
+		return now, nil
 	})
 	if err != nil {
 		return card.Bulk{}, nil, err

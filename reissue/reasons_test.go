@@ -31,27 +31,22 @@ func TestReasonsCreate(t *testing.T) {
 
 		valid := card.Reason{OrgID: org, Description: "lost", Type: "LOST", Cost: "0", Enabled: true}
 		for _, tc := range []struct {
-			field  string
-			change func(r *card.Reason)
+			field string
+			set   func(r *card.Reason, v string)
+			bad   []string
 		}{
-			{"description", func(r *card.Reason) { r.Description = "" }},
-			{"description", func(r *card.Reason) { r.Description = strings.Repeat("d", 256) }},
-			{"description", func(r *card.Reason) { r.Description = "bad\x00" }},
-			{"type", func(r *card.Reason) { r.Type = "" }},
-			{"type", func(r *card.Reason) { r.Type = "broken" }},
-			{"type", func(r *card.Reason) { r.Type = "1BROKEN" }},
-			{"type", func(r *card.Reason) { r.Type = "NOT BROKEN" }},
-			{"type", func(r *card.Reason) { r.Type = strings.Repeat("B", 33) }},
-			{"cost", func(r *card.Reason) { r.Cost = "" }},
-			{"cost", func(r *card.Reason) { r.Cost = "-1" }},
-			{"cost", func(r *card.Reason) { r.Cost = "1,50" }},
-			{"cost", func(r *card.Reason) { r.Cost = "1." }},
-			{"org_id", func(r *card.Reason) { r.OrgID = "" }},
+			{"description", func(r *card.Reason, v string) { r.Description = v }, []string{"", strings.Repeat("d", 256), "bad\x00"}},
+			{"type", func(r *card.Reason, v string) { r.Type = v },
+				[]string{"", "broken", "1BROKEN", "NOT BROKEN", strings.Repeat("B", 33)}},
+			{"cost", func(r *card.Reason, v string) { r.Cost = v }, []string{"", "-1", "1,50", "1."}},
+			{"org_id", func(r *card.Reason, v string) { r.OrgID = v }, []string{""}},
 		} {
-			r := valid
-			tc.change(&r)
-			_, err := e.Reissue.CreateReason(t.Context(), r)
-			cardtest.WantInvalid(t, err, tc.field)
+			for _, v := range tc.bad {
+				r := valid
+				tc.set(&r, v)
+				_, err := e.Reissue.CreateReason(t.Context(), r)
+				cardtest.WantInvalid(t, err, tc.field)
+			}
 		}
 		// The boundaries are accepted.
 		long := valid

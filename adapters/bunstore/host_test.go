@@ -132,13 +132,17 @@ func TestInTxFailedUpdateLeavesNothingOfItself(t *testing.T) {
 		order(t, tx, 1, "before")
 		bound := s.InTx(tx)
 		refusal := errors.New("the use case refuses")
-		err := bound.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-			refused := virtualCard("refused", card.Normal)
-			if err := tx.Save(ctx, &refused, created); err != nil {
-				return err
-			}
-			return refusal
-		})
+		// refusing saves a card of alias, then refuses.
+		refusing := func(alias string) error {
+			return bound.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+				c := virtualCard(alias, card.Normal)
+				if err := tx.Save(ctx, &c, created); err != nil {
+					return err
+				}
+				return refusal
+			})
+		}
+		err := refusing("refused")
 		if !errors.Is(err, refusal) {
 			t.Fatalf("the refusing Update: %v, want the refusal", err)
 		}
@@ -155,14 +159,7 @@ func TestInTxFailedUpdateLeavesNothingOfItself(t *testing.T) {
 			if err := tx.Save(ctx, &c, created); err != nil {
 				return err
 			}
-			err := bound.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-				inner := virtualCard("inner", card.Normal)
-				if err := tx.Save(ctx, &inner, created); err != nil {
-					return err
-				}
-				return refusal
-			})
-			if !errors.Is(err, refusal) {
+			if err := refusing("inner"); !errors.Is(err, refusal) {
 				t.Errorf("the nested Update: %v, want the refusal", err)
 			}
 			return nil

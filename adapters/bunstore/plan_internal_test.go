@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/testdb/pgschema"
 	"github.com/cardcore/cardcore/storage"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/uptrace/bun"
@@ -132,7 +131,8 @@ func storeForPlan(t *testing.T, kind string) (*Store, *bun.DB) {
 }
 
 // openForPlan opens a migrated database of kind. The package's own tests
-// cannot use internal/testdb, which imports this package.
+// cannot use internal/testdb, which imports this package; they can use
+// its pgschema.
 func openForPlan(t *testing.T, kind string) *bun.DB {
 	t.Helper()
 	var db *bun.DB
@@ -144,33 +144,7 @@ func openForPlan(t *testing.T, kind string) *bun.DB {
 		}
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	default:
-		dsn := os.Getenv("CARDCORE_TEST_PG_DSN")
-		if dsn == "" {
-			t.Skip("PostgreSQL tests skipped: set CARDCORE_TEST_PG_DSN")
-		}
-		schema := fmt.Sprintf("cardcore_plan_%d", time.Now().UnixNano())
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if drop, err := sql.Open("pgx", dsn); err == nil {
-				_, _ = drop.Exec("DROP SCHEMA " + schema + " CASCADE")
-				drop.Close()
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		sqldb, err := sql.Open("pgx", u.String())
+		sqldb, err := sql.Open("pgx", pgschema.URL(t, "cardcore_plan_"))
 		if err != nil {
 			t.Fatal(err)
 		}

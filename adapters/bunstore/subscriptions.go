@@ -10,6 +10,7 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/uptrace/bun"
 )
 
 var _ events.Subscriptions = (*Store)(nil)
@@ -108,6 +109,20 @@ WHERE name = ? AND holder = ? AND token = ? AND expires_at > `+now,
 // After implements events.Subscriptions: the feed of Feed, across orgs.
 func (s *Store) After(ctx context.Context, after int64, limit int) ([]events.Event, error) {
 	return s.feed(ctx, nil, after, limit)
+}
+
+// Head implements events.Subscriptions.
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	pos := "seq"
+	if !s.sqlite {
+		if err := s.sequence(ctx); err != nil {
+			return 0, err
+		}
+		pos = "feed_pos"
+	}
+	var head int64
+	err := s.db.NewSelect().TableExpr("cardcore_outbox").ColumnExpr("COALESCE(MAX(?), 0)", bun.Ident(pos)).Scan(ctx, &head)
+	return head, translate(ctx, "read the feed's head", err)
 }
 
 // leaseArgs checks the arguments that name a lease.

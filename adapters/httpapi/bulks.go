@@ -33,15 +33,8 @@ func (a *api) checkLimit(program int64, ids []string) error {
 }
 
 func (a *api) createBulk(w http.ResponseWriter, r *http.Request, who principal) error {
-	if err := who.requireServer(); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var in bulkRequest
-	if err := decode(body, &in); err != nil {
+	if err := decodeServerBody(w, r, who, &in); err != nil {
 		return err
 	}
 	if in.ProgramID < 0 {
@@ -72,15 +65,6 @@ func bulkFailure(err error) error {
 	return err
 }
 
-// serverBulk checks a /cards/v1/bulks/{bulkId} route up to its body: the
-// server token (403), the body's size (413).
-func serverBulk(w http.ResponseWriter, r *http.Request, who principal) ([]byte, error) {
-	if err := who.requireServer(); err != nil {
-		return nil, err
-	}
-	return readBody(w, r)
-}
-
 // answerBulk answers with the bulk as it is once a change has committed.
 func (a *api) answerBulk(ctx context.Context, w http.ResponseWriter, status int, org, id string) error {
 	v, err := a.core.Noname.Get(ctx, org, id)
@@ -92,7 +76,7 @@ func (a *api) answerBulk(ctx context.Context, w http.ResponseWriter, status int,
 }
 
 func (a *api) getBulk(w http.ResponseWriter, r *http.Request, who principal) error {
-	if _, err := serverBulk(w, r, who); err != nil {
+	if _, err := serverBody(w, r, who); err != nil {
 		return err
 	}
 	id := bulkID(r)
@@ -100,7 +84,7 @@ func (a *api) getBulk(w http.ResponseWriter, r *http.Request, who principal) err
 }
 
 func (a *api) startBulk(w http.ResponseWriter, r *http.Request, who principal) error {
-	if _, err := serverBulk(w, r, who); err != nil {
+	if _, err := serverBody(w, r, who); err != nil {
 		return err
 	}
 	id := bulkID(r)
@@ -125,14 +109,10 @@ func (a *api) limitFor(ctx context.Context, org, id string, ids []string) error 
 }
 
 func (a *api) incrementBulk(w http.ResponseWriter, r *http.Request, who principal) error {
-	body, err := serverBulk(w, r, who)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		ExternalIDs []string `json:"external_ids"`
 	}
-	if err := decode(body, &in); err != nil {
+	if err := decodeServerBody(w, r, who, &in); err != nil {
 		return err
 	}
 	id := bulkID(r)
@@ -146,15 +126,11 @@ func (a *api) incrementBulk(w http.ResponseWriter, r *http.Request, who principa
 }
 
 func (a *api) cancelBulk(w http.ResponseWriter, r *http.Request, who principal) error {
-	body, err := serverBulk(w, r, who)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		CancelType  *string  `json:"cancel_type"`
 		ExternalIDs []string `json:"external_ids"`
 	}
-	if err := decode(body, &in); err != nil {
+	if err := decodeServerBody(w, r, who, &in); err != nil {
 		return err
 	}
 	if in.CancelType == nil {

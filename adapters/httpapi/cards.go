@@ -49,15 +49,43 @@ func enum[T any](field string, s *string, parse func(string) (T, error)) (T, err
 	return v, nil
 }
 
-func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) error {
-	account, customer, err := headerIDs(r, who)
+// requiredEnum parses an enum field the body must have; missing is the
+// message when it is absent.
+func requiredEnum[T any](field, missing string, s *string, parse func(string) (T, error)) (T, error) {
+	if s == nil {
+		var zero T
+		return zero, invalid(field, missing)
+	}
+	return enum(field, s, parse)
+}
+
+// answerCard answers with the card a use case returned, or with its error.
+func answerCard(w http.ResponseWriter, status int, c card.Card, err error) error {
 	if err != nil {
 		return err
 	}
-	if err := who.mayTouch(account); err != nil {
-		return err
+	writeJSON(w, status, cardBodyOf(&c))
+	return nil
+}
+
+// headerAccount checks a route of the x-account-id and x-customer-id
+// headers up to its body: the headers (400), the token's account (403),
+// the body's size (413).
+func headerAccount(w http.ResponseWriter, r *http.Request, who principal) (account, customer string, body []byte, err error) {
+	if account, customer, err = headerIDs(r, who); err != nil {
+		return "", "", nil, err
 	}
-	body, err := readBody(w, r)
+	if err := who.mayTouch(account); err != nil {
+		return "", "", nil, err
+	}
+	if body, err = readBody(w, r); err != nil {
+		return "", "", nil, err
+	}
+	return account, customer, body, nil
+}
+
+func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) error {
+	account, customer, body, err := headerAccount(w, r, who)
 	if err != nil {
 		return err
 	}
@@ -90,11 +118,7 @@ func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) 
 		CVVRotationIntervalHours: in.CVVRotationIntervalHours,
 		IdempotencyKey:           key,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, cardBodyOf(&c))
-	return nil
+	return answerCard(w, http.StatusCreated, c, err)
 }
 
 // ownedCard returns the card a /wallet/v1 path names: a card of the org
@@ -126,17 +150,24 @@ func accountCard(w http.ResponseWriter, r *http.Request, who principal) (owner, 
 	return o, body, err
 }
 
+// changeOwnedCard runs change on the card a /wallet/v1 path names once it
+// is the caller's, and answers with the card as changed.
+func (a *api) changeOwnedCard(w http.ResponseWriter, r *http.Request, who principal, o owner,
+	change func(ctx context.Context, org string, id int64) (card.Card, error)) error {
+	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
+		return err
+	}
+	c, err := change(r.Context(), who.org, o.card)
+	return answerCard(w, http.StatusOK, c, err)
+}
+
 func (a *api) getCard(w http.ResponseWriter, r *http.Request, who principal) error {
 	o, _, err := accountCard(w, r, who)
 	if err != nil {
 		return err
 	}
 	c, err := a.ownedCard(r.Context(), who, o)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, cardBodyOf(&c))
-	return nil
+	return answerCard(w, http.StatusOK, c, err)
 }
 
 func (a *api) updateStatus(w http.ResponseWriter, r *http.Request, who principal) error {
@@ -150,22 +181,13 @@ func (a *api) updateStatus(w http.ResponseWriter, r *http.Request, who principal
 	if err := decode(body, &in); err != nil {
 		return err
 	}
-	if in.Status == nil {
-		return invalid("status", "status is required")
-	}
-	to, err := enum("status", in.Status, card.ParseStatus)
+	to, err := requiredEnum("status", "status is required", in.Status, card.ParseStatus)
 	if err != nil {
 		return err
 	}
-	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
-		return err
-	}
-	c, err := a.core.Cards.UpdateStatus(r.Context(), who.org, o.card, to)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, cardBodyOf(&c))
-	return nil
+	return a.changeOwnedCard(w, r, who, o, func(ctx context.Context, org string, id int64) (card.Card, error) {
+		return a.core.Cards.UpdateStatus(ctx, org, id, to)
+	})
 }
 
 func (a *api) activate(w http.ResponseWriter, r *http.Request, who principal) error {
@@ -173,15 +195,7 @@ func (a *api) activate(w http.ResponseWriter, r *http.Request, who principal) er
 	if err != nil {
 		return err
 	}
-	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
-		return err
-	}
-	c, err := a.core.Cards.Activate(r.Context(), who.org, o.card)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, cardBodyOf(&c))
-	return nil
+	return a.changeOwnedCard(w, r, who, o, a.core.Cards.Activate)
 }
 
 // submitReissue is the body of the reissue route (Pismo's SubmitReissue): the
@@ -246,11 +260,7 @@ func (a *api) readCard(w http.ResponseWriter, r *http.Request, who principal) er
 		return err
 	}
 	c, err := a.core.Cards.Get(r.Context(), who.org, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, cardBodyOf(&c))
-	return nil
+	return answerCard(w, http.StatusOK, c, err)
 }
 
 func (a *api) bind(w http.ResponseWriter, r *http.Request, who principal) error {
@@ -258,14 +268,7 @@ func (a *api) bind(w http.ResponseWriter, r *http.Request, who principal) error 
 	if err != nil {
 		return err
 	}
-	account, customer, err := headerIDs(r, who)
-	if err != nil {
-		return err
-	}
-	if err := who.mayTouch(account); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
+	account, customer, body, err := headerAccount(w, r, who)
 	if err != nil {
 		return err
 	}

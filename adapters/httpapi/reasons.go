@@ -33,15 +33,8 @@ type reasonRequest struct {
 }
 
 func (a *api) createReason(w http.ResponseWriter, r *http.Request, who principal) error {
-	if err := who.requireServer(); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var in reasonRequest
-	if err := decode(body, &in); err != nil {
+	if err := decodeServerBody(w, r, who, &in); err != nil {
 		return err
 	}
 	reason := card.Reason{OrgID: who.org, Description: in.Description, Type: in.Type,
@@ -52,7 +45,7 @@ func (a *api) createReason(w http.ResponseWriter, r *http.Request, who principal
 	if in.Enabled != nil {
 		reason.Enabled = *in.Enabled
 	}
-	reason, err = a.core.Reissue.CreateReason(r.Context(), reason)
+	reason, err := a.core.Reissue.CreateReason(r.Context(), reason)
 	if err != nil {
 		return err
 	}

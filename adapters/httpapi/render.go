@@ -25,61 +25,77 @@ type intRef struct {
 // cardBody is the seed's UpdateCardStatusResponse: every field of the
 // schema that cardcore holds. Optional fields without a value are omitted.
 type cardBody struct {
-	Program              stringRef       `json:"program"`
-	Account              *stringRef      `json:"account,omitempty"`
-	Customer             *stringRef      `json:"customer,omitempty"`
-	Org                  stringRef       `json:"org"`
-	ID                   int64           `json:"id"`
-	Hash                 string          `json:"hash,omitempty"`
-	Last4Digits          string          `json:"last_4_digits,omitempty"`
-	Brand                string          `json:"brand,omitempty"`
-	BIN                  string          `json:"bin,omitempty"`
-	Status               string          `json:"status"`
-	PreviousStatus       string          `json:"previous_status,omitempty"`
-	IssuingDate          string          `json:"issuing_date"`
-	ExpirationDate       string          `json:"expiration_date,omitempty"`
-	PrintedName          string          `json:"printed_name,omitempty"`
-	Name                 string          `json:"name,omitempty"`
-	TrackNumber          int             `json:"track_number"`
-	TransactionLimit     string          `json:"transaction_limit,omitempty"`
-	EmbossingCustomField string          `json:"embossing_custom_field,omitempty"`
-	ContactlessEnabled   bool            `json:"contactless_enabled"`
-	ReissuedCardID       int64           `json:"reissued_card_id,omitempty"`
-	Type                 string          `json:"type"`
-	Metadata             json.RawMessage `json:"metadata,omitempty"`
-	TemplateID           string          `json:"template_id,omitempty"`
-	ValidUntil           string          `json:"valid_until,omitempty"`
-	BulkID               string          `json:"bulk_id,omitempty"`
-	ExternalID           string          `json:"external_id,omitempty"`
-	Mode                 string          `json:"mode"`
+	Program        stringRef  `json:"program"`
+	Account        *stringRef `json:"account,omitempty"`
+	Customer       *stringRef `json:"customer,omitempty"`
+	Org            stringRef  `json:"org"`
+	ID             int64      `json:"id"`
+	Hash           string     `json:"hash,omitempty"`
+	Last4Digits    string     `json:"last_4_digits,omitempty"`
+	Brand          string     `json:"brand,omitempty"`
+	BIN            string     `json:"bin,omitempty"`
+	Status         string     `json:"status"`
+	PreviousStatus string     `json:"previous_status,omitempty"`
+	issueFields
+	usageFields
+	ReissuedCardID int64           `json:"reissued_card_id,omitempty"`
+	Type           string          `json:"type"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+	TemplateID     string          `json:"template_id,omitempty"`
+	ValidUntil     string          `json:"valid_until,omitempty"`
+	BulkID         string          `json:"bulk_id,omitempty"`
+	ExternalID     string          `json:"external_id,omitempty"`
+	Mode           string          `json:"mode"`
+}
+
+// issueFields are what both card answers say of the card's issue, in the
+// order they answer them.
+type issueFields struct {
+	IssuingDate    string `json:"issuing_date"`
+	ExpirationDate string `json:"expiration_date,omitempty"`
+	PrintedName    string `json:"printed_name,omitempty"`
+	Name           string `json:"name,omitempty"`
+}
+
+func issueFieldsOf(c *card.Card) issueFields {
+	return issueFields{IssuingDate: timestamp(c.IssuingDate), ExpirationDate: card.FormatExpiration(c.ExpirationDate),
+		PrintedName: c.PrintedName, Name: c.Name}
+}
+
+// usageFields are what both card answers say of the card's use, in the
+// order they answer them.
+type usageFields struct {
+	TrackNumber          int    `json:"track_number"`
+	TransactionLimit     string `json:"transaction_limit,omitempty"`
+	EmbossingCustomField string `json:"embossing_custom_field,omitempty"`
+	ContactlessEnabled   bool   `json:"contactless_enabled"`
+}
+
+func usageFieldsOf(c *card.Card) usageFields {
+	return usageFields{TrackNumber: c.TrackNumber, TransactionLimit: c.TransactionLimit,
+		EmbossingCustomField: c.EmbossingCustomField, ContactlessEnabled: c.ContactlessEnabled}
 }
 
 func cardBodyOf(c *card.Card) cardBody {
 	b := cardBody{
-		Program:              stringRef{strconv.FormatInt(c.ProgramID, 10)},
-		Org:                  stringRef{c.OrgID},
-		ID:                   c.ID,
-		Hash:                 c.PANHash,
-		Last4Digits:          c.Last4,
-		BIN:                  c.BIN,
-		Status:               c.Status.String(),
-		PreviousStatus:       c.PreviousStatus.String(),
-		IssuingDate:          timestamp(c.IssuingDate),
-		ExpirationDate:       card.FormatExpiration(c.ExpirationDate),
-		PrintedName:          c.PrintedName,
-		Name:                 c.Name,
-		TrackNumber:          c.TrackNumber,
-		TransactionLimit:     c.TransactionLimit,
-		EmbossingCustomField: c.EmbossingCustomField,
-		ContactlessEnabled:   c.ContactlessEnabled,
-		ReissuedCardID:       c.ReissuedCardID,
-		Type:                 c.Type.String(),
-		Metadata:             c.Metadata,
-		TemplateID:           c.TemplateID,
-		ValidUntil:           timestamp(c.ValidUntil),
-		BulkID:               c.BulkID,
-		ExternalID:           c.ExternalID,
-		Mode:                 c.Mode.String(),
+		Program:        stringRef{strconv.FormatInt(c.ProgramID, 10)},
+		Org:            stringRef{c.OrgID},
+		ID:             c.ID,
+		Hash:           c.PANHash,
+		Last4Digits:    c.Last4,
+		BIN:            c.BIN,
+		Status:         c.Status.String(),
+		PreviousStatus: c.PreviousStatus.String(),
+		issueFields:    issueFieldsOf(c),
+		usageFields:    usageFieldsOf(c),
+		ReissuedCardID: c.ReissuedCardID,
+		Type:           c.Type.String(),
+		Metadata:       c.Metadata,
+		TemplateID:     c.TemplateID,
+		ValidUntil:     timestamp(c.ValidUntil),
+		BulkID:         c.BulkID,
+		ExternalID:     c.ExternalID,
+		Mode:           c.Mode.String(),
 	}
 	if !c.Brand.IsZero() {
 		b.Brand = c.Brand.String()
@@ -94,44 +110,32 @@ func cardBodyOf(c *card.Card) cardBody {
 // reissueBody is the seed's ReissueCardResponse, for the new card of a
 // reissue.
 type reissueBody struct {
-	Program              stringRef `json:"program"`
-	Account              *intRef   `json:"account,omitempty"`
-	Customer             *intRef   `json:"customer,omitempty"`
-	Org                  stringRef `json:"org"`
-	ID                   int64     `json:"id"`
-	Status               string    `json:"status"`
-	IssuingDate          string    `json:"issuing_date"`
-	ExpirationDate       string    `json:"expiration_date,omitempty"`
-	PrintedName          string    `json:"printed_name,omitempty"`
-	Name                 string    `json:"name,omitempty"`
-	Mode                 string    `json:"mode"`
-	TrackNumber          int       `json:"track_number"`
-	TransactionLimit     string    `json:"transaction_limit,omitempty"`
-	EmbossingCustomField string    `json:"embossing_custom_field,omitempty"`
-	ContactlessEnabled   bool      `json:"contactless_enabled"`
-	Type                 string    `json:"type"`
-	ValidityPeriodHours  int       `json:"validity_period_hours,omitempty"`
-	ValidUntil           string    `json:"valid_until,omitempty"`
+	Program  stringRef `json:"program"`
+	Account  *intRef   `json:"account,omitempty"`
+	Customer *intRef   `json:"customer,omitempty"`
+	Org      stringRef `json:"org"`
+	ID       int64     `json:"id"`
+	Status   string    `json:"status"`
+	issueFields
+	Mode string `json:"mode"`
+	usageFields
+	Type                string `json:"type"`
+	ValidityPeriodHours int    `json:"validity_period_hours,omitempty"`
+	ValidUntil          string `json:"valid_until,omitempty"`
 }
 
 func reissueBodyOf(c *card.Card) reissueBody {
 	b := reissueBody{
-		Program:              stringRef{strconv.FormatInt(c.ProgramID, 10)},
-		Org:                  stringRef{c.OrgID},
-		ID:                   c.ID,
-		Status:               c.Status.String(),
-		IssuingDate:          timestamp(c.IssuingDate),
-		ExpirationDate:       card.FormatExpiration(c.ExpirationDate),
-		PrintedName:          c.PrintedName,
-		Name:                 c.Name,
-		Mode:                 c.Mode.String(),
-		TrackNumber:          c.TrackNumber,
-		TransactionLimit:     c.TransactionLimit,
-		EmbossingCustomField: c.EmbossingCustomField,
-		ContactlessEnabled:   c.ContactlessEnabled,
-		Type:                 c.Type.String(),
-		ValidityPeriodHours:  c.ValidityPeriodHours,
-		ValidUntil:           timestamp(c.ValidUntil),
+		Program:             stringRef{strconv.FormatInt(c.ProgramID, 10)},
+		Org:                 stringRef{c.OrgID},
+		ID:                  c.ID,
+		Status:              c.Status.String(),
+		issueFields:         issueFieldsOf(c),
+		Mode:                c.Mode.String(),
+		usageFields:         usageFieldsOf(c),
+		Type:                c.Type.String(),
+		ValidityPeriodHours: c.ValidityPeriodHours,
+		ValidUntil:          timestamp(c.ValidUntil),
 	}
 	// The route admits only cards of decimal accounts and customers, so
 	// these parse; a card made outside the API with other ids omits them

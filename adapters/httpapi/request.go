@@ -161,6 +161,25 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// serverBody checks a route for servers up to its body: the server token
+// (403), the body's size (413).
+func serverBody(w http.ResponseWriter, r *http.Request, who principal) ([]byte, error) {
+	if err := who.requireServer(); err != nil {
+		return nil, err
+	}
+	return readBody(w, r)
+}
+
+// decodeServerBody checks a route for servers up to its body, as
+// serverBody does, and decodes the body into v (400).
+func decodeServerBody(w http.ResponseWriter, r *http.Request, who principal, v any) error {
+	body, err := serverBody(w, r, who)
+	if err != nil {
+		return err
+	}
+	return decode(body, v)
+}
+
 // decode unmarshals a JSON object body into v. An empty body is an empty
 // object. Unknown fields are ignored (Pismo clients send more than we
 // read); a value of the wrong JSON type is a 400 naming its field.

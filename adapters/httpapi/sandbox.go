@@ -93,10 +93,7 @@ func (a *api) createSandboxCard(w http.ResponseWriter, r *http.Request, who prin
 	if err := decode(body, &in); err != nil {
 		return err
 	}
-	if in.Type == nil {
-		return invalid("type", "type is required: VIRTUAL or TEMPORARY")
-	}
-	typ, err := enum("type", in.Type, card.ParseType)
+	typ, err := requiredEnum("type", "type is required: VIRTUAL or TEMPORARY", in.Type, card.ParseType)
 	if err != nil {
 		return err
 	}

@@ -27,25 +27,20 @@ func (a *api) syncCards(w http.ResponseWriter, r *http.Request, who principal) e
 	if err := card.ValidateRef("sourceAccountId", account); err != nil {
 		return err
 	}
-	if err := who.requireServer(); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		Cards []json.RawMessage `json:"cards"`
 	}
-	if err := decode(body, &in); err != nil {
+	if err := decodeServerBody(w, r, who, &in); err != nil {
 		return err
 	}
 	b := datasync.Batch{OrgID: who.org, SourceAccountID: account, SourceCustomerID: customer,
 		Entries: make([]datasync.Entry, len(in.Cards))}
 	for i, raw := range in.Cards {
-		if b.Entries[i], err = syncEntry(i, raw); err != nil {
+		e, err := syncEntry(i, raw)
+		if err != nil {
 			return err
 		}
+		b.Entries[i] = e
 	}
 	id, err := a.core.Sync.Apply(r.Context(), b)
 	if err != nil {

@@ -247,16 +247,11 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 		if err != nil {
 			return nil, err
 		}
-		var next atomic.Int64
-		return func(ctx context.Context, _ int) error {
-			i := next.Add(1) - 1
-			if i >= int64(len(ids)) {
-				return errExhausted
-			}
+		return eachOnce(len(ids), func(ctx context.Context, i int) error {
 			_, err := b.noname.Bind(ctx, noname.BindRequest{OrgID: org, CardID: ids[i],
-				AccountID: "1001", CustomerID: strconv.FormatInt(i, 10)})
+				AccountID: "1001", CustomerID: strconv.Itoa(i)})
 			return err
-		}, nil
+		}), nil
 	case "reissue":
 		ids, err := b.makeCards(ctx, org, b.cfg.bindN, card.Plastic, card.Normal)
 		if err != nil {
@@ -267,17 +262,25 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 		if err != nil {
 			return nil, err
 		}
-		var next atomic.Int64
-		return func(ctx context.Context, _ int) error {
-			i := next.Add(1) - 1
-			if i >= int64(len(ids)) {
-				return errExhausted
-			}
+		return eachOnce(len(ids), func(ctx context.Context, i int) error {
 			_, err := b.reissue.Reissue(ctx, reissue.Request{OrgID: org, CardID: ids[i], ReasonID: reason.ID})
 			return err
-		}, nil
+		}), nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", w)
+}
+
+// eachOnce returns an operation that runs op once for each of 0 to n-1,
+// across the workers, and errExhausted once they are all used.
+func eachOnce(n int, op func(ctx context.Context, i int) error) func(ctx context.Context, worker int) error {
+	var next atomic.Int64
+	return func(ctx context.Context, _ int) error {
+		i := next.Add(1) - 1
+		if i >= int64(n) {
+			return errExhausted
+		}
+		return op(ctx, int(i))
+	}
 }
 
 // makeCards stores n cards of type t in status st for org, each with its

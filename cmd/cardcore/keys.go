@@ -37,10 +37,7 @@ func panKeyFlag(fs *flag.FlagSet) *string {
 // panKey returns the key given by --pan-key, else by CARDCORE_PAN_KEY; nil
 // when neither is set. Its errors never quote the key.
 func panKey(flagValue string) ([]byte, error) {
-	s := flagValue
-	if s == "" {
-		s = os.Getenv(panKeyEnv)
-	}
+	s := flagOrEnv(flagValue, panKeyEnv)
 	switch {
 	case s == "":
 		return nil, nil

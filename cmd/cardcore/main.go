@@ -14,6 +14,7 @@
 //	demo     walk cards through the lifecycle and relay their events
 //	migrate  create or update the cardcore tables
 //	sweep    expire due cards and make elapsed ones INOPERATIVE, once
+//	relay    deliver the event feed to NATS JetStream until stopped
 //	bench    measure the use cases under load, beside the raw-SQL baseline
 //	keys generate  write a client key pair for signed sandbox requests
 //
@@ -38,6 +39,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/uptrace/bun"
 )
 
 // Exit codes.
@@ -59,12 +62,29 @@ type command struct {
 // runFunc runs a parsed command, writing its report to out.
 type runFunc func(ctx context.Context, out io.Writer, log *slog.Logger) error
 
+// dbCommand is a command over the database --db names (registered on fs):
+// it opens the database, creating a SQLite file when create is true, runs
+// run on it with the database's description, and closes it.
+func dbCommand(fs *flag.FlagSet, create bool,
+	run func(ctx context.Context, out io.Writer, log *slog.Logger, db *bun.DB, desc string) error) runFunc {
+	target := dbFlag(fs, defaultDB)
+	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
+		db, desc, err := openDB(ctx, *target, create)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return run(ctx, out, log, db, desc)
+	}
+}
+
 var commands = []command{
 	{"serve", "serve the reference HTTP API", setupServe},
 	{"token", "mint a bearer token for the API", setupToken},
 	{"demo", "walk cards through the lifecycle and relay their events", setupDemo},
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
+	{"relay", "deliver the event feed to NATS JetStream until stopped", setupRelay},
 	{"keys generate", "write a client key pair for signed sandbox requests", setupKeysGenerate},
 	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
 }

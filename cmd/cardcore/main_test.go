@@ -2,11 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +12,7 @@ import (
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/internal/testdb"
+	"github.com/cardcore/cardcore/internal/testdb/pgschema"
 )
 
 // demoSteps are what the demo's output must mention, in this order.
@@ -201,32 +197,4 @@ func TestBinary(t *testing.T) {
 // CARDCORE_TEST_PG_DSN, dropped when t ends. It skips t when the variable
 // is unset. The command opens databases by URL, so it cannot use
 // testdb.Postgres, which hands out an open *bun.DB.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv(testdb.PGEnv)
-	if dsn == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s", testdb.PGEnv)
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "cardcore_cmd_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("PostgreSQL at %s is unreachable: %v", testdb.PGEnv, err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresURL(t *testing.T) string { return pgschema.URL(t, "cardcore_cmd_test_") }

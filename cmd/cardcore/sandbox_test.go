@@ -95,13 +95,7 @@ func TestServeSandbox(t *testing.T) {
 	base, stderr := startServe(t, bin, env, "--db", filepath.Join(dir, "serve.db"),
 		"--client-keys", filepath.Join(dir, "keys", "acme-backend.client-keys.json"))
 
-	cmd := exec.CommandContext(t.Context(), bin, "token", "--org", "acme", "--server")
-	cmd.Env = env
-	tok, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := strings.TrimSpace(string(tok))
+	server := mintToken(t, bin, env, "--server")
 
 	var c struct {
 		ID, AccountID, Type, Status, Brand, Last4 string
@@ -147,13 +141,7 @@ func TestServeSandboxOff(t *testing.T) {
 	secret := newSecret(t)
 	env := append(os.Environ(), secretEnv+"="+secret, panKeyEnv+"=")
 	base, stderr := startServe(t, bin, env, "--db", filepath.Join(dir, "serve.db"), "--client-keys", writeKeys(t, dir))
-	cmd := exec.CommandContext(t.Context(), bin, "token", "--org", "acme", "--server")
-	cmd.Env = env
-	tok, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := strings.TrimSpace(string(tok))
+	server := mintToken(t, bin, env, "--server")
 	call(t, server, http.MethodGet, base+"/cards/"+uuid.NewString(), nil, "", http.StatusNotFound, nil)
 	call(t, server, http.MethodPut, base+"/v2/data/customers/c/accounts/a/cards", nil, `{"cards":[]}`, http.StatusBadRequest, nil)
 	if log := stderr.String(); !strings.Contains(log, "the sandbox routes are off") || !strings.Contains(log, "sandbox=false") {

@@ -45,10 +45,15 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	sweepEvery := fs.Duration("sweep-every", 0, `run the sweep (expiration, validity) on this schedule, e.g. 1h (default: never; run "cardcore sweep" from a scheduler)`)
 	clientKeysFile := fs.String("client-keys", "", `a JSON file of the ed25519 public keys that sign sandbox requests, by key id, e.g. {"client-1":"<base64 of the 32-byte key>"} ("cardcore keys generate" writes one); the sandbox routes are served only with it and the PAN key`)
 	panKeyValue := panKeyFlag(fs)
+	relay := fs.Bool("relay", false, "also deliver the event feed in this process, as \"cardcore relay\" does (needs --nats)")
+	relayCfg := relayFlags(fs)
 	publicOrigin := fs.String("public-origin", "", "the scheme and host clients address when a proxy in front rewrites them, e.g. https://api.example.com: signatures' @target-uri uses it (default: the connection's scheme and the request's Host)")
 	return func(ctx context.Context, _ io.Writer, log *slog.Logger) error {
 		if *sweepEvery < 0 {
 			return usageErrorf("--sweep-every must not be negative")
+		}
+		if *relay && relayCfg.natsURL == "" {
+			return usageErrorf("--relay needs --nats URL: the relay has nothing to deliver to")
 		}
 		secret, err := jwtSecret(*secretValue)
 		if err != nil {
@@ -117,12 +122,24 @@ func setupServe(fs *flag.FlagSet) runFunc {
 				sweepOnSchedule(ctx, log, core.Cards, *sweepEvery)
 			}()
 		}
+		// relayed stays nil, and so is never ready, without --relay.
+		var relayed chan error
+		relayCtx, stopRelay := context.WithCancel(ctx)
+		defer stopRelay()
+		if *relay {
+			relayed = make(chan error, 1)
+			go func() { relayed <- runRelay(relayCtx, log, core, relayCfg) }()
+		}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ln) }()
 
 		select {
 		case err = <-served:
 			// The listener failed: nothing is left to drain.
+		case err = <-relayed:
+			// The relay could not start (NATS unreachable, a bad stream).
+			relayed = nil
+			srv.Close()
 		case <-ctx.Done():
 			log.Info("shutting down: draining in-flight requests", "timeout", drainTimeout.String())
 			drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
@@ -131,6 +148,12 @@ func setupServe(fs *flag.FlagSet) runFunc {
 			if err != nil {
 				err = fmt.Errorf("drain: %w", err)
 				srv.Close()
+			}
+		}
+		stopRelay() // it finishes its batch in flight and releases its lease
+		if relayed != nil {
+			if rerr := <-relayed; err == nil {
+				err = rerr
 			}
 		}
 		wg.Wait() // the sweep stops with ctx

@@ -138,16 +138,24 @@ func TestTokenRefused(t *testing.T) {
 			if code != exitUsage {
 				t.Errorf("exit code %d, want %d", code, exitUsage)
 			}
-			if out != "" {
-				t.Errorf("stdout %q, want nothing", out)
-			}
-			if !strings.Contains(errOut, tt.stderr) {
-				t.Errorf("stderr lacks %q:\n%s", tt.stderr, errOut)
-			}
-			if strings.Contains(errOut, "hunter2") || strings.Contains(errOut, secret) {
-				t.Errorf("the secret reached stderr:\n%s", errOut)
-			}
+			wantRefused(t, out, errOut, tt.stderr, secret)
 		})
+	}
+}
+
+// wantRefused checks what a refused command wrote: nothing on stdout, the
+// reason on stderr, and neither the secret nor the short one the cases
+// try (hunter2).
+func wantRefused(t *testing.T, out, errOut, reason, secret string) {
+	t.Helper()
+	if out != "" {
+		t.Errorf("stdout %q, want nothing", out)
+	}
+	if !strings.Contains(errOut, reason) {
+		t.Errorf("stderr lacks %q:\n%s", reason, errOut)
+	}
+	if strings.Contains(errOut, "hunter2") || strings.Contains(errOut, secret) {
+		t.Errorf("the secret reached stderr:\n%s", errOut)
 	}
 }
 
@@ -186,15 +194,7 @@ func TestServeRefused(t *testing.T) {
 			if code != tt.code {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, errOut)
 			}
-			if out != "" {
-				t.Errorf("stdout %q, want nothing", out)
-			}
-			if !strings.Contains(errOut, tt.stderr) {
-				t.Errorf("stderr lacks %q:\n%s", tt.stderr, errOut)
-			}
-			if strings.Contains(errOut, "hunter2") || strings.Contains(errOut, secret) {
-				t.Errorf("the secret reached stderr:\n%s", errOut)
-			}
+			wantRefused(t, out, errOut, tt.stderr, secret)
 		})
 	}
 }
@@ -295,17 +295,7 @@ func testServe(t *testing.T, bin, db string) {
 	base := "http://" + addr
 	waitHealthy(t, base, exited, &stderr)
 
-	mint := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(t.Context(), bin, append([]string{"token", "--org", "acme"}, args...)...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("cardcore token %v: %v", args, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	server, account := mint("--server"), mint("--account-id", "1001")
+	server, account := mintToken(t, bin, env, "--server"), mintToken(t, bin, env, "--account-id", "1001")
 
 	var created struct {
 		ID       int64  `json:"id"`
@@ -413,6 +403,19 @@ func testServe(t *testing.T, bin, db string) {
 			t.Errorf("%s reached the server's log:\n%s", name, log)
 		}
 	}
+}
+
+// mintToken runs "cardcore token --org acme" with args and env, and
+// returns the token.
+func mintToken(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"token", "--org", "acme"}, args...)...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cardcore token %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.

@@ -10,20 +10,15 @@ import (
 
 	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/lifecycle"
+	"github.com/uptrace/bun"
 )
 
 // setupSweep is "cardcore sweep": one pass of the system transitions over
 // every org of the database, for a scheduler (cron, a Kubernetes CronJob)
 // to run.
 func setupSweep(fs *flag.FlagSet) runFunc {
-	target := dbFlag(fs, defaultDB)
 	batch := fs.Int("batch", 500, "cards changed per transaction")
-	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
-		db, desc, err := openDB(ctx, *target, false)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
+	return dbCommand(fs, false, func(ctx context.Context, out io.Writer, log *slog.Logger, db *bun.DB, desc string) error {
 		core, err := cardcore.New(ctx, db, cardcore.WithMigrations(cardcore.CheckMigrations),
 			cardcore.WithSweepBatch(*batch), cardcore.WithLogger(log))
 		if errors.Is(err, cardcore.ErrMigrationsPending) {
@@ -40,5 +35,5 @@ func setupSweep(fs *flag.FlagSet) runFunc {
 		// A sweep that failed may have committed earlier batches: report them.
 		fmt.Fprintf(out, "expired: %d\ninoperative: %d\n", res.Expired, res.Inoperative)
 		return err
-	}
+	})
 }

@@ -25,10 +25,7 @@ func secretFlag(fs *flag.FlagSet) *string {
 // jwtSecret returns the secret given by --jwt-secret, else by
 // CARDCORE_JWT_SECRET. Its errors never quote the secret.
 func jwtSecret(flagValue string) ([]byte, error) {
-	s := flagValue
-	if s == "" {
-		s = os.Getenv(secretEnv)
-	}
+	s := flagOrEnv(flagValue, secretEnv)
 	switch {
 	case s == "":
 		return nil, usageErrorf("the token secret is required: set %s or pass --jwt-secret", secretEnv)
@@ -36,6 +33,15 @@ func jwtSecret(flagValue string) ([]byte, error) {
 		return nil, usageErrorf("the token secret is %d bytes, want at least 32 (e.g. openssl rand -hex 32)", len(s))
 	}
 	return []byte(s), nil
+}
+
+// flagOrEnv returns a secret's flag value, else the value of the variable
+// env, which keeps the secret out of the process list.
+func flagOrEnv(flagValue, env string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv(env)
 }
 
 // setupToken is "cardcore token": mint a bearer token for the API that

@@ -18,9 +18,9 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
 )
 
-// Open returns cardcore, migrated, over a new SQLite file; done closes the
-// database and removes the file. It stops the example on an error.
-func Open(opts ...cardcore.Option) (cc *cardcore.Core, done func()) {
+// DB opens a new SQLite file; done closes the database and removes the
+// file. It stops the example on an error.
+func DB() (db *bun.DB, done func()) {
 	dir, err := os.MkdirTemp("", "cardcore-example")
 	if err != nil {
 		log.Fatal(err)
@@ -29,13 +29,22 @@ func Open(opts ...cardcore.Option) (cc *cardcore.Core, done func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	db := bun.NewDB(sqldb, sqlitedialect.New())
-	opts = append([]cardcore.Option{cardcore.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
-	if cc, err = cardcore.New(context.Background(), db, opts...); err != nil {
-		log.Fatal(err)
-	}
-	return cc, func() {
+	db = bun.NewDB(sqldb, sqlitedialect.New())
+	return db, func() {
 		db.Close()
 		os.RemoveAll(dir)
 	}
+}
+
+// Open returns cardcore, migrated, over a new SQLite file (DB), logging
+// nothing unless opts say otherwise; done closes the database and removes
+// the file. It stops the example on an error.
+func Open(opts ...cardcore.Option) (cc *cardcore.Core, done func()) {
+	db, done := DB()
+	opts = append([]cardcore.Option{cardcore.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	cc, err := cardcore.New(context.Background(), db, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return cc, done
 }

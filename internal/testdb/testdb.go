@@ -2,15 +2,12 @@ package testdb
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/internal/testdb/pgschema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -20,7 +17,7 @@ import (
 )
 
 // PGEnv names the variable holding the PostgreSQL DSN of the tests.
-const PGEnv = "CARDCORE_TEST_PG_DSN"
+const PGEnv = pgschema.Env
 
 // Kinds are the databases a test can run on.
 var Kinds = []string{"sqlite", "postgres"}
@@ -72,30 +69,7 @@ func SQLite(t testing.TB, path string) *bun.DB {
 // unset.
 func Postgres(t testing.TB) *bun.DB {
 	t.Helper()
-	dsn := os.Getenv(PGEnv)
-	if dsn == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", PGEnv)
-	}
-	ctx := context.Background()
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "cardcore_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("PostgreSQL at %s is unreachable: %v", PGEnv, err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	cfg, err := pgx.ParseConfig(u.String())
+	cfg, err := pgx.ParseConfig(pgschema.URL(t, "cardcore_test_"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,13 +81,6 @@ func Postgres(t testing.TB) *bun.DB {
 	sqldb.SetMaxOpenConns(32)
 	sqldb.SetMaxIdleConns(32)
 	db := bun.NewDB(sqldb, pgdialect.New())
-	t.Cleanup(func() {
-		db.Close()
-		drop, err := sql.Open("pgx", dsn)
-		if err == nil {
-			_, _ = drop.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			drop.Close()
-		}
-	})
+	t.Cleanup(func() { db.Close() })
 	return db
 }

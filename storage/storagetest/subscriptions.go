@@ -141,14 +141,15 @@ func subscriptionRenewalKeepsToken(t *testing.T, s storage.Store) {
 	refused(t, s, "sub", "holder-2")
 }
 
-// takeOver has holder-1 take the lease of sub for shortTTL and move the
-// cursor to 3; holder-2 is refused while the lease is live and takes it
-// over once the store's clock passed its expiry. It returns both leases.
+// takeOver has holder-1 take the lease of sub; holder-2 is refused while
+// the lease is live. holder-1 moves the cursor to 3, cutting its lease
+// short, and holder-2 takes it over once the store's clock passed its
+// expiry. It returns both leases.
 func takeOver(t *testing.T, s storage.Store) (old, taken events.Lease) {
 	t.Helper()
-	old = acquire(t, s, "sub", "holder-1", shortTTL)
-	old = advance(t, s, old, 3, shortTTL)
+	old = acquire(t, s, "sub", "holder-1", longTTL)
 	refused(t, s, "sub", "holder-2")
+	old = advance(t, s, old, 3, shortTTL)
 	passStoreTime(t, s, old.Expires)
 	taken = acquire(t, s, "sub", "holder-2", longTTL)
 	return old, taken
@@ -237,7 +238,7 @@ func subscriptionRelease(t *testing.T, s storage.Store) {
 // with the winner's token change nothing.
 func subscriptionRace(t *testing.T, s storage.Store) {
 	const racers = 8
-	race := func(round string, ttl time.Duration) events.Lease {
+	race := func(round string) events.Lease {
 		t.Helper()
 		leases, errs := make([]events.Lease, racers), make([]error, racers)
 		var wg sync.WaitGroup
@@ -247,7 +248,7 @@ func subscriptionRace(t *testing.T, s storage.Store) {
 			go func() {
 				defer wg.Done()
 				<-start
-				leases[i], errs[i] = s.Acquire(context.Background(), "raced", fmt.Sprintf("%s-%d", round, i), ttl)
+				leases[i], errs[i] = s.Acquire(context.Background(), "raced", fmt.Sprintf("%s-%d", round, i), longTTL)
 			}()
 		}
 		close(start)
@@ -275,10 +276,12 @@ func subscriptionRace(t *testing.T, s storage.Store) {
 		}
 		return w
 	}
-	first := race("new", shortTTL)
+	// The racers may be slow to start: the lease they race for lasts
+	// longer than the race, and is cut short once it is won.
+	first := race("new")
 	first = advance(t, s, first, 2, shortTTL)
 	passStoreTime(t, s, first.Expires)
-	second := race("expired", longTTL)
+	second := race("expired")
 	if second.Token <= first.Token || second.Cursor != 2 {
 		t.Errorf("the second race's lease is %+v; want a higher token than %d and cursor 2", second, first.Token)
 	}
@@ -289,6 +292,7 @@ func subscriptionRace(t *testing.T, s storage.Store) {
 // with its feed position, paged by after and limit; an event of a
 // transaction that rolled back is not in it.
 func subscriptionAfter(t *testing.T, s storage.Store) {
+	headIs(t, s, 0, "of an empty feed")
 	a1, b1, b2 := newEvent(orgA, cardOfA, 1), newEvent(orgB, cardOfB, 1), newEvent(orgB, cardOfB, 2)
 	a2, b3, a3 := newEvent(orgA, cardOfA, 2), newEvent(orgB, cardOfB, 3), newEvent(orgA, cardOfA, 3)
 	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, a1, b1) })
@@ -325,6 +329,7 @@ func subscriptionAfter(t *testing.T, s storage.Store) {
 	if len(got) != len(want) {
 		return
 	}
+	headIs(t, s, got[len(got)-1].Seq, "after the last commit")
 	rest, err := s.After(t.Context(), got[2].Seq, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -364,4 +369,16 @@ func subscriptionInvalid(t *testing.T, s storage.Store) {
 	checkErr(t, "After with limit 0", err, card.ErrInvalid)
 	_, err = s.After(ctx, -1, 10)
 	checkErr(t, "After -1", err, card.ErrInvalid)
+}
+
+// headIs checks the feed's head.
+func headIs(t *testing.T, s storage.Store, want int64, when string) {
+	t.Helper()
+	head, err := s.Head(t.Context())
+	if err != nil {
+		t.Fatalf("Head %s: %v", when, err)
+	}
+	if head != want {
+		t.Errorf("Head %s = %d, want %d", when, head, want)
+	}
 }

@@ -1,0 +1,711 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/testdb"
+	"github.com/cardcore/cardcore/storage"
+	"github.com/uptrace/bun"
+)
+
+// config is a deliverer's configuration for the tests: holder, a quick
+// poll, and errors sent to errs when it is not nil. Its lease is long
+// enough that no pause of a loaded machine loses it: a test of takeovers
+// shortens it.
+func config(holder string, batch int, errs *errorLog) events.DelivererConfig {
+	cfg := events.DelivererConfig{Holder: holder, LeaseTTL: 5 * time.Second, Batch: batch, Idle: 10 * time.Millisecond, Drain: 2 * time.Second}
+	if errs != nil {
+		cfg.OnError = errs.add
+	}
+	return cfg
+}
+
+func openStore(t *testing.T, db *bun.DB) *bunstore.Store {
+	t.Helper()
+	s, err := bunstore.New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// commit appends n events of org for card id, versions from..from+n-1,
+// one transaction each, and returns them in commit order.
+func commit(t *testing.T, s storage.Store, org string, id int64, from, n int) []events.Event {
+	t.Helper()
+	var evs []events.Event
+	for v := from; v < from+n; v++ {
+		e, err := events.New(context.Background(), events.CardUpdated, org, map[string]int{"version": v}, time.Now())
+		if err != nil {
+			t.Error(err)
+			return evs
+		}
+		e.CardID = id
+		if err := s.Update(context.Background(), func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, e) }); err != nil {
+			t.Error(err)
+			return evs
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func idsOf(evs []events.Event) []string {
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+// start runs d until the returned function is called, which stops it and
+// waits for Run to return.
+func start(t *testing.T, d *events.Deliverer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return within 10s of its context's end")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// eventually fails the test unless cond holds within 10s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// errorLog collects what deliverers report to OnError.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) add(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.errs)
+}
+
+// has reports whether an error wrapping target was reported.
+func (l *errorLog) has(target error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.errs, func(err error) bool { return errors.Is(err, target) })
+}
+
+// delivery is one event a sink acknowledged, and the deliverer that
+// handed it over.
+type delivery struct {
+	holder string
+	e      events.Event
+}
+
+// consumer is what the sinks of a test delivered to, in order: the system
+// at the end of the subscription.
+type consumer struct {
+	mu  sync.Mutex
+	got []delivery
+}
+
+func (c *consumer) add(holder string, e events.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, delivery{holder, e})
+}
+
+func (c *consumer) deliveries() []delivery {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+func (c *consumer) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
+// ids returns the ids of the events delivered, by holder when holder is
+// not empty.
+func (c *consumer) ids(holder string) []string {
+	var ids []string
+	for _, d := range c.deliveries() {
+		if holder == "" || d.holder == holder {
+			ids = append(ids, d.e.ID)
+		}
+	}
+	return ids
+}
+
+// sink is a Destination that hands each event to its consumer, after
+// calling before, whose error stops the batch at that event. Its back-off
+// is short.
+type sink struct {
+	holder string
+	to     *consumer
+	before func(ctx context.Context, e events.Event) error
+}
+
+func (s *sink) Deliver(ctx context.Context, evs []events.Event) (int, error) {
+	for i, e := range evs {
+		if s.before != nil {
+			if err := s.before(ctx, e); err != nil {
+				return i, err
+			}
+		}
+		s.to.add(s.holder, e)
+	}
+	return len(evs), nil
+}
+
+func (s *sink) Backoff(int) time.Duration { return 20 * time.Millisecond }
+
+// advances records the cursor moves the store accepted.
+type advances struct {
+	events.Subscriptions
+	mu    sync.Mutex
+	moves []int64
+}
+
+func (a *advances) Advance(ctx context.Context, l events.Lease, seq int64, ttl time.Duration) (events.Lease, error) {
+	next, err := a.Subscriptions.Advance(ctx, l, seq, ttl)
+	if err == nil {
+		a.mu.Lock()
+		a.moves = append(a.moves, seq)
+		a.mu.Unlock()
+	}
+	return next, err
+}
+
+func (a *advances) list() []int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.moves)
+}
+
+// A deliverer built on a Publisher keeps the old relay's promises: every
+// committed event, of every org, in commit order; a failed publish stops
+// it at that event, which is published again before any later one; and
+// the cursor is kept, so a deliverer started later goes on from it.
+func TestDelivererPublishesInOrderAndRetries(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		want := commit(t, s, "org", 7, 1, 3)
+		want = append(want, commit(t, s, "other-org", 8, 1, 1)...)
+		want = append(want, commit(t, s, "org", 7, 4, 2)...)
+		var (
+			mu       sync.Mutex
+			got      []string
+			attempts = map[string]int{}
+		)
+		pub := events.PublisherFunc(func(_ context.Context, e events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts[e.ID]++
+			if e.ID == want[2].ID && attempts[e.ID] == 1 {
+				return errors.New("broker down")
+			}
+			got = append(got, e.ID)
+			return nil
+		})
+		published := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(got)
+		}
+		errs := &errorLog{}
+		d, err := events.NewDeliverer(s, "relay", events.Publishing(pub), config("one", 2, errs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := start(t, d)
+		eventually(t, "the deliverer publishes the 6 events", func() bool { return len(published()) == len(want) })
+		if !slices.Equal(published(), idsOf(want)) {
+			t.Errorf("published %v, want %v", published(), idsOf(want))
+		}
+		if attempts[want[2].ID] != 2 || attempts[want[3].ID] != 1 {
+			t.Errorf("publish attempts: the failed event %d, the next %d; want 2 and 1", attempts[want[2].ID], attempts[want[3].ID])
+		}
+		if !strings.Contains(errs.String(), "broker down") {
+			t.Errorf("the failed publish was not reported: %v", errs)
+		}
+		more := commit(t, s, "org", 7, 6, 2)
+		eventually(t, "the deliverer publishes the events committed while it runs", func() bool { return len(published()) == len(want)+2 })
+		stop()
+		if d.Delivered() != 8 {
+			t.Errorf("Delivered = %d, want 8", d.Delivered())
+		}
+		last := d.Cursor()
+
+		later := commit(t, s, "org", 7, 8, 1)
+		d2, err := events.NewDeliverer(s, "relay", events.Publishing(pub), config("two", 2, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop2 := start(t, d2)
+		eventually(t, "a deliverer started later publishes the new event", func() bool { return len(published()) == len(want)+3 })
+		stop2()
+		all := idsOf(slices.Concat(want, more, later))
+		if !slices.Equal(published(), all) {
+			t.Errorf("published %v, want %v", published(), all)
+		}
+		if d2.Delivered() != 1 || d2.Cursor() <= last {
+			t.Errorf("the later deliverer delivered %d and is at %d; want 1, above %d", d2.Delivered(), d2.Cursor(), last)
+		}
+	})
+}
+
+// A destination that acknowledges part of a batch and fails: the cursor
+// moves exactly past what it acknowledged, and the rest is handed to it
+// again first.
+func TestDelivererMovesPastTheAcknowledgedPrefix(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		want := commit(t, s, "org", 1, 1, 5)
+		subs := &advances{Subscriptions: s}
+		to := &consumer{}
+		var (
+			mu      sync.Mutex
+			batches [][]string
+		)
+		failed := false
+		dest := &sink{holder: "one", to: to, before: func(_ context.Context, e events.Event) error {
+			if e.ID == want[2].ID && !failed {
+				failed = true
+				return errors.New("the third event is refused once")
+			}
+			return nil
+		}}
+		record := destinationFunc(func(ctx context.Context, evs []events.Event) (int, error) {
+			mu.Lock()
+			batches = append(batches, idsOf(evs))
+			mu.Unlock()
+			return dest.Deliver(ctx, evs)
+		})
+		d, err := events.NewDeliverer(subs, "partial", record, config("one", 10, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := start(t, d)
+		eventually(t, "every event is delivered", func() bool { return to.count() == 5 })
+		stop()
+		if got := to.ids(""); !slices.Equal(got, idsOf(want)) {
+			t.Errorf("delivered %v, want %v", got, idsOf(want))
+		}
+		feed, err := s.After(t.Context(), 0, 10)
+		if err != nil || len(feed) != 5 {
+			t.Fatalf("After = %d events, %v", len(feed), err)
+		}
+		if moves := subs.list(); !slices.Equal(moves, []int64{feed[1].Seq, feed[4].Seq}) {
+			t.Errorf("the cursor moved to %v, want %v: past the acknowledged prefix, then past the rest", moves, []int64{feed[1].Seq, feed[4].Seq})
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(batches) != 2 || !slices.Equal(batches[1], idsOf(want[2:])) {
+			t.Errorf("the batches handed over were %v; want all 5, then the 3 from the refused one", batches)
+		}
+	})
+}
+
+// destinationFunc adapts a function to a Destination with a short
+// back-off.
+type destinationFunc func(ctx context.Context, evs []events.Event) (int, error)
+
+func (f destinationFunc) Deliver(ctx context.Context, evs []events.Event) (int, error) {
+	return f(ctx, evs)
+}
+
+func (destinationFunc) Backoff(int) time.Duration { return 20 * time.Millisecond }
+
+// A destination that acknowledges more events than it was handed is
+// wrong: nothing is acknowledged, the error is reported, and the batch is
+// handed over again.
+func TestDelivererRefusesAnImpossibleAcknowledgement(t *testing.T) {
+	s := openStore(t, testdb.Open(t, "sqlite"))
+	want := commit(t, s, "org", 1, 1, 2)
+	var calls atomic.Int32
+	dest := destinationFunc(func(_ context.Context, evs []events.Event) (int, error) {
+		if calls.Add(1) == 1 {
+			return len(evs) + 1, nil
+		}
+		return len(evs), nil
+	})
+	errs := &errorLog{}
+	d, err := events.NewDeliverer(s, "sub", dest, config("one", 10, errs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, d)
+	eventually(t, "the batch is delivered again", func() bool { return d.Delivered() == 2 })
+	stop()
+	if calls.Load() != 2 || !strings.Contains(errs.String(), "acknowledged 3 of 2") {
+		t.Errorf("%d calls, errors %v; want 2 calls and the impossible acknowledgement reported", calls.Load(), errs)
+	}
+	if feed, _ := s.After(t.Context(), 0, 10); len(feed) != len(want) || d.Cursor() != feed[1].Seq {
+		t.Errorf("the cursor is at %d, want the last event's", d.Cursor())
+	}
+}
+
+// Select keeps some events from the destination; the cursor moves past
+// the others all the same, also when a whole batch is left out.
+func TestDelivererSelectSkipsButMovesTheCursor(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		a1 := commit(t, s, "a", 1, 1, 1)
+		commit(t, s, "b", 2, 1, 3)
+		a2 := commit(t, s, "a", 1, 2, 1)
+		commit(t, s, "b", 2, 4, 2) // the last batch holds none of org a's
+		to := &consumer{}
+		cfg := config("one", 2, nil)
+		cfg.Select = func(e events.Event) bool { return e.OrgID == "a" }
+		d, err := events.NewDeliverer(s, "org-a", &sink{holder: "one", to: to}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed, err := s.After(t.Context(), 0, 100)
+		if err != nil || len(feed) != 7 {
+			t.Fatalf("After = %d events, %v", len(feed), err)
+		}
+		stop := start(t, d)
+		eventually(t, "the cursor reaches the last event", func() bool { return d.Cursor() == feed[6].Seq })
+		stop()
+		if got, want := to.ids(""), idsOf(slices.Concat(a1, a2)); !slices.Equal(got, want) {
+			t.Errorf("delivered %v, want org a's %v", got, want)
+		}
+		if d.Delivered() != 2 {
+			t.Errorf("Delivered = %d, want 2: the events left out are not counted", d.Delivered())
+		}
+	})
+}
+
+// Two deliverers of one subscription at once: the lease lets one deliver;
+// every event arrives once, in order. When the holder's context ends it
+// drains and releases, and the other takes over at the cursor: nothing is
+// delivered twice, nothing is skipped.
+func TestDelivererTwoAtOnceHandOver(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		want := commit(t, s, "org", 1, 1, 12)
+		to := &consumer{}
+		pace := func(context.Context, events.Event) error { time.Sleep(time.Millisecond); return nil }
+		var (
+			ds    = map[string]*events.Deliverer{}
+			stops = map[string]func(){}
+		)
+		for _, h := range []string{"one", "two"} {
+			d, err := events.NewDeliverer(s, "shared", &sink{holder: h, to: to, before: pace}, config(h, 4, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds[h] = d
+		}
+		for _, h := range []string{"one", "two"} {
+			stops[h] = start(t, ds[h])
+		}
+		want = append(want, commit(t, s, "org", 1, 13, 8)...)
+		eventually(t, "both deliverers together deliver the 20 events", func() bool { return to.count() >= len(want) })
+		got := to.deliveries()
+		first := got[0].holder
+		if ids := to.ids(""); !slices.Equal(ids, idsOf(want)) {
+			t.Fatalf("while both ran, the consumer got %d events %v; want the 20 once each, in order", len(ids), ids)
+		}
+		if ids := to.ids(first); len(ids) != len(want) {
+			t.Errorf("the holder %s delivered %d of the %d events while both ran; want all, the other none", first, len(ids), len(want))
+		}
+
+		stops[first]()
+		other := map[string]string{"one": "two", "two": "one"}[first]
+		want = append(want, commit(t, s, "org", 1, 21, 6)...)
+		eventually(t, "the other deliverer delivers the events committed after the handover", func() bool { return to.count() >= len(want) })
+		stops[other]()
+		if ids := to.ids(""); !slices.Equal(ids, idsOf(want)) {
+			t.Errorf("after the handover the consumer got %d events; want the %d once each, in order:\n%v\n%v", len(ids), len(want), ids, idsOf(want))
+		}
+		if ids := to.ids(other); !slices.Equal(ids, idsOf(want[20:])) {
+			t.Errorf("the deliverer that took over delivered %v, want exactly the 6 new events", ids)
+		}
+	})
+}
+
+// renewals stands between a deliverer and the store and, while cut off,
+// keeps the deliverer's renewals from the store: they fail, or, when
+// pretend is set, seem to succeed without reaching the store, as a
+// deliverer paused, or with a stale view of the database, would see. The
+// deliverer's next Advance reaches the store again, and the test records
+// how the store answered it.
+type renewals struct {
+	events.Subscriptions
+	pretend bool
+	cut     atomic.Bool
+	mu      sync.Mutex
+	last    events.Lease
+	advance []error
+}
+
+var errCutOff = errors.New("test: the store is out of reach")
+
+func (r *renewals) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (events.Lease, error) {
+	if r.cut.Load() {
+		if !r.pretend {
+			return events.Lease{}, errCutOff
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.last, nil
+	}
+	l, err := r.Subscriptions.Acquire(ctx, name, holder, ttl)
+	if err == nil {
+		r.mu.Lock()
+		r.last = l
+		r.mu.Unlock()
+	}
+	return l, err
+}
+
+func (r *renewals) Advance(ctx context.Context, l events.Lease, seq int64, ttl time.Duration) (events.Lease, error) {
+	r.cut.Store(false)
+	next, err := r.Subscriptions.Advance(ctx, l, seq, ttl)
+	r.mu.Lock()
+	r.advance = append(r.advance, err)
+	r.mu.Unlock()
+	return next, err
+}
+
+func (r *renewals) advances() []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.advance)
+}
+
+// A deliverer whose lease was taken over while its destination worked on
+// a batch cannot move the cursor: it stops, reports ErrLeaseLost, and
+// waits. The deliverer that took over resumes at the cursor, so the
+// consumer misses nothing and gets nothing out of order; only the batch in
+// flight may arrive twice. When its renewals fail, the old holder cancels
+// the batch as soon as its lease may have expired, and makes no Advance;
+// when they seem to succeed but never reach the store, the store refuses
+// its Advance.
+func TestDelivererTakenOverCannotMoveTheCursor(t *testing.T) {
+	for name, pretend := range map[string]bool{"RenewalsFail": false, "RenewalsLost": true} {
+		t.Run(name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, db *bun.DB) { takenOver(t, db, pretend) })
+		})
+	}
+}
+
+func takenOver(t *testing.T, db *bun.DB, pretend bool) {
+	s := openStore(t, db)
+	want := commit(t, s, "org", 1, 1, 10)
+	to := &consumer{}
+	subsA := &renewals{Subscriptions: s, pretend: pretend}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var blocked atomic.Bool
+	// A's destination blocks on the third event, the first time, with A
+	// cut off from the store.
+	blockThird := func(ctx context.Context, e events.Event) error {
+		if e.ID != want[2].ID || !blocked.CompareAndSwap(false, true) {
+			return nil
+		}
+		subsA.cut.Store(true)
+		close(entered)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	errsA := &errorLog{}
+	cfgA := config("A", 4, errsA)
+	cfgA.LeaseTTL = 300 * time.Millisecond
+	a, err := events.NewDeliverer(subsA, "sub", &sink{holder: "A", to: to, before: blockThird}, cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopA := start(t, a)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("A did not start delivering")
+	}
+	b, err := events.NewDeliverer(s, "sub", &sink{holder: "B", to: to}, config("B", 4, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopB := start(t, b)
+	eventually(t, "B takes over and delivers every event", func() bool { return len(to.ids("B")) == len(want) })
+	close(release)
+	eventually(t, "A reports its lease lost", func() bool { return errsA.has(events.ErrLeaseLost) })
+	subsA.cut.Store(false)
+	more := commit(t, s, "org", 1, 11, 2)
+	eventually(t, "B delivers the events committed after the takeover", func() bool { return len(to.ids("B")) == len(want)+2 })
+	stopA()
+	stopB()
+	want = append(want, more...)
+
+	advances := subsA.advances()
+	switch {
+	case pretend && (len(advances) != 1 || !errors.Is(advances[0], events.ErrLeaseLost)):
+		t.Errorf("A's Advances got %v from the store, want one, refused as ErrLeaseLost", advances)
+	case !pretend && len(advances) != 0:
+		t.Errorf("A made Advances %v after it could not renew its lease, want none", advances)
+	}
+	if a.Delivered() != 0 || a.Cursor() != 0 {
+		t.Errorf("A counts %d events delivered and its cursor at %d; want 0 and 0, as it moved nothing", a.Delivered(), a.Cursor())
+	}
+	if ids := to.ids("B"); !slices.Equal(ids, idsOf(want)) {
+		t.Errorf("B delivered %v, want every event once, in order, from the cursor", ids)
+	}
+	// The consumer's first sight of each event follows the feed; the only
+	// events seen twice are those of A's batch in flight.
+	var firsts []string
+	seen := map[string]int{}
+	for _, d := range to.deliveries() {
+		if seen[d.e.ID] == 0 {
+			firsts = append(firsts, d.e.ID)
+		}
+		seen[d.e.ID]++
+	}
+	if !slices.Equal(firsts, idsOf(want)) {
+		t.Errorf("the consumer first saw %v, want %v", firsts, idsOf(want))
+	}
+	inFlight := idsOf(want[:4])
+	for id, n := range seen {
+		if n > 1 && !slices.Contains(inFlight, id) {
+			t.Errorf("event %s arrived %d times and was not in A's batch in flight", id, n)
+		}
+	}
+	// The store's cursor is B's.
+	l, err := s.Acquire(t.Context(), "sub", "C", time.Minute)
+	if err != nil || l.Cursor != b.Cursor() {
+		t.Errorf("the next holder finds the cursor at %d (%v), want B's %d", l.Cursor, err, b.Cursor())
+	}
+}
+
+// A destination slower than the lease time is no reason to lose the
+// lease: the deliverer renews it while the destination works, so the
+// batch is acknowledged once, and not handed over again and again.
+func TestDelivererKeepsItsLeaseThroughASlowBatch(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		want := commit(t, s, "org", 1, 1, 3)
+		to := &consumer{}
+		errs := &errorLog{}
+		cfg := config("one", 4, errs)
+		cfg.LeaseTTL = time.Second // renewals have 2/3 of it to get through on a loaded machine
+		slow := func(context.Context, events.Event) error { time.Sleep(cfg.LeaseTTL / 2); return nil }
+		d, err := events.NewDeliverer(s, "sub", &sink{holder: "one", to: to, before: slow}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := start(t, d)
+		eventually(t, "the batch is acknowledged", func() bool { return d.Delivered() == 3 })
+		stop()
+		if got := to.ids(""); !slices.Equal(got, idsOf(want)) || errs.has(events.ErrLeaseLost) {
+			t.Errorf("delivered %v, errors %v; want each event once and no lease lost", got, errs)
+		}
+	})
+}
+
+// Run ends with its context: the batch in flight finishes and is
+// acknowledged, then the lease is released, so another deliverer takes
+// over at once from past that batch.
+func TestDelivererDrainsAndReleases(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		want := commit(t, s, "org", 1, 1, 6)
+		to := &consumer{}
+		entered := make(chan struct{})
+		var once sync.Once
+		slow := func(context.Context, events.Event) error {
+			once.Do(func() { close(entered) })
+			time.Sleep(20 * time.Millisecond)
+			return nil
+		}
+		cfg := config("one", 4, nil)
+		cfg.LeaseTTL = time.Minute // only a release lets another in soon
+		d, err := events.NewDeliverer(s, "sub", &sink{holder: "one", to: to, before: slow}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := start(t, d)
+		<-entered
+		stop()
+		if got := to.ids(""); !slices.Equal(got, idsOf(want[:4])) {
+			t.Errorf("delivered %v before Run returned, want the batch in flight: %v", got, idsOf(want[:4]))
+		}
+		l, err := s.Acquire(t.Context(), "sub", "two", time.Minute)
+		if err != nil {
+			t.Fatalf("Acquire by another holder after Run returned: %v, want the lease released", err)
+		}
+		feed, err := s.After(t.Context(), 0, 10)
+		if err != nil || l.Cursor != feed[3].Seq {
+			t.Errorf("the cursor is at %d (%v), want past the drained batch", l.Cursor, err)
+		}
+	})
+}
+
+func TestNewDelivererRefusesBadSettings(t *testing.T) {
+	s := openStore(t, testdb.Open(t, "sqlite"))
+	dest := &sink{to: &consumer{}}
+	for name, f := range map[string]func() (*events.Deliverer, error){
+		"no store": func() (*events.Deliverer, error) {
+			return events.NewDeliverer(nil, "sub", dest, events.DelivererConfig{})
+		},
+		"no name":        func() (*events.Deliverer, error) { return events.NewDeliverer(s, "", dest, events.DelivererConfig{}) },
+		"no destination": func() (*events.Deliverer, error) { return events.NewDeliverer(s, "sub", nil, events.DelivererConfig{}) },
+		"negative batch": func() (*events.Deliverer, error) {
+			return events.NewDeliverer(s, "sub", dest, events.DelivererConfig{Batch: -1})
+		},
+		"lease under 1ms": func() (*events.Deliverer, error) {
+			return events.NewDeliverer(s, "sub", dest, events.DelivererConfig{LeaseTTL: time.Microsecond})
+		},
+		"negative drain": func() (*events.Deliverer, error) {
+			return events.NewDeliverer(s, "sub", dest, events.DelivererConfig{Drain: -time.Second})
+		},
+	} {
+		if _, err := f(); err == nil {
+			t.Errorf("NewDeliverer accepted %s", name)
+		}
+	}
+}
