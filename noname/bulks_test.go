@@ -280,8 +280,7 @@ func TestIncrementBulk(t *testing.T) {
 
 func TestCancelBulkFull(t *testing.T) {
 	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
-		b, cs := startedBulk(t, e, "a", "b", "c", "d")
-		mustBind(t, e, noname.BindRequest{CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		b, cs := cancelFixture(t, e)
 		mustBind(t, e, noname.BindRequest{CardID: cs["c"].ID, AccountID: "acct-2", CustomerID: "cust-2"})
 		if _, err := e.Cards.Activate(t.Context(), org, cs["c"].ID); err != nil {
 			t.Fatal(err)
@@ -365,8 +364,7 @@ func TestCancelCreatedBulk(t *testing.T) {
 
 func TestCancelBulkPartial(t *testing.T) {
 	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
-		b, cs := startedBulk(t, e, "a", "b", "c", "d")
-		mustBind(t, e, noname.BindRequest{CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+		b, cs := cancelFixture(t, e)
 		boundB := e.Card(t, org, cs["b"].ID)
 		seq := e.Outbox(t, org).LastSeq()
 

@@ -50,6 +50,16 @@ func startedBulk(t cardtest.TB, e *cardtest.Env, ids ...string) (card.Bulk, map[
 	return b, bulkCards(t, e, org, b.ID)
 }
 
+// cancelFixture is the bulk the cancel tests cancel: started with the
+// external ids a, b, c and d, its card b bound to acct-1 and cust-1, a
+// card no cancel may touch. The cards are as they were before the bind.
+func cancelFixture(t cardtest.TB, e *cardtest.Env) (card.Bulk, map[string]card.Card) {
+	t.Helper()
+	b, cs := startedBulk(t, e, "a", "b", "c", "d")
+	mustBind(t, e, noname.BindRequest{CardID: cs["b"].ID, AccountID: "acct-1", CustomerID: "cust-1"})
+	return b, cs
+}
+
 // bulkCards reads the cards of a bulk by external id. The store has no
 // port to list a bulk's cards, so their ids come from the table.
 func bulkCards(t cardtest.TB, e *cardtest.Env, orgID, bulkID string) map[string]card.Card {
