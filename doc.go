@@ -11,9 +11,11 @@
 //	c, err := cc.Cards.Create(ctx, lifecycle.CreateRequest{...})
 //	c, err = cc.Cards.UpdateStatus(ctx, org, c.ID, card.Blocked)
 //
-// Core.Store serves the event feed and is the outbox a relay delivers
-// from (events.NewRelay). The reference HTTP API mounts on a Core in one
-// call, httpapi.New; this package imports no HTTP or JWT code, so a service
+// Core.Store serves the event feed and keeps the subscriptions that
+// deliver it: events.NewDeliverer(cc.Store, name, destination, cfg) hands
+// the feed, in order and at least once, to a destination such as NATS
+// JetStream (adapters/natsjs) or a webhook endpoint (adapters/webhooks).
+// The reference HTTP API mounts on a Core in one call, httpapi.New; this package imports no HTTP or JWT code, so a service
 // that imports only it and adapters/bunstore compiles neither.
 //
 // # The host's transaction

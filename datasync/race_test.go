@@ -2,12 +2,12 @@ package datasync_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/storage/storagetest"
 )
 
 // Batches that create the same card at once make exactly one card: on
@@ -21,16 +21,7 @@ func TestConcurrentCreatesMakeOneCard(t *testing.T) {
 			_, err := e.Sync.Apply(context.Background(), batch(open("2345")))
 			return err
 		})
-		ok := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case !errors.Is(err, card.ErrConflict):
-				t.Errorf("a concurrent create: %v, want success or a conflict", err)
-			}
-		}
-		if ok == 0 {
+		if storagetest.Succeeded(t, "concurrent create", errs) == 0 {
 			t.Error("no concurrent create succeeded")
 		}
 		if n := e.CountCards(t, org); n != 1 {

@@ -15,6 +15,7 @@ import (
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/storage"
+	"github.com/cardcore/cardcore/storage/storagetest"
 	"github.com/uptrace/bun"
 )
 
@@ -60,12 +61,17 @@ func commit(t *testing.T, s storage.Store, org string, id int64, from, n int) []
 	return evs
 }
 
-func idsOf(evs []events.Event) []string {
-	ids := make([]string, len(evs))
-	for i, e := range evs {
-		ids[i] = e.ID
+// idsOf is the ids of evs, in order.
+func idsOf(evs []events.Event) []string { return storagetest.IDs(evs) }
+
+// newDeliverer is events.NewDeliverer, which must accept its arguments.
+func newDeliverer(t *testing.T, subs events.Subscriptions, name string, dest events.Destination, cfg events.DelivererConfig) *events.Deliverer {
+	t.Helper()
+	d, err := events.NewDeliverer(subs, name, dest, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ids
+	return d
 }
 
 // start runs d until the returned function is called, which stops it and
@@ -108,29 +114,33 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// collected is a list that goroutines append to and the test reads.
+type collected[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+func (r *collected[T]) add(x T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, x)
+}
+
+// list is a copy of what was added, in order.
+func (r *collected[T]) list() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.items)
+}
+
 // errorLog collects what deliverers report to OnError.
-type errorLog struct {
-	mu   sync.Mutex
-	errs []error
-}
+type errorLog struct{ collected[error] }
 
-func (l *errorLog) add(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.errs = append(l.errs, err)
-}
-
-func (l *errorLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fmt.Sprint(l.errs)
-}
+func (l *errorLog) String() string { return fmt.Sprint(l.list()) }
 
 // has reports whether an error wrapping target was reported.
 func (l *errorLog) has(target error) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.ContainsFunc(l.errs, func(err error) bool { return errors.Is(err, target) })
+	return slices.ContainsFunc(l.list(), func(err error) bool { return errors.Is(err, target) })
 }
 
 // delivery is one event a sink acknowledged, and the deliverer that
@@ -143,27 +153,14 @@ type delivery struct {
 // consumer is what the sinks of a test delivered to, in order: the system
 // at the end of the subscription.
 type consumer struct {
-	mu  sync.Mutex
-	got []delivery
+	got collected[delivery]
 }
 
-func (c *consumer) add(holder string, e events.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.got = append(c.got, delivery{holder, e})
-}
+func (c *consumer) add(holder string, e events.Event) { c.got.add(delivery{holder, e}) }
 
-func (c *consumer) deliveries() []delivery {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.got)
-}
+func (c *consumer) deliveries() []delivery { return c.got.list() }
 
-func (c *consumer) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.got)
-}
+func (c *consumer) count() int { return len(c.got.list()) }
 
 // ids returns the ids of the events delivered, by holder when holder is
 // not empty.
@@ -203,25 +200,18 @@ func (s *sink) Backoff(int) time.Duration { return 20 * time.Millisecond }
 // advances records the cursor moves the store accepted.
 type advances struct {
 	events.Subscriptions
-	mu    sync.Mutex
-	moves []int64
+	moves collected[int64]
 }
 
 func (a *advances) Advance(ctx context.Context, l events.Lease, seq int64, ttl time.Duration) (events.Lease, error) {
 	next, err := a.Subscriptions.Advance(ctx, l, seq, ttl)
 	if err == nil {
-		a.mu.Lock()
-		a.moves = append(a.moves, seq)
-		a.mu.Unlock()
+		a.moves.add(seq)
 	}
 	return next, err
 }
 
-func (a *advances) list() []int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.moves)
-}
+func (a *advances) list() []int64 { return a.moves.list() }
 
 // A deliverer built on a Publisher keeps the old relay's promises: every
 // committed event, of every org, in commit order; a failed publish stops
@@ -254,10 +244,7 @@ func TestDelivererPublishesInOrderAndRetries(t *testing.T) {
 			return slices.Clone(got)
 		}
 		errs := &errorLog{}
-		d, err := events.NewDeliverer(s, "relay", events.Publishing(pub), config("one", 2, errs))
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := newDeliverer(t, s, "relay", events.Publishing(pub), config("one", 2, errs))
 		stop := start(t, d)
 		eventually(t, "the deliverer publishes the 6 events", func() bool { return len(published()) == len(want) })
 		if !slices.Equal(published(), idsOf(want)) {
@@ -278,10 +265,7 @@ func TestDelivererPublishesInOrderAndRetries(t *testing.T) {
 		last := d.Cursor()
 
 		later := commit(t, s, "org", 7, 8, 1)
-		d2, err := events.NewDeliverer(s, "relay", events.Publishing(pub), config("two", 2, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		d2 := newDeliverer(t, s, "relay", events.Publishing(pub), config("two", 2, nil))
 		stop2 := start(t, d2)
 		eventually(t, "a deliverer started later publishes the new event", func() bool { return len(published()) == len(want)+3 })
 		stop2()
@@ -322,10 +306,7 @@ func TestDelivererMovesPastTheAcknowledgedPrefix(t *testing.T) {
 			mu.Unlock()
 			return dest.Deliver(ctx, evs)
 		})
-		d, err := events.NewDeliverer(subs, "partial", record, config("one", 10, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := newDeliverer(t, subs, "partial", record, config("one", 10, nil))
 		stop := start(t, d)
 		eventually(t, "every event is delivered", func() bool { return to.count() == 5 })
 		stop()
@@ -371,10 +352,7 @@ func TestDelivererRefusesAnImpossibleAcknowledgement(t *testing.T) {
 		return len(evs), nil
 	})
 	errs := &errorLog{}
-	d, err := events.NewDeliverer(s, "sub", dest, config("one", 10, errs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDeliverer(t, s, "sub", dest, config("one", 10, errs))
 	stop := start(t, d)
 	eventually(t, "the batch is delivered again", func() bool { return d.Delivered() == 2 })
 	stop()
@@ -398,10 +376,7 @@ func TestDelivererSelectSkipsButMovesTheCursor(t *testing.T) {
 		to := &consumer{}
 		cfg := config("one", 2, nil)
 		cfg.Select = func(e events.Event) bool { return e.OrgID == "a" }
-		d, err := events.NewDeliverer(s, "org-a", &sink{holder: "one", to: to}, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := newDeliverer(t, s, "org-a", &sink{holder: "one", to: to}, cfg)
 		feed, err := s.After(t.Context(), 0, 100)
 		if err != nil || len(feed) != 7 {
 			t.Fatalf("After = %d events, %v", len(feed), err)
@@ -433,10 +408,7 @@ func TestDelivererTwoAtOnceHandOver(t *testing.T) {
 			stops = map[string]func(){}
 		)
 		for _, h := range []string{"one", "two"} {
-			d, err := events.NewDeliverer(s, "shared", &sink{holder: h, to: to, before: pace}, config(h, 4, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := newDeliverer(t, s, "shared", &sink{holder: h, to: to, before: pace}, config(h, 4, nil))
 			ds[h] = d
 		}
 		for _, h := range []string{"one", "two"} {
@@ -467,186 +439,6 @@ func TestDelivererTwoAtOnceHandOver(t *testing.T) {
 	})
 }
 
-// renewals stands between a deliverer and the store and, while cut off,
-// keeps the deliverer's renewals from the store: they fail, or, when
-// pretend is set, seem to succeed without reaching the store, as a
-// deliverer paused, or with a stale view of the database, would see. The
-// deliverer's next Advance reaches the store again, and the test records
-// how the store answered it.
-type renewals struct {
-	events.Subscriptions
-	pretend bool
-	cut     atomic.Bool
-	mu      sync.Mutex
-	last    events.Lease
-	advance []error
-}
-
-var errCutOff = errors.New("test: the store is out of reach")
-
-func (r *renewals) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (events.Lease, error) {
-	if r.cut.Load() {
-		if !r.pretend {
-			return events.Lease{}, errCutOff
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.last, nil
-	}
-	l, err := r.Subscriptions.Acquire(ctx, name, holder, ttl)
-	if err == nil {
-		r.mu.Lock()
-		r.last = l
-		r.mu.Unlock()
-	}
-	return l, err
-}
-
-func (r *renewals) Advance(ctx context.Context, l events.Lease, seq int64, ttl time.Duration) (events.Lease, error) {
-	r.cut.Store(false)
-	next, err := r.Subscriptions.Advance(ctx, l, seq, ttl)
-	r.mu.Lock()
-	r.advance = append(r.advance, err)
-	r.mu.Unlock()
-	return next, err
-}
-
-func (r *renewals) advances() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.advance)
-}
-
-// A deliverer whose lease was taken over while its destination worked on
-// a batch cannot move the cursor: it stops, reports ErrLeaseLost, and
-// waits. The deliverer that took over resumes at the cursor, so the
-// consumer misses nothing and gets nothing out of order; only the batch in
-// flight may arrive twice. When its renewals fail, the old holder cancels
-// the batch as soon as its lease may have expired, and makes no Advance;
-// when they seem to succeed but never reach the store, the store refuses
-// its Advance.
-func TestDelivererTakenOverCannotMoveTheCursor(t *testing.T) {
-	for name, pretend := range map[string]bool{"RenewalsFail": false, "RenewalsLost": true} {
-		t.Run(name, func(t *testing.T) {
-			testdb.Each(t, func(t *testing.T, db *bun.DB) { takenOver(t, db, pretend) })
-		})
-	}
-}
-
-func takenOver(t *testing.T, db *bun.DB, pretend bool) {
-	s := openStore(t, db)
-	want := commit(t, s, "org", 1, 1, 10)
-	to := &consumer{}
-	subsA := &renewals{Subscriptions: s, pretend: pretend}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var blocked atomic.Bool
-	// A's destination blocks on the third event, the first time, with A
-	// cut off from the store.
-	blockThird := func(ctx context.Context, e events.Event) error {
-		if e.ID != want[2].ID || !blocked.CompareAndSwap(false, true) {
-			return nil
-		}
-		subsA.cut.Store(true)
-		close(entered)
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	errsA := &errorLog{}
-	cfgA := config("A", 4, errsA)
-	cfgA.LeaseTTL = 300 * time.Millisecond
-	a, err := events.NewDeliverer(subsA, "sub", &sink{holder: "A", to: to, before: blockThird}, cfgA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopA := start(t, a)
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("A did not start delivering")
-	}
-	b, err := events.NewDeliverer(s, "sub", &sink{holder: "B", to: to}, config("B", 4, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopB := start(t, b)
-	eventually(t, "B takes over and delivers every event", func() bool { return len(to.ids("B")) == len(want) })
-	close(release)
-	eventually(t, "A reports its lease lost", func() bool { return errsA.has(events.ErrLeaseLost) })
-	subsA.cut.Store(false)
-	more := commit(t, s, "org", 1, 11, 2)
-	eventually(t, "B delivers the events committed after the takeover", func() bool { return len(to.ids("B")) == len(want)+2 })
-	stopA()
-	stopB()
-	want = append(want, more...)
-
-	advances := subsA.advances()
-	switch {
-	case pretend && (len(advances) != 1 || !errors.Is(advances[0], events.ErrLeaseLost)):
-		t.Errorf("A's Advances got %v from the store, want one, refused as ErrLeaseLost", advances)
-	case !pretend && len(advances) != 0:
-		t.Errorf("A made Advances %v after it could not renew its lease, want none", advances)
-	}
-	if a.Delivered() != 0 || a.Cursor() != 0 {
-		t.Errorf("A counts %d events delivered and its cursor at %d; want 0 and 0, as it moved nothing", a.Delivered(), a.Cursor())
-	}
-	if ids := to.ids("B"); !slices.Equal(ids, idsOf(want)) {
-		t.Errorf("B delivered %v, want every event once, in order, from the cursor", ids)
-	}
-	// The consumer's first sight of each event follows the feed; the only
-	// events seen twice are those of A's batch in flight.
-	var firsts []string
-	seen := map[string]int{}
-	for _, d := range to.deliveries() {
-		if seen[d.e.ID] == 0 {
-			firsts = append(firsts, d.e.ID)
-		}
-		seen[d.e.ID]++
-	}
-	if !slices.Equal(firsts, idsOf(want)) {
-		t.Errorf("the consumer first saw %v, want %v", firsts, idsOf(want))
-	}
-	inFlight := idsOf(want[:4])
-	for id, n := range seen {
-		if n > 1 && !slices.Contains(inFlight, id) {
-			t.Errorf("event %s arrived %d times and was not in A's batch in flight", id, n)
-		}
-	}
-	// The store's cursor is B's.
-	l, err := s.Acquire(t.Context(), "sub", "C", time.Minute)
-	if err != nil || l.Cursor != b.Cursor() {
-		t.Errorf("the next holder finds the cursor at %d (%v), want B's %d", l.Cursor, err, b.Cursor())
-	}
-}
-
-// A destination slower than the lease time is no reason to lose the
-// lease: the deliverer renews it while the destination works, so the
-// batch is acknowledged once, and not handed over again and again.
-func TestDelivererKeepsItsLeaseThroughASlowBatch(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *bun.DB) {
-		s := openStore(t, db)
-		want := commit(t, s, "org", 1, 1, 3)
-		to := &consumer{}
-		errs := &errorLog{}
-		cfg := config("one", 4, errs)
-		cfg.LeaseTTL = time.Second // renewals have 2/3 of it to get through on a loaded machine
-		slow := func(context.Context, events.Event) error { time.Sleep(cfg.LeaseTTL / 2); return nil }
-		d, err := events.NewDeliverer(s, "sub", &sink{holder: "one", to: to, before: slow}, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := start(t, d)
-		eventually(t, "the batch is acknowledged", func() bool { return d.Delivered() == 3 })
-		stop()
-		if got := to.ids(""); !slices.Equal(got, idsOf(want)) || errs.has(events.ErrLeaseLost) {
-			t.Errorf("delivered %v, errors %v; want each event once and no lease lost", got, errs)
-		}
-	})
-}
-
 // Run ends with its context: the batch in flight finishes and is
 // acknowledged, then the lease is released, so another deliverer takes
 // over at once from past that batch.
@@ -664,10 +456,7 @@ func TestDelivererDrainsAndReleases(t *testing.T) {
 		}
 		cfg := config("one", 4, nil)
 		cfg.LeaseTTL = time.Minute // only a release lets another in soon
-		d, err := events.NewDeliverer(s, "sub", &sink{holder: "one", to: to, before: slow}, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := newDeliverer(t, s, "sub", &sink{holder: "one", to: to, before: slow}, cfg)
 		stop := start(t, d)
 		<-entered
 		stop()

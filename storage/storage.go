@@ -18,6 +18,8 @@ type Store interface {
 	// Subscriptions are the named cursors on the feed, across orgs, that
 	// the deliverers of package events move under a lease.
 	events.Subscriptions
+	// Endpoints are the webhook endpoints the orgs register.
+	Endpoints
 	// Card returns card id of org, or an error wrapping card.ErrNotFound.
 	Card(ctx context.Context, org string, id int64) (card.Card, error)
 	// CardByToken returns the card of org whose Token is token, or an error
@@ -51,6 +53,65 @@ type Store interface {
 	// BulkCounts counts the cards of bulk id by status; statuses with no
 	// card are absent.
 	BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error)
+}
+
+// WebhookEndpoint is a webhook endpoint an org registered (SPEC 10.3), as
+// stored. Secret is a credential, the key that signs the deliveries: a
+// store keeps it as it is and never logs it; the API returns it once, when
+// the endpoint is created.
+type WebhookEndpoint struct {
+	ID          string
+	OrgID       string
+	URL         string
+	EventTypes  []events.Type // empty means every type
+	Description string
+	Secret      string
+	Enabled     bool
+	// FailingSince is when the current run of failed deliveries began;
+	// zero while deliveries succeed.
+	FailingSince time.Time
+	// StartAfter is the feed position of the newest event when the
+	// endpoint was registered: it gets the events above it, none before.
+	StartAfter int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// EndpointSubscription is the name of the subscription (events.Subscriptions)
+// that delivers endpoint id's events.
+func EndpointSubscription(id string) string { return "webhook:" + id }
+
+// Endpoints keeps the webhook endpoints of every org. Each call commits at
+// once, on the store's own connections. Lookups are scoped by org: an
+// endpoint of another org is card.ErrNotFound.
+type Endpoints interface {
+	// CreateEndpoint stores the new endpoint ep, setting its ID (a UUID)
+	// when empty, its CreatedAt and UpdatedAt when zero, and its
+	// StartAfter to the feed's head, and creates its
+	// subscription, EndpointSubscription(ep.ID), with its cursor at that
+	// head, in one transaction: the endpoint gets the events committed
+	// after its registration, not the feed's history.
+	CreateEndpoint(ctx context.Context, ep *WebhookEndpoint) error
+	// Endpoints lists org's endpoints, oldest first.
+	Endpoints(ctx context.Context, org string) ([]WebhookEndpoint, error)
+	// Endpoint returns endpoint id of org.
+	Endpoint(ctx context.Context, org, id string) (WebhookEndpoint, error)
+	// DeleteEndpoint deletes endpoint id of org and its subscription, so
+	// the subscription holds back no purge. The subscription is deleted
+	// even when the endpoint is not found (a relay clears that way one its
+	// deliverer re-created after the deletion); the error is then
+	// card.ErrNotFound.
+	DeleteEndpoint(ctx context.Context, org, id string) error
+	// SetEndpointEnabled enables or disables endpoint id of org and
+	// returns it. Enabling it clears its FailingSince; its subscription
+	// keeps its cursor, so it resumes at the event that failed.
+	SetEndpointEnabled(ctx context.Context, org, id string, enabled bool) (WebhookEndpoint, error)
+	// SetEndpointFailingSince records when the endpoint's current run of
+	// failures began (zero: it succeeds again).
+	SetEndpointFailingSince(ctx context.Context, org, id string, since time.Time) error
+	// EnabledEndpoints lists the enabled endpoints of every org, oldest
+	// first: what a relay delivers to.
+	EnabledEndpoints(ctx context.Context) ([]WebhookEndpoint, error)
 }
 
 // Page selects a slice of a list ordered by id.

@@ -122,6 +122,16 @@
 // failed. By default both providers are the global ones of package otel,
 // which do nothing until the host installs an SDK.
 //
+// # Webhook endpoints
+//
+// cardcore_webhook_endpoints keeps each endpoint's secret as it is: it is
+// the key that signs the deliveries (HMAC-SHA256), which the relay needs
+// back, so it cannot be hashed. It is a credential: the store never logs
+// it, and the API returns it once, when the endpoint is created. Protect
+// the table (and its backups) as the host protects its other secrets. An
+// endpoint's subscription ("webhook:<id>") is created with it, at the
+// feed's head, and deleted with it.
+//
 // # Idempotency records
 //
 // Idempotency records are kept in cardcore_idempotency with their creation

@@ -79,44 +79,42 @@ func hostChange(t *testing.T, db *bun.DB, s *bunstore.Store) (bun.Tx, card.Card)
 	return tx, c
 }
 
-// The host's commit keeps its row, the card and the card's event.
-func TestInTxCommitKeepsEverything(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *bun.DB) {
-		s := hostDB(t, db)
-		tx, c := hostChange(t, db, s)
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if got := orders(t, db); !slices.Equal(got, []string{"order"}) {
-			t.Errorf("the host's rows after commit: %v", got)
-		}
-		if _, err := s.Card(t.Context(), "org", c.ID); err != nil {
-			t.Errorf("the card after the host's commit: %v", err)
-		}
-		if evs := feed(t, s); len(evs) != 1 || evs[0].CardID != c.ID {
-			t.Errorf("the feed after the host's commit: %v, want the card's creation", evs)
-		}
-	})
-}
-
-// The host's rollback keeps neither its row nor the card, nor its event.
-func TestInTxRollbackKeepsNothing(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *bun.DB) {
-		s := hostDB(t, db)
-		tx, c := hostChange(t, db, s)
-		if err := tx.Rollback(); err != nil {
-			t.Fatal(err)
-		}
-		if got := orders(t, db); len(got) != 0 {
-			t.Errorf("the host's rows after rollback: %v", got)
-		}
-		if _, err := s.Card(t.Context(), "org", c.ID); !errors.Is(err, card.ErrNotFound) {
-			t.Errorf("the card after the host's rollback: %v, want not found", err)
-		}
-		if evs := feed(t, s); len(evs) != 0 {
-			t.Errorf("the feed after the host's rollback holds %d events, want none", len(evs))
-		}
-	})
+// The host's commit keeps its row, the card and the card's event; its
+// rollback keeps neither its row nor the card, nor its event.
+func TestInTxEndsWithTheHost(t *testing.T) {
+	for _, c := range []struct {
+		end  string
+		kept bool
+	}{{"commit", true}, {"rollback", false}} {
+		t.Run(c.end, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, db *bun.DB) {
+				s := hostDB(t, db)
+				tx, cd := hostChange(t, db, s)
+				end := tx.Rollback
+				if c.kept {
+					end = tx.Commit
+				}
+				if err := end(); err != nil {
+					t.Fatal(err)
+				}
+				var wantOrders []string
+				if c.kept {
+					wantOrders = []string{"order"}
+				}
+				if got := orders(t, db); !slices.Equal(got, wantOrders) {
+					t.Errorf("the host's rows after %s: %v, want %v", c.end, got, wantOrders)
+				}
+				_, err := s.Card(t.Context(), "org", cd.ID)
+				if c.kept && err != nil || !c.kept && !errors.Is(err, card.ErrNotFound) {
+					t.Errorf("the card after the host's %s: %v, want it found: %t", c.end, err, c.kept)
+				}
+				evs := feed(t, s)
+				if c.kept && (len(evs) != 1 || evs[0].CardID != cd.ID) || !c.kept && len(evs) != 0 {
+					t.Errorf("the feed after the host's %s: %v, want the card's creation: %t", c.end, evs, c.kept)
+				}
+			})
+		})
+	}
 }
 
 // An Update of the bound store whose function fails, by its own refusal or

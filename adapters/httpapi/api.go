@@ -29,6 +29,10 @@ type Config struct {
 	// @authority and @scheme then use it; without it they use the
 	// connection's scheme and the request's Host header.
 	PublicOrigin string
+	// WebhooksAllowPrivate lets orgs register webhook endpoints on
+	// loopback, private, link-local and unspecified addresses (SPEC 10.3;
+	// cardcore serve --webhooks-allow-private). Off, such a URL is a 400.
+	WebhooksAllowPrivate bool
 }
 
 // New returns the reference HTTP API (SPEC section 7) over core's use cases

@@ -109,6 +109,7 @@ func TestOpenAPI(t *testing.T) {
 		exercise(t, c)
 		exerciseSync(t, c)
 		exerciseSandbox(t, c)
+		exerciseWebhooks(t, c)
 		c.e = newEnv(t, db) // a second API over the database, which brokenStore closes
 		brokenStore(t, c, db)
 		c.covered(t, doc)
@@ -411,6 +412,10 @@ func brokenStore(t *testing.T, c *contract, db *bun.DB) {
 		{method: "POST", path: bulk + "/start"},
 		{method: "POST", path: bulk + "/cancel", body: map[string]any{"cancel_type": "FULL"}},
 		{method: "GET", path: "/events"},
+		{method: "POST", path: "/webhooks/v1/endpoints", body: map[string]any{"url": publicHook}},
+		{method: "GET", path: "/webhooks/v1/endpoints"},
+		{method: "PATCH", path: "/webhooks/v1/endpoints/" + uuid.NewString(), body: map[string]any{"enabled": true}},
+		{method: "DELETE", path: "/webhooks/v1/endpoints/" + uuid.NewString()},
 		{method: "PUT", path: "/v2/data/customers/c/accounts/a/cards", body: map[string]any{"cards": []map[string]any{
 			{"sourceAccountId": "a", "sourceCustomerId": "c", "last4": "1234", "status": "OPEN"}}}},
 		{method: "POST", path: "/accounts/" + uuid.NewString() + "/cards", header: idem(), body: map[string]any{"type": "VIRTUAL"}, sign: c.e.key.sign},

@@ -61,6 +61,10 @@ func newAPI(core *cardcore.Core, cfg Config) http.Handler {
 		"POST " + bulkRoute + "/start":               a.startBulk,
 		"POST " + bulkRoute + "/cancel":              a.cancelBulk,
 		"GET /events":                                a.feed,
+		"POST " + endpointsRoute:                     a.createEndpoint,
+		"GET " + endpointsRoute:                      a.listEndpoints,
+		"DELETE " + endpointRoute:                    a.deleteEndpoint,
+		"PATCH " + endpointRoute:                     a.patchEndpoint,
 	}
 	if core.Sync != nil {
 		authed["PUT "+syncRoute] = a.syncCards

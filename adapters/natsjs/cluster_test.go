@@ -11,7 +11,6 @@ import (
 	"github.com/cardcore/cardcore/adapters/natsjs"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestClusterLosesANode delivers a load to a stream with three replicas on
@@ -64,11 +63,7 @@ func TestClusterLosesANode(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	js, err := jetstream.New(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := js.Stream(ctx, natsjs.DefaultStream)
+	info, err := newJetStream(t, admin).Stream(ctx, natsjs.DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,12 +17,7 @@ import (
 )
 
 func TestDeliverSubjectsHeadersBody(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	nc := connect(t, s.ClientURL())
-	d, err := natsjs.New(t.Context(), nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, nc := newDestination(t)
 	evs := feed(1, 3)
 	if acked, err := d.Deliver(t.Context(), evs); acked != 3 || err != nil {
 		t.Fatalf("Deliver = %d, %v; want 3, nil", acked, err)
@@ -69,12 +63,7 @@ func TestDeliverSubjectsHeadersBody(t *testing.T) {
 }
 
 func TestRedeliveryWithinWindowIsDropped(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	nc := connect(t, s.ClientURL())
-	d, err := natsjs.New(t.Context(), nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, nc := newDestination(t)
 	evs := feed(1, 50)
 	if acked, err := d.Deliver(t.Context(), evs); acked != len(evs) || err != nil {
 		t.Fatalf("Deliver = %d, %v", acked, err)
@@ -94,18 +83,11 @@ func TestRedeliveryWithinWindowIsDropped(t *testing.T) {
 	if len(msgs) != 60 {
 		t.Fatalf("stream holds %d messages, want 60", len(msgs))
 	}
-	for i, m := range msgs {
-		if id := m.Headers().Get(jetstream.MsgIDHeader); id != more[i].ID {
-			t.Fatalf("message %d is %s, want %s", i, id, more[i].ID)
-		}
-	}
+	wantIDs(t, msgs, more)
 
 	// The same message, published again, is acknowledged as a duplicate of
 	// the stored one.
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := newJetStream(t, nc)
 	m := msgs[4]
 	ack, err := js.Publish(t.Context(), m.Subject(), m.Data(), jetstream.WithMsgID(m.Headers().Get(jetstream.MsgIDHeader)))
 	if err != nil {
@@ -130,10 +112,7 @@ func TestChainDoesNotOutliveACall(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := newJetStream(t, nc)
 	evs := feed(1, 30)
 	if acked, err := a.Deliver(t.Context(), evs[:10]); acked != 10 || err != nil {
 		t.Fatalf("a: Deliver = %d, %v", acked, err)
@@ -147,13 +126,10 @@ func TestChainDoesNotOutliveACall(t *testing.T) {
 	if acked, err := a.Deliver(t.Context(), evs[20:]); acked != 10 || err != nil {
 		t.Fatalf("a again: Deliver = %d, %v", acked, err)
 	}
-	var got []string
-	for _, m := range stored(t, nc, natsjs.DefaultStream) {
-		got = append(got, m.Headers().Get(natsjs.SeqHeader))
-	}
+	got := storedSeqs(t, nc, natsjs.DefaultStream)
 	want := "1 2 3 4 5 6 7 8 9 10  11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30"
-	if strings.Join(got, " ") != want {
-		t.Errorf("stream seqs %q, want %q", strings.Join(got, " "), want)
+	if got != want {
+		t.Errorf("stream seqs %q, want %q", got, want)
 	}
 }
 
@@ -162,20 +138,12 @@ func TestChainDoesNotOutliveACall(t *testing.T) {
 // sequence after it: the call learns the stream's last sequence again and
 // delivers the rest.
 func TestDeliverRelearnsOnWrongLastSequence(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	nc := connect(t, s.ClientURL())
-	d, err := natsjs.New(t.Context(), nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, nc := newDestination(t)
 	evs := feed(1, 10)
 	if acked, err := d.Deliver(t.Context(), evs[:5]); acked != 5 || err != nil {
 		t.Fatalf("Deliver = %d, %v", acked, err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := newJetStream(t, nc)
 	e := evs[6]
 	if _, err := js.Publish(t.Context(), natsjs.Subject("cardcore", e.OrgID, e.Type), []byte("{}"), jetstream.WithMsgID(e.ID)); err != nil {
 		t.Fatal(err)
@@ -186,12 +154,9 @@ func TestDeliverRelearnsOnWrongLastSequence(t *testing.T) {
 	if acked, err := d.Deliver(t.Context(), evs[4:]); acked != 6 || err != nil {
 		t.Fatalf("Deliver = %d, %v", acked, err)
 	}
-	var got []string
-	for _, m := range stored(t, nc, natsjs.DefaultStream) {
-		got = append(got, m.Headers().Get(natsjs.SeqHeader))
-	}
-	if want := "1 2 3 4 5  6 8 9 10"; strings.Join(got, " ") != want {
-		t.Errorf("stream seqs %q, want %q", strings.Join(got, " "), want)
+	got := storedSeqs(t, nc, natsjs.DefaultStream)
+	if want := "1 2 3 4 5  6 8 9 10"; got != want {
+		t.Errorf("stream seqs %q, want %q", got, want)
 	}
 }
 
@@ -242,11 +207,7 @@ func TestAckedPrefixWhenServerGoesAway(t *testing.T) {
 	if len(msgs) < acked {
 		t.Fatalf("stream holds %d messages, fewer than the %d acknowledged", len(msgs), acked)
 	}
-	for i, m := range msgs {
-		if id := m.Headers().Get(jetstream.MsgIDHeader); id != evs[i].ID {
-			t.Fatalf("message %d is %s, want %s", i, id, evs[i].ID)
-		}
-	}
+	wantIDs(t, msgs, evs)
 
 	t.Logf("after a restart the stream holds %d", len(msgs))
 	// The deliverer resumes from the first unacknowledged event: the
@@ -262,20 +223,13 @@ func TestAckedPrefixWhenServerGoesAway(t *testing.T) {
 	if len(msgs) != len(evs) {
 		t.Fatalf("stream holds %d messages, want %d", len(msgs), len(evs))
 	}
-	for i, m := range msgs {
-		if id := m.Headers().Get(jetstream.MsgIDHeader); id != evs[i].ID {
-			t.Fatalf("message %d is %s, want %s", i, id, evs[i].ID)
-		}
-	}
+	wantIDs(t, msgs, evs)
 }
 
 func TestExistingStream(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := newJetStream(t, nc)
 	for _, c := range []struct {
 		stream   string
 		subjects []string
@@ -318,7 +272,7 @@ func TestNewCreatesStreamWithOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := jetstream.New(nc)
+	js := newJetStream(t, nc)
 	st, err := js.Stream(t.Context(), "EVENTS")
 	if err != nil {
 		t.Fatal(err)
@@ -357,12 +311,7 @@ func TestDomain(t *testing.T) {
 }
 
 func TestDeliverCanceled(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	nc := connect(t, s.ClientURL())
-	d, err := natsjs.New(t.Context(), nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _ := newDestination(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	acked, err := d.Deliver(ctx, feed(1, 10))
@@ -378,12 +327,7 @@ func TestDeliverCanceled(t *testing.T) {
 // is smaller; this measures the pipeline) to an in-process server with file
 // storage.
 func BenchmarkDeliver(b *testing.B) {
-	s := startServer(b, b.TempDir(), -1)
-	nc := connect(b, s.ClientURL())
-	d, err := natsjs.New(b.Context(), nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	d, _ := newDestination(b)
 	const batch = 1000
 	evs := feed(1, batch)
 	var seq int64

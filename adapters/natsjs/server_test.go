@@ -6,50 +6,63 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cardcore/cardcore/adapters/natsjs"
 	"github.com/cardcore/cardcore/events"
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/cardcore/cardcore/internal/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// startServer runs a JetStream server in the test process with its store
-// in dir, on port (-1: any free port).
-func startServer(tb testing.TB, dir string, port int, configure ...func(*server.Options)) *server.Server {
+var (
+	startServer = natstest.StartServer
+	connect     = natstest.Connect
+)
+
+// newDestination starts a server, connects to it and makes a Destination
+// with opts on that connection.
+func newDestination(tb testing.TB, opts ...natsjs.Option) (*natsjs.Destination, *nats.Conn) {
 	tb.Helper()
-	opts := &server.Options{
-		Host:      "127.0.0.1",
-		Port:      port,
-		JetStream: true,
-		StoreDir:  dir,
-		NoLog:     true,
-		NoSigs:    true,
-	}
-	for _, c := range configure {
-		c(opts)
-	}
-	s, err := server.NewServer(opts)
+	nc := connect(tb, startServer(tb, tb.TempDir(), -1).ClientURL())
+	d, err := natsjs.New(tb.Context(), nc, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return d, nc
 }
 
-func connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
+// newJetStream is the JetStream API on nc.
+func newJetStream(tb testing.TB, nc *nats.Conn) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect(url, opts...)
+	js, err := jetstream.New(nc)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(nc.Close)
-	return nc
+	return js
+}
+
+// wantIDs checks that msgs are the events evs, in order, by Nats-Msg-Id.
+func wantIDs(tb testing.TB, msgs []jetstream.Msg, evs []events.Event) {
+	tb.Helper()
+	for i, m := range msgs {
+		if id := m.Headers().Get(jetstream.MsgIDHeader); id != evs[i].ID {
+			tb.Fatalf("message %d is %s, want %s", i, id, evs[i].ID)
+		}
+	}
+}
+
+// storedSeqs is the Cardcore-Seq of every message of the stream, in
+// stream order, joined by spaces.
+func storedSeqs(tb testing.TB, nc *nats.Conn, stream string) string {
+	tb.Helper()
+	var got []string
+	for _, m := range stored(tb, nc, stream) {
+		got = append(got, m.Headers().Get(natsjs.SeqHeader))
+	}
+	return strings.Join(got, " ")
 }
 
 // feed makes n events with seq from..from+n-1, over a few orgs and types.
@@ -82,11 +95,7 @@ func stored(tb testing.TB, nc *nats.Conn, stream string) []jetstream.Msg {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := js.Stream(ctx, stream)
+	s, err := newJetStream(tb, nc).Stream(ctx, stream)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type options struct {
 	disableAfter time.Duration
 	onFailing    func(Endpoint)
 	onDisable    func(Endpoint)
+	backoff      []time.Duration
 }
 
 // WithClient sends the deliveries with c instead of the default client,
@@ -64,6 +66,13 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 // WithDisableAfter sets how long an endpoint may keep failing before it is
 // disabled (default 5 days).
 func WithDisableAfter(d time.Duration) Option { return func(o *options) { o.disableAfter = d } }
+
+// WithBackoff replaces the retry schedule of SPEC 10.3 (Backoff) with
+// waits, the last one repeated: for tests, and for operators who know
+// their receivers.
+func WithBackoff(waits ...time.Duration) Option {
+	return func(o *options) { o.backoff = slices.Clone(waits) }
+}
 
 // OnFailing is told when the endpoint's FailingSince changes: set when a
 // delivery fails after a success, zero again when one succeeds. The host
@@ -91,6 +100,7 @@ type Destination struct {
 	disableAfter time.Duration
 	onFailing    func(Endpoint)
 	onDisable    func(Endpoint)
+	schedule     []time.Duration
 
 	mu sync.Mutex
 	ep Endpoint // its Enabled and FailingSince change as deliveries fail and succeed
@@ -110,6 +120,12 @@ func New(ep Endpoint, opts ...Option) (*Destination, error) {
 	if o.timeout <= 0 || o.disableAfter <= 0 || o.now == nil {
 		return nil, errors.New("webhooks: the timeout and disable-after durations must be positive, and the clock set")
 	}
+	if o.backoff == nil {
+		o.backoff = schedule
+	}
+	if len(o.backoff) == 0 || slices.ContainsFunc(o.backoff, func(d time.Duration) bool { return d <= 0 }) {
+		return nil, errors.New("webhooks: the retry schedule needs at least one wait, each positive")
+	}
 	if _, err := parseURL(ep.URL); err != nil {
 		return nil, err
 	}
@@ -119,7 +135,7 @@ func New(ep Endpoint, opts ...Option) (*Destination, error) {
 	}
 	d := &Destination{
 		url: ep.URL, key: key, client: o.client, now: o.now, timeout: o.timeout, disableAfter: o.disableAfter,
-		onFailing: o.onFailing, onDisable: o.onDisable, ep: ep,
+		onFailing: o.onFailing, onDisable: o.onDisable, schedule: o.backoff, ep: ep,
 	}
 	if d.client == nil {
 		d.client, d.ownClient = deliveryClient(o.allowPrivate), true
@@ -166,10 +182,10 @@ func (d *Destination) Close() {
 }
 
 // Backoff is the wait before the attempt-th retry of a failed event (from
-// 1): 5s, 5min, 30min, 2h, 5h, 10h, 10h, then 10h each time (SPEC 10.3).
-// The deliverer retries on it.
+// 1): 5s, 5min, 30min, 2h, 5h, 10h, 10h, then 10h each time (SPEC 10.3),
+// unless WithBackoff set another schedule. The deliverer retries on it.
 func (d *Destination) Backoff(attempt int) time.Duration {
-	return schedule[min(max(attempt, 1), len(schedule))-1]
+	return d.schedule[min(max(attempt, 1), len(d.schedule))-1]
 }
 
 var schedule = []time.Duration{

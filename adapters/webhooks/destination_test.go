@@ -18,6 +18,8 @@ import (
 	"github.com/cardcore/cardcore/adapters/webhooks"
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/cardtest"
+	"github.com/cardcore/cardcore/storage/storagetest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -141,6 +143,15 @@ func endpoint(url, secret string) webhooks.Endpoint {
 	return webhooks.Endpoint{ID: "ep_1", OrgID: "acme", URL: url, Secret: secret, Enabled: true}
 }
 
+// newTarget starts a receiver that answers as script says and checks
+// signatures with a new secret; ep is an enabled endpoint that targets it.
+func newTarget(t *testing.T, script ...answer) (rc *receiver, ep webhooks.Endpoint) {
+	t.Helper()
+	secret := webhooks.NewSecret()
+	rc = newReceiver(t, secret, script...)
+	return rc, endpoint(rc.srv.URL, secret)
+}
+
 // feed returns n events of org, seq from+1 on.
 func feed(org string, from, n int) []events.Event {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -156,14 +167,6 @@ func feed(org string, from, n int) []events.Event {
 		}
 	}
 	return evs
-}
-
-func ids(evs []events.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.ID
-	}
-	return out
 }
 
 func newDestination(t *testing.T, ep webhooks.Endpoint, opts ...webhooks.Option) *webhooks.Destination {
@@ -186,8 +189,8 @@ func TestDeliverSignsEveryEventInOrder(t *testing.T) {
 	if acked != 5 || err != nil {
 		t.Fatalf("Deliver = %d, %v; want 5, nil", acked, err)
 	}
-	if got := rc.acceptedIDs(); !slices.Equal(got, ids(evs)) {
-		t.Fatalf("received %v, want %v", got, ids(evs))
+	if got := rc.acceptedIDs(); !slices.Equal(got, storagetest.IDs(evs)) {
+		t.Fatalf("received %v, want %v", got, storagetest.IDs(evs))
 	}
 	for i, got := range rc.accepted {
 		// The body is the event as the feed serves it: the envelope and its seq.
@@ -224,11 +227,10 @@ func TestDeliverSignsEveryEventInOrder(t *testing.T) {
 // failure, and delivering again from there completes the feed, in order,
 // each event accepted once.
 func TestDeliverRetriesFromTheFailedEvent(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret, ok, fail, fail, ok, hang)
+	rc, ep := newTarget(t, ok, fail, fail, ok, hang)
 	timeout := 300 * time.Millisecond
 	var failing []time.Time
-	d := newDestination(t, endpoint(rc.srv.URL, secret), webhooks.WithAllowPrivate(true),
+	d := newDestination(t, ep, webhooks.WithAllowPrivate(true),
 		webhooks.WithTimeout(timeout), webhooks.OnFailing(func(ep webhooks.Endpoint) { failing = append(failing, ep.FailingSince) }))
 	evs := feed("acme", 0, 4)
 
@@ -276,8 +278,8 @@ func TestDeliverRetriesFromTheFailedEvent(t *testing.T) {
 		}
 		next += acked
 	}
-	if got := rc.acceptedIDs(); !slices.Equal(got, ids(evs)) {
-		t.Fatalf("received %v, want %v", got, ids(evs))
+	if got := rc.acceptedIDs(); !slices.Equal(got, storagetest.IDs(evs)) {
+		t.Fatalf("received %v, want %v", got, storagetest.IDs(evs))
 	}
 	if rc.requestCount() != 7 {
 		t.Errorf("%d requests, want 7", rc.requestCount())
@@ -290,8 +292,8 @@ func TestDeliverRetriesFromTheFailedEvent(t *testing.T) {
 }
 
 func TestDeliverRefusesLoopbackAtConnect(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret)
+	rc, ep := newTarget(t)
+	secret := ep.Secret
 	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":")+1:]
 	for _, url := range []string{
 		rc.srv.URL + "/in?token=receiver-token",
@@ -316,38 +318,19 @@ func TestDeliverRefusesLoopbackAtConnect(t *testing.T) {
 		t.Fatalf("%d requests reached the receiver", n)
 	}
 	// Allowed, the same endpoint gets the events.
-	d := newDestination(t, endpoint(rc.srv.URL, secret), webhooks.WithAllowPrivate(true))
+	d := newDestination(t, ep, webhooks.WithAllowPrivate(true))
 	if acked, err := d.Deliver(t.Context(), feed("acme", 0, 2)); acked != 2 || err != nil {
 		t.Fatalf("with private targets allowed: Deliver = %d, %v", acked, err)
 	}
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestDisableAfterFailingTooLong(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret, fail, fail, fail)
+	rc, ep := newTarget(t, fail, fail, fail)
 	rc.ignoreTime = true
-	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clk := cardtest.NewClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	t0 := clk.Now()
 	var disabled []webhooks.Endpoint
-	d := newDestination(t, endpoint(rc.srv.URL, secret), webhooks.WithAllowPrivate(true), webhooks.WithClock(clk.Now),
+	d := newDestination(t, ep, webhooks.WithAllowPrivate(true), webhooks.WithClock(clk.Now),
 		webhooks.OnDisable(func(ep webhooks.Endpoint) { disabled = append(disabled, ep) }))
 	evs := feed("acme", 0, 2)
 
@@ -357,11 +340,11 @@ func TestDisableAfterFailingTooLong(t *testing.T) {
 	if got := d.Endpoint().FailingSince; !got.Equal(t0) {
 		t.Fatalf("FailingSince = %v, want %v", got, t0)
 	}
-	clk.Add(webhooks.DefaultDisableAfter) // failing exactly 5 days: not longer
+	clk.Advance(webhooks.DefaultDisableAfter) // failing exactly 5 days: not longer
 	if _, err := d.Deliver(t.Context(), evs); err == nil || errors.Is(err, webhooks.ErrDisabled) {
 		t.Fatalf("after 5 days: %v", err)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	acked, err := d.Deliver(t.Context(), evs)
 	if acked != 0 || !errors.Is(err, webhooks.ErrDisabled) {
 		t.Fatalf("after 5 days and a second: Deliver = %d, %v; want ErrDisabled", acked, err)
@@ -389,11 +372,9 @@ func TestDisableAfterFailingTooLong(t *testing.T) {
 }
 
 func TestDisableAfterCountsFromTheStoredFailure(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret, fail, ok, fail, fail)
+	rc, ep := newTarget(t, fail, ok, fail, fail)
 	rc.ignoreTime = true
-	clk := &clock{t: time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)}
-	ep := endpoint(rc.srv.URL, secret)
+	clk := cardtest.NewClock(time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC))
 	ep.FailingSince = clk.Now().Add(-6 * 24 * time.Hour) // a relay restarted on a failing endpoint
 	var failing []time.Time
 	d := newDestination(t, ep, webhooks.WithAllowPrivate(true), webhooks.WithClock(clk.Now),
@@ -408,7 +389,7 @@ func TestDisableAfterCountsFromTheStoredFailure(t *testing.T) {
 		t.Fatalf("recovery: %d, %v", acked, err)
 	}
 	// ... so failing again starts a new one, far from disabling.
-	clk.Add(2 * 24 * time.Hour)
+	clk.Advance(2 * 24 * time.Hour)
 	if _, err := d.Deliver(t.Context(), evs); err == nil || errors.Is(err, webhooks.ErrDisabled) {
 		t.Fatalf("a new failure: %v", err)
 	}
@@ -421,10 +402,9 @@ func TestDisableAfterCountsFromTheStoredFailure(t *testing.T) {
 }
 
 func TestGoneDisablesAtOnce(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret, ok, gone)
+	rc, ep := newTarget(t, ok, gone)
 	var disabled int
-	d := newDestination(t, endpoint(rc.srv.URL, secret), webhooks.WithAllowPrivate(true),
+	d := newDestination(t, ep, webhooks.WithAllowPrivate(true),
 		webhooks.OnDisable(func(webhooks.Endpoint) { disabled++ }))
 	acked, err := d.Deliver(t.Context(), feed("acme", 0, 3))
 	if acked != 1 || !errors.Is(err, webhooks.ErrDisabled) || !strings.Contains(err.Error(), "410") {
@@ -442,9 +422,7 @@ func TestGoneDisablesAtOnce(t *testing.T) {
 }
 
 func TestDisabledEndpointGetsNothing(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret)
-	ep := endpoint(rc.srv.URL, secret)
+	rc, ep := newTarget(t)
 	ep.Enabled = false
 	d := newDestination(t, ep, webhooks.WithAllowPrivate(true))
 	if acked, err := d.Deliver(t.Context(), feed("acme", 0, 2)); acked != 0 || !errors.Is(err, webhooks.ErrDisabled) {
@@ -456,9 +434,8 @@ func TestDisabledEndpointGetsNothing(t *testing.T) {
 }
 
 func TestRedirectIsAFailure(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret, redirect)
-	d := newDestination(t, endpoint(rc.srv.URL, secret), webhooks.WithAllowPrivate(true))
+	rc, ep := newTarget(t, redirect)
+	d := newDestination(t, ep, webhooks.WithAllowPrivate(true))
 	acked, err := d.Deliver(t.Context(), feed("acme", 0, 1))
 	var derr *webhooks.DeliveryError
 	if acked != 0 || !errors.As(err, &derr) || derr.Status != http.StatusTemporaryRedirect {
@@ -470,9 +447,7 @@ func TestRedirectIsAFailure(t *testing.T) {
 }
 
 func TestDeliverAcknowledgesWhatTheEndpointDoesNotSelect(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret)
-	ep := endpoint(rc.srv.URL, secret)
+	rc, ep := newTarget(t)
 	ep.EventTypes = []events.Type{events.CardCreated}
 	d := newDestination(t, ep, webhooks.WithAllowPrivate(true))
 	evs := append(feed("acme", 0, 2), feed("globex", 2, 2)...)
@@ -488,9 +463,8 @@ func TestDeliverAcknowledgesWhatTheEndpointDoesNotSelect(t *testing.T) {
 }
 
 func TestCallerCancellationIsNoFailureOfTheEndpoint(t *testing.T) {
-	secret := webhooks.NewSecret()
-	rc := newReceiver(t, secret, hang)
-	d := newDestination(t, endpoint(rc.srv.URL, secret), webhooks.WithAllowPrivate(true))
+	_, ep := newTarget(t, hang)
+	d := newDestination(t, ep, webhooks.WithAllowPrivate(true))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	acked, err := d.Deliver(ctx, feed("acme", 0, 1))

@@ -90,6 +90,20 @@
 // moves its cursor; the host should also stop the subscription's deliverer
 // when it is told of the disabling, rather than let it retry in vain.
 //
+// # Registration and the relay
+//
+// The reference API (package httpapi, POST /webhooks/v1/endpoints) checks
+// a URL with ValidateURL and the event types with ParseEventTypes, makes
+// the secret with NewSecret, and stores the endpoint (storage.Endpoints).
+// A new endpoint gets the events committed after its registration, not the
+// feed's history: SPEC 10.3 is silent, and an issuer that replayed every
+// past event of the org to each new URL would flood it, and hand a new
+// receiver more than it asked for. The store creates the endpoint's
+// subscription at the feed's head in the same transaction as the
+// endpoint, and records that head (StartAfter); "cardcore relay" runs one
+// deliverer per enabled endpoint (FromStored) and selects only the events
+// above it, so even a subscription re-created at 0 delivers no history.
+//
 // # Secrets in errors
 //
 // Errors and Endpoint.String name an endpoint by its id and host. They

@@ -14,7 +14,7 @@
 //	demo     walk cards through the lifecycle and relay their events
 //	migrate  create or update the cardcore tables
 //	sweep    expire due cards and make elapsed ones INOPERATIVE, once
-//	relay    deliver the event feed to NATS JetStream until stopped
+//	relay    deliver the event feed to NATS JetStream and webhooks until stopped
 //	bench    measure the use cases under load, beside the raw-SQL baseline
 //	keys generate  write a client key pair for signed sandbox requests
 //
@@ -84,7 +84,7 @@ var commands = []command{
 	{"demo", "walk cards through the lifecycle and relay their events", setupDemo},
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
-	{"relay", "deliver the event feed to NATS JetStream until stopped", setupRelay},
+	{"relay", "deliver the event feed to NATS JetStream and webhooks until stopped", setupRelay},
 	{"keys generate", "write a client key pair for signed sandbox requests", setupKeysGenerate},
 	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/internal/natstest"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,17 +27,7 @@ import (
 // startNATS runs a JetStream server in the test process.
 func startNATS(t *testing.T) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return natstest.StartServer(t, t.TempDir(), -1)
 }
 
 // createAndBlock creates a VIRTUAL card of org for account and blocks it:
@@ -69,7 +60,7 @@ func streamed(t *testing.T, url, stream string) (ids []string, seqs []int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	defer nc.Close() // streamed polls: each call closes its own connection
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +123,21 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
+// waitDelivered waits until the stream holds as many messages as the
+// feed has events now, and returns that head.
+func waitDelivered(t *testing.T, core *cardcore.Core, url, stream, what string, d time.Duration) int64 {
+	t.Helper()
+	head, err := core.Store.Head(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, what, d, func() bool {
+		ids, _ := streamed(t, url, stream)
+		return int64(len(ids)) >= head
+	})
+	return head
+}
+
 // The relay delivers the whole feed to JetStream, in order, keeps up with
 // new changes, and returns nil once stopped.
 func TestRelay(t *testing.T) {
@@ -143,19 +149,12 @@ func TestRelay(t *testing.T) {
 		}
 		makeChanges(t, core, "acme", 10)
 		cfg := &relayConfig{natsURL: ns.ClientURL(), stream: "RELAY_TEST", prefix: "cardcore", replicas: 1,
-			holder: "test", lease: 2 * time.Second, progress: 100 * time.Millisecond}
+			holder: "test", lease: 2 * time.Second, progress: 100 * time.Millisecond, endpointsEvery: time.Second}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- runRelay(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), core, cfg) }()
 		makeChanges(t, core, "globex", 10)
-		head, err := core.Store.Head(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the relay to deliver the feed", 30*time.Second, func() bool {
-			ids, _ := streamed(t, ns.ClientURL(), "RELAY_TEST")
-			return int64(len(ids)) >= head
-		})
+		waitDelivered(t, core, ns.ClientURL(), "RELAY_TEST", "the relay to deliver the feed", 30*time.Second)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("relay: %v", err)
@@ -214,14 +213,7 @@ func TestRelayKill9(t *testing.T) {
 	stop()
 	wg.Wait()
 
-	head, err := core.Store.Head(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the second relay to catch up", 60*time.Second, func() bool {
-		ids, _ := streamed(t, ns.ClientURL(), "CARDCORE_EVENTS")
-		return int64(len(ids)) >= head
-	})
+	head := waitDelivered(t, core, ns.ClientURL(), "CARDCORE_EVENTS", "the second relay to catch up", 60*time.Second)
 	if err := second.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}

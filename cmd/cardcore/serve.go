@@ -45,15 +45,15 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	sweepEvery := fs.Duration("sweep-every", 0, `run the sweep (expiration, validity) on this schedule, e.g. 1h (default: never; run "cardcore sweep" from a scheduler)`)
 	clientKeysFile := fs.String("client-keys", "", `a JSON file of the ed25519 public keys that sign sandbox requests, by key id, e.g. {"client-1":"<base64 of the 32-byte key>"} ("cardcore keys generate" writes one); the sandbox routes are served only with it and the PAN key`)
 	panKeyValue := panKeyFlag(fs)
-	relay := fs.Bool("relay", false, "also deliver the event feed in this process, as \"cardcore relay\" does (needs --nats)")
+	relay := fs.Bool("relay", false, "also deliver the event feed in this process, as \"cardcore relay\" does: to JetStream with --nats, and to the webhook endpoints")
 	relayCfg := relayFlags(fs)
 	publicOrigin := fs.String("public-origin", "", "the scheme and host clients address when a proxy in front rewrites them, e.g. https://api.example.com: signatures' @target-uri uses it (default: the connection's scheme and the request's Host)")
 	return func(ctx context.Context, _ io.Writer, log *slog.Logger) error {
 		if *sweepEvery < 0 {
 			return usageErrorf("--sweep-every must not be negative")
 		}
-		if *relay && relayCfg.natsURL == "" {
-			return usageErrorf("--relay needs --nats URL: the relay has nothing to deliver to")
+		if *relay && relayCfg.endpointsEvery <= 0 {
+			return usageErrorf("--webhooks-every must be positive")
 		}
 		secret, err := jwtSecret(*secretValue)
 		if err != nil {
@@ -92,7 +92,7 @@ func setupServe(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		api, err := httpapi.New(core, httpapi.Config{Secret: secret, Logger: log,
-			ClientKeys: clientKeys, PublicOrigin: *publicOrigin})
+			ClientKeys: clientKeys, PublicOrigin: *publicOrigin, WebhooksAllowPrivate: relayCfg.allowPrivate})
 		if err != nil {
 			return err
 		}

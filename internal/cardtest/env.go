@@ -30,6 +30,9 @@ type Clock struct {
 	now time.Time
 }
 
+// NewClock is a Clock that reads t until it is moved.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()

@@ -52,7 +52,7 @@ func mustEqual[T any](t *testing.T, what string, want, got T) {
 // in that order.
 func mustEqualAll[T any](t *testing.T, what string, want, got []T) {
 	t.Helper()
-	if w, g := idsOf(want), idsOf(got); !slices.Equal(w, g) {
+	if w, g := IDs(want), IDs(got); !slices.Equal(w, g) {
 		var zero T
 		t.Errorf("%s: got %ss %v, want %v", what, kind(zero), g, w)
 		return
@@ -68,7 +68,9 @@ func kind(v any) string { return strings.ToLower(reflect.TypeOf(v).Name()) }
 // idOf is the ID field of a card, bulk or reason.
 func idOf(v any) any { return reflect.ValueOf(v).FieldByName("ID").Interface() }
 
-func idsOf[T any](xs []T) []string {
+// IDs is the ID field of each of xs (events, cards, ...), as text, in
+// order.
+func IDs[T any](xs []T) []string {
 	ids := make([]string, len(xs))
 	for i, x := range xs {
 		ids[i] = fmt.Sprint(idOf(x))

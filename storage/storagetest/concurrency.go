@@ -82,10 +82,10 @@ func contend(t *testing.T, s storage.Store, first, then, second txFunc) (firstEr
 	return firstErr, secondErr, overlapped
 }
 
-// succeeded counts the transactions of errs that committed, and fails the
+// Succeeded counts the transactions of errs that committed, and fails the
 // test for those that failed but as a conflict, the one refusal concurrent
 // writers may get.
-func succeeded(t *testing.T, what string, errs []error) int {
+func Succeeded(t *testing.T, what string, errs []error) int {
 	t.Helper()
 	n := 0
 	for i, err := range errs {
@@ -186,7 +186,7 @@ func concurrentUpdatesSerialise(t *testing.T, s storage.Store) {
 	close(written)
 	reading.Wait()
 
-	successes := succeeded(t, "writer", writeErrs)
+	successes := Succeeded(t, "writer", writeErrs)
 	for i, err := range readErrs {
 		if err != nil {
 			t.Errorf("reader %d: %v", i, err)
@@ -533,7 +533,7 @@ func concurrentAliasesInsertOnce(t *testing.T, s storage.Store) {
 		c.AccountID = fmt.Sprint("acct-", i)
 		return saveCard(ctx, tx, &c)
 	})
-	inserted, stored := succeeded(t, "Save", errs), 0
+	inserted, stored := Succeeded(t, "Save", errs), 0
 	for i := range errs {
 		stored += len(byAccount(t, s, orgA, fmt.Sprint("acct-", i)))
 	}

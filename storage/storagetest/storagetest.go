@@ -50,6 +50,7 @@ var suite = []struct {
 	{"Update", updateChecks},           // update.go: Store.Update's transaction
 	{"Concurrency", concurrencyChecks}, // concurrency.go: two transactions at once
 	{"Subscriptions", subsChecks},      // subscriptions.go: events.Subscriptions, cursors and leases
+	{"Endpoints", endpointsChecks},     // endpoints.go: storage.Endpoints, webhook endpoints
 }
 
 // The orgs of the checks. Every lookup is scoped by org, so most checks

@@ -1,0 +1,1 @@
+DROP TABLE cardcore_webhook_endpoints;
