@@ -42,6 +42,10 @@ type Store interface {
 	// exactly once, and a card's events in version order. An event is in
 	// the feed as soon as its transaction has committed.
 	Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error)
+	// CardEvents returns up to limit committed events of card cardID of
+	// org whose data version is above afterVersion, in version order, each
+	// with Seq set to its feed position as Feed gives it (SPEC 10.5).
+	CardEvents(ctx context.Context, org string, cardID int64, afterVersion int64, limit int) ([]events.Event, error)
 
 	// Reason returns reissue reason id of org, or card.ErrNotFound.
 	Reason(ctx context.Context, org string, id int64) (card.Reason, error)
@@ -53,6 +57,24 @@ type Store interface {
 	// BulkCounts counts the cards of bulk id by status; statuses with no
 	// card are absent.
 	BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error)
+
+	// Purge applies the retention (SPEC 10.4), committing as it goes in
+	// batches of at most limit rows. It deletes the events that occurred
+	// before eventsBefore and that every subscription's cursor has passed
+	// (at or below the lowest cursor), never the event at the feed's head
+	// nor one that follows a younger event in the feed, so the feed only
+	// loses a prefix and reads on in order; with no subscription at all
+	// the retention alone applies (nothing waits for the events). It
+	// deletes the idempotency records created before keysBefore. A zero
+	// time deletes nothing of its kind. After an error, what the batches
+	// before it deleted stays deleted and is counted in the result.
+	Purge(ctx context.Context, eventsBefore, keysBefore time.Time, limit int) (PurgeResult, error)
+}
+
+// PurgeResult counts what Store.Purge deleted.
+type PurgeResult struct {
+	Events int // outbox events
+	Keys   int // idempotency records
 }
 
 // WebhookEndpoint is a webhook endpoint an org registered (SPEC 10.3), as

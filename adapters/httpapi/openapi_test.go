@@ -380,6 +380,26 @@ func exercise(t *testing.T, c *contract) {
 	do(call{method: "GET", path: "/events", token: acc, want: 403})
 	do(call{method: "GET", path: "/events", want: 401})
 
+	// A card's history (SPEC 10.5).
+	history := do(call{method: "GET", path: virtualPath + "/events", token: acc, want: 200})
+	hevs, _ := history.body["events"].([]any)
+	if len(hevs) < 2 {
+		t.Fatalf("history of the virtual card: %s", history.raw)
+	}
+	lastEv := hevs[len(hevs)-1].(map[string]any)
+	if v := integer(t, lastEv["data"].(map[string]any), "version"); v != integer(t, history.body, "next_after") {
+		t.Errorf("history next_after %d, the last event's version %d", integer(t, history.body, "next_after"), v)
+	}
+	do(call{method: "GET", path: virtualPath + "/events?after=1&limit=100", token: server, want: 200})
+	do(call{method: "GET", path: virtualPath + "/events?limit=0", token: acc, want: 400, breaksDoc: true})
+	do(call{method: "GET", path: virtualPath + "/events?limit=101", token: acc, want: 400, breaksDoc: true})
+	do(call{method: "GET", path: virtualPath + "/events?after=x", token: acc, want: 400, breaksDoc: true})
+	do(call{method: "GET", path: "/wallet/v1/customers/200/accounts/100/cards/abc/events", token: acc, want: 400, breaksDoc: true})
+	do(call{method: "GET", path: virtualPath + "/events", token: other, want: 403})
+	do(call{method: "GET", path: virtualPath + "/events", want: 401})
+	do(call{method: "GET", path: cardPath("201", "100", virtualID) + "/events", token: server, want: 404})
+	do(call{method: "GET", path: virtualPath + "/events", token: serverB, want: 404})
+
 	do(call{method: "GET", path: "/openapi.json", want: 200})
 	do(call{method: "GET", path: "/healthz", want: 200})
 }
@@ -404,6 +424,7 @@ func brokenStore(t *testing.T, c *contract, db *bun.DB) {
 		{method: "PUT", path: card + "/status", body: map[string]any{"status": "BLOCKED"}},
 		{method: "PUT", path: card + "/activate"},
 		{method: "POST", path: card + "/reissue", body: map[string]any{"reason_id": 1}},
+		{method: "GET", path: card + "/events"},
 		{method: "GET", path: "/wallet/v1/reissue-reasons"},
 		{method: "POST", path: "/wallet/v1/reissue-reasons", body: map[string]any{"description": "Lost", "type": "LOST"}},
 		{method: "POST", path: "/cards/v1/bulks", body: map[string]any{"external_ids": []string{"e1"}}},

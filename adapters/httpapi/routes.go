@@ -53,6 +53,7 @@ func newAPI(core *cardcore.Core, cfg Config) http.Handler {
 		"PUT " + v1CardRoute + "/status":             a.updateStatus,
 		"PUT " + v1CardRoute + "/activate":           a.activate,
 		"POST " + v1CardRoute + "/reissue":           a.reissue,
+		"GET " + v1CardRoute + "/events":             a.cardHistory,
 		"GET /wallet/v1/reissue-reasons":             a.listReasons,
 		"POST /wallet/v1/reissue-reasons":            a.createReason,
 		"POST /cards/v1/bulks":                       a.createBulk,

@@ -15,6 +15,7 @@
 //	migrate  create or update the cardcore tables
 //	sweep    expire due cards and make elapsed ones INOPERATIVE, once
 //	relay    deliver the event feed to NATS JetStream and webhooks until stopped
+//	purge    delete the events and idempotency records past their retention, once
 //	bench    measure the use cases under load, beside the raw-SQL baseline
 //	keys generate  write a client key pair for signed sandbox requests
 //
@@ -85,6 +86,7 @@ var commands = []command{
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
 	{"relay", "deliver the event feed to NATS JetStream and webhooks until stopped", setupRelay},
+	{"purge", "delete the events and idempotency records past their retention, once", setupPurge},
 	{"keys generate", "write a client key pair for signed sandbox requests", setupKeysGenerate},
 	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
 }

@@ -39,6 +39,7 @@ type relayConfig struct {
 	// endpointsEvery is how often the webhook endpoints are read again:
 	// new ones start, deleted and disabled ones stop.
 	endpointsEvery time.Duration
+	purge          *purgeConfig // the retention, applied every purge.every when set
 	// webhookOpts are added to every webhook destination's options: the
 	// tests' shorter retry schedule.
 	webhookOpts []webhooks.Option
@@ -56,6 +57,7 @@ func relayFlags(fs *flag.FlagSet) *relayConfig {
 	fs.DurationVar(&c.lease, "lease", 15*time.Second, "how long a subscription's lease lasts unless renewed: a dead relay's work is taken over within it")
 	fs.DurationVar(&c.progress, "progress-every", 10*time.Second, "how often to log each subscription's progress (0: never)")
 	fs.BoolVar(&c.allowPrivate, "webhooks-allow-private", false, "let webhook endpoints be on loopback, private, link-local and unspecified addresses (refused by default, at registration and at delivery)")
+	c.purge = purgeFlags(fs, true)
 	fs.DurationVar(&c.endpointsEvery, "webhooks-every", 5*time.Second, "how often to read the webhook endpoints again: new ones start, deleted and disabled ones stop")
 	return c
 }
@@ -69,6 +71,9 @@ func setupRelay(fs *flag.FlagSet) runFunc {
 		if cfg.endpointsEvery <= 0 {
 			return usageErrorf("relay: --webhooks-every must be positive")
 		}
+		if err := cfg.purge.check(); err != nil {
+			return err
+		}
 		core, err := cardcore.New(ctx, db, cardcore.WithMigrations(cardcore.CheckMigrations), cardcore.WithLogger(log))
 		if errors.Is(err, cardcore.ErrMigrationsPending) {
 			return fmt.Errorf("%w; run \"cardcore migrate\" first", err)
@@ -77,6 +82,13 @@ func setupRelay(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		log.Info("relaying", "db", desc, "holder", cfg.holder)
+		if cfg.purge.every > 0 {
+			purgeCtx, stopPurge := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer stopPurge() // also when the relay could not start
+			wg.Go(func() { purgeOnSchedule(purgeCtx, log, core.Store, cfg.purge) })
+		}
 		return runRelay(ctx, log, core, cfg)
 	})
 }

@@ -52,6 +52,9 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		if *sweepEvery < 0 {
 			return usageErrorf("--sweep-every must not be negative")
 		}
+		if err := relayCfg.purge.check(); err != nil {
+			return err
+		}
 		if *relay && relayCfg.endpointsEvery <= 0 {
 			return usageErrorf("--webhooks-every must be positive")
 		}
@@ -126,6 +129,10 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		var relayed chan error
 		relayCtx, stopRelay := context.WithCancel(ctx)
 		defer stopRelay()
+		if relayCfg.purge.every > 0 {
+			// On relayCtx, so that it stops before wg.Wait on every path.
+			wg.Go(func() { purgeOnSchedule(relayCtx, log, core.Store, relayCfg.purge) })
+		}
 		if *relay {
 			relayed = make(chan error, 1)
 			go func() { relayed <- runRelay(relayCtx, log, core, relayCfg) }()
@@ -156,7 +163,7 @@ func setupServe(fs *flag.FlagSet) runFunc {
 				err = rerr
 			}
 		}
-		wg.Wait() // the sweep stops with ctx
+		wg.Wait() // the sweep and the purge stop with ctx
 		if err != nil {
 			return err
 		}

@@ -47,10 +47,12 @@ var suite = []struct {
 	{"ReasonWriter", reasonChecks},     // reasons.go
 	{"BulkWriter", bulkChecks},         // bulks.go, externalids.go
 	{"Feed", feedChecks},               // feed.go: Feed and the outbox
+	{"History", historyChecks},         // history.go: CardEvents, a card's history
 	{"Update", updateChecks},           // update.go: Store.Update's transaction
 	{"Concurrency", concurrencyChecks}, // concurrency.go: two transactions at once
 	{"Subscriptions", subsChecks},      // subscriptions.go: events.Subscriptions, cursors and leases
 	{"Endpoints", endpointsChecks},     // endpoints.go: storage.Endpoints, webhook endpoints
+	{"Purge", purgeChecks},             // purge.go: Store.Purge, the retention
 }
 
 // The orgs of the checks. Every lookup is scoped by org, so most checks

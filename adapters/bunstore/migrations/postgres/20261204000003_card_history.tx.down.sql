@@ -1,0 +1,1 @@
+DROP INDEX cardcore_outbox_card_history;
