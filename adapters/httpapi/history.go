@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 )
 
 // History pages: limit 1-100, default 50 (SPEC 10.5).
@@ -29,22 +28,9 @@ func (a *api) cardHistory(w http.ResponseWriter, r *http.Request, who principal)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	var after int64
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if !isDigits(v) || err != nil {
-			return invalid("after", "after must be a non-negative integer (a card version)")
-		}
-		after = n
-	}
-	limit := defaultHistoryPage
-	if v := q.Get("limit"); v != "" {
-		n, ok := positiveInt(v)
-		if !ok || n > maxHistoryPage {
-			return invalid("limit", "limit must be an integer from 1 to 100")
-		}
-		limit = int(n)
+	after, limit, err := pageQuery(r, " (a card version)", defaultHistoryPage, maxHistoryPage)
+	if err != nil {
+		return err
 	}
 	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
 		return err

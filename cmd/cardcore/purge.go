@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
-	"github.com/cardcore/cardcore"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/uptrace/bun"
 )
@@ -72,10 +70,7 @@ func setupPurge(fs *flag.FlagSet) runFunc {
 		if err := cfg.check(); err != nil {
 			return err
 		}
-		core, err := cardcore.New(ctx, db, cardcore.WithMigrations(cardcore.CheckMigrations), cardcore.WithLogger(log))
-		if errors.Is(err, cardcore.ErrMigrationsPending) {
-			return fmt.Errorf("%w; run \"cardcore migrate\" first", err)
-		}
+		core, err := migratedCore(ctx, db, log)
 		if err != nil {
 			return err
 		}
@@ -90,22 +85,15 @@ func setupPurge(fs *flag.FlagSet) runFunc {
 // purgeOnSchedule applies the retention every cfg.every until ctx ends. A
 // failed purge is logged and tried again at the next tick.
 func purgeOnSchedule(ctx context.Context, log *slog.Logger, s storage.Store, cfg *purgeConfig) {
-	tick := time.NewTicker(cfg.every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	onSchedule(ctx, cfg.every, func(ctx context.Context) {
 		res, err := cfg.run(ctx, s)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return
+			// stopped mid-purge by the shutdown
 		case err != nil:
 			log.Error("purge failed", "events", res.Events, "keys", res.Keys, "err", err)
 		default:
 			log.Info("purged", "events", res.Events, "keys", res.Keys)
 		}
-	}
+	})
 }

@@ -74,10 +74,7 @@ func setupRelay(fs *flag.FlagSet) runFunc {
 		if err := cfg.purge.check(); err != nil {
 			return err
 		}
-		core, err := cardcore.New(ctx, db, cardcore.WithMigrations(cardcore.CheckMigrations), cardcore.WithLogger(log))
-		if errors.Is(err, cardcore.ErrMigrationsPending) {
-			return fmt.Errorf("%w; run \"cardcore migrate\" first", err)
-		}
+		core, err := migratedCore(ctx, db, log)
 		if err != nil {
 			return err
 		}

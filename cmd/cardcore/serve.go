@@ -195,24 +195,17 @@ func sandbox(log *slog.Logger, pans []byte, clientKeys map[string]ed25519.Public
 // sweep is logged and tried again at the next tick; the batches it
 // committed stay committed.
 func sweepOnSchedule(ctx context.Context, log *slog.Logger, cards *lifecycle.Cards, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	onSchedule(ctx, every, func(ctx context.Context) {
 		res, err := cards.Sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return // stopped mid-sweep by the shutdown
+			// stopped mid-sweep by the shutdown
 		case err != nil:
 			log.Error("sweep failed", "expired", res.Expired, "inoperative", res.Inoperative, "err", err)
 		default:
 			log.Info("swept", "expired", res.Expired, "inoperative", res.Inoperative)
 		}
-	}
+	})
 }
 
 // programJSON is one entry of the --programs file.
