@@ -31,19 +31,8 @@ func event(age time.Duration) events.Event {
 
 func TestPurge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "purge.db")
-	if code, _, errOut := runCmd(t, "migrate", "--db", path); code != exitOK {
-		t.Fatalf("migrate: exit %d; stderr:\n%s", code, errOut)
-	}
-	db, _, err := openDB(t.Context(), path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	core, err := cardcore.New(t.Context(), db, cardcore.WithMigrations(cardcore.CheckMigrations))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = core.Store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+	core := migratedFile(t, path)
+	err := core.Store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
 		key := storage.IdempotencyKey{OrgID: "acme", Scope: "purge-test", Key: "k1"}
 		if _, _, err := tx.Claim(ctx, key, "fp"); err != nil {
 			return err
@@ -89,19 +78,8 @@ func TestPurge(t *testing.T) {
 // events at its first tick and stops with its context.
 func TestPurgeOnSchedule(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "schedule.db")
-	if code, _, errOut := runCmd(t, "migrate", "--db", path); code != exitOK {
-		t.Fatalf("migrate: exit %d; stderr:\n%s", code, errOut)
-	}
-	db, _, err := openDB(t.Context(), path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	core, err := cardcore.New(t.Context(), db, cardcore.WithMigrations(cardcore.CheckMigrations))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = core.Store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+	core := migratedFile(t, path)
+	err := core.Store.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
 		return tx.Append(ctx, event(40*24*time.Hour), event(40*24*time.Hour), event(40*24*time.Hour))
 	})
 	if err != nil {
@@ -130,4 +108,23 @@ func TestPurgeOnSchedule(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// migratedFile runs "cardcore migrate" on a new SQLite file at path and
+// returns cardcore over it, closed when t ends.
+func migratedFile(t *testing.T, path string) *cardcore.Core {
+	t.Helper()
+	if code, _, errOut := runCmd(t, "migrate", "--db", path); code != exitOK {
+		t.Fatalf("migrate: exit %d; stderr:\n%s", code, errOut)
+	}
+	db, _, err := openDB(t.Context(), path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	core, err := cardcore.New(t.Context(), db, cardcore.WithMigrations(cardcore.CheckMigrations))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return core
 }

@@ -315,22 +315,15 @@ func (w *webhookRelay) clear(ctx context.Context, log *slog.Logger, ep storage.W
 // logProgress logs what d delivered, its cursor and its lag behind the
 // feed's head, every interval until ctx is done.
 func logProgress(ctx context.Context, log *slog.Logger, core *cardcore.Core, name string, d *events.Deliverer, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	onSchedule(ctx, every, func(ctx context.Context) {
 		head, err := core.Store.Head(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("relay: read the feed's head", "error", err.Error())
 			}
-			continue
+			return
 		}
 		cursor := d.Cursor()
 		log.Info("relay progress", "subscription", name, "delivered", d.Delivered(), "cursor", cursor, "lag", max(head-cursor, 0))
-	}
+	})
 }
