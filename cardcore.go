@@ -36,7 +36,8 @@ type Core struct {
 	// New was given WithIssuance.
 	Issuance *issuance.Service
 	// Store is the store the use cases write through: its Feed serves the
-	// events to clients, and it is the events.Outbox of a relay.
+	// events to clients, and its Subscriptions are what deliverers of
+	// package events run.
 	Store *bunstore.Store
 
 	db       bun.IDB         // the database New was given, or the transaction InTx was

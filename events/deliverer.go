@@ -130,6 +130,62 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	return nil
 }
 
+// Flush delivers the subscription once, up to the feed's head as it
+// stands when each batch is read: it takes the lease (ErrLeaseHeld when
+// another deliverer holds it), hands the destination every event after
+// the cursor, moves the cursor past what it acknowledged, and releases the
+// lease. It returns how many events were acknowledged, and the first
+// failure: a refused event stops the flush there, with the cursor before
+// it, and the next Flush or Run starts from it. It suits a command, a test
+// or a job that delivers a backlog and stops; a service runs Run.
+func (d *Deliverer) Flush(ctx context.Context) (int, error) {
+	start := time.Now()
+	l, err := d.subs.Acquire(ctx, d.name, d.cfg.Holder, d.cfg.LeaseTTL)
+	if err != nil {
+		return 0, fmt.Errorf("events: subscription %s: take the lease: %w", d.name, err)
+	}
+	t := &tenure{}
+	d.renewed(t, l, start)
+	before := d.delivered.Load()
+	err = d.flush(ctx, t)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Drain)
+	defer cancel()
+	if rerr := d.subs.Release(rctx, t.l); err == nil && rerr != nil {
+		err = fmt.Errorf("events: subscription %s: release the lease: %w", d.name, rerr)
+	}
+	return int(d.delivered.Load() - before), err
+}
+
+// flush delivers under t's lease until the feed is exhausted or a step
+// fails.
+func (d *Deliverer) flush(ctx context.Context, t *tenure) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		evs, err := d.subs.After(ctx, t.l.Cursor, d.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("events: subscription %s: read the feed after %d: %w", d.name, t.l.Cursor, err)
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		to, derr := d.deliver(ctx, t, evs)
+		if to > t.l.Cursor {
+			start := time.Now()
+			next, err := d.subs.Advance(ctx, t.l, to, d.cfg.LeaseTTL)
+			if err != nil {
+				return fmt.Errorf("events: subscription %s: move the cursor to %d: %w", d.name, to, err)
+			}
+			d.delivered.Add(int64(countThrough(evs, to, d.cfg.Select)))
+			d.renewed(t, next, start)
+		}
+		if derr != nil {
+			return fmt.Errorf("events: subscription %s: %w", d.name, derr)
+		}
+	}
+}
+
 // tenure is the lease a deliverer holds, and what it knows of it by its
 // own clock.
 type tenure struct {

@@ -498,3 +498,49 @@ func TestNewDelivererRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// Flush delivers the backlog once and stops: in feed order, up to a
+// refused event, whose failure it returns with the cursor before it; the
+// next Flush starts from that event. It refuses to run while another
+// deliverer holds the lease, and releases its own when it returns.
+func TestDelivererFlush(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := openStore(t, db)
+		want := commit(t, s, "org", 7, 1, 5)
+		var got []string
+		fail := want[3].ID
+		pub := events.PublisherFunc(func(_ context.Context, e events.Event) error {
+			if e.ID == fail {
+				fail = "" // once
+				return errors.New("broker down")
+			}
+			got = append(got, e.ID)
+			return nil
+		})
+		d := newDeliverer(t, s, "flush", events.Publishing(pub), config("one", 2, nil))
+		n, err := d.Flush(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "broker down") || n != 3 {
+			t.Fatalf("first Flush = %d, %v; want 3 and the broker's failure", n, err)
+		}
+		if !slices.Equal(got, idsOf(want[:3])) {
+			t.Fatalf("published %v, want %v", got, idsOf(want[:3]))
+		}
+		held := newDeliverer(t, s, "flush", events.Publishing(pub), config("other", 2, nil))
+		stop := start(t, held)
+		eventually(t, "the other deliverer publishes the rest", func() bool { return len(got) == 5 })
+		if n, err := d.Flush(t.Context()); !errors.Is(err, events.ErrLeaseHeld) || n != 0 {
+			t.Errorf("Flush beside a running deliverer = %d, %v; want 0, ErrLeaseHeld", n, err)
+		}
+		stop()
+		more := commit(t, s, "org", 7, 6, 3)
+		if n, err := d.Flush(t.Context()); err != nil || n != 3 {
+			t.Fatalf("Flush after the other stopped = %d, %v; want 3, nil", n, err)
+		}
+		if all := idsOf(slices.Concat(want, more)); !slices.Equal(got, all) {
+			t.Errorf("published %v, want %v", got, all)
+		}
+		if n, err := d.Flush(t.Context()); err != nil || n != 0 {
+			t.Errorf("Flush of an empty backlog = %d, %v; want 0, nil", n, err)
+		}
+	})
+}

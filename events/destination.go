@@ -36,3 +36,17 @@ func (d publishing) Deliver(ctx context.Context, evs []Event) (int, error) {
 	}
 	return len(evs), nil
 }
+
+// Publisher delivers one event to the outside world (a broker, a log).
+// Publish must be safe to call again with the same event: delivery is at
+// least once, and consumers de-duplicate on Event.ID. Publishing adapts a
+// Publisher to a Destination.
+type Publisher interface {
+	Publish(ctx context.Context, e Event) error
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, e Event) error
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, e Event) error { return f(ctx, e) }

@@ -1,6 +1,6 @@
 // Package events is what the outside world hears of a card: the envelope of
-// SPEC section 5, the event types, the Publisher port, and the relay that
-// drains the transactional outbox into a Publisher.
+// SPEC section 5, the event types, and their delivery: subscriptions over
+// the feed, each run by one Deliverer at a time, to a Destination.
 //
 // # The envelope
 //
@@ -13,17 +13,31 @@
 // changed it. They carry no PAN, only the last four digits and a keyed hash,
 // so an envelope is safe to log or print.
 //
-// # The outbox
+// # The outbox and the feed
 //
 // Events are not sent when a card changes: the use cases append them to the
 // store's outbox in the same transaction as the change, so an event exists
-// exactly when its change committed. A Relay then reads the outbox in
-// outbox order (ascending Seq) and hands each event to a Publisher.
+// exactly when its change committed. The committed events, in commit order
+// and numbered without gaps, are the feed: the one log every consumer reads.
 //
-// Delivery is at least once. The relay marks an event published only after
-// Publish returned nil; a crash between the two, or a second relay on the
-// same outbox, delivers the event again, and consumers drop what they have
-// seen by event_id. When Publish fails the relay stops at that event and
-// retries it on the next pass, so no later event overtakes it and a card's
-// events arrive in the order of its versions.
+// # Subscriptions
+//
+// A subscription is a named cursor on the feed, kept in the store
+// (Subscriptions): the feed position of the last event its destination
+// acknowledged. A Deliverer runs it: it reads the events after the cursor,
+// hands them to the Destination in feed order, and moves the cursor past
+// what was acknowledged and no further. A refused event stops the
+// subscription there and is retried with back-off, so no later event
+// overtakes it and a card's events arrive in the order of its versions.
+//
+// One deliverer at a time, across every process sharing the store, runs a
+// subscription: it holds a lease that it renews, with a fencing token, so a
+// deliverer whose lease was taken over can move the cursor neither back nor
+// forward. A holder that dies loses the lease within its time and another
+// resumes from the cursor.
+//
+// Delivery is at least once: the events of a batch in flight when its
+// deliverer died or lost the lease are delivered again, and no others.
+// Consumers drop what they have seen by event_id (JetStream does so within
+// its duplicate window, from the Nats-Msg-Id header).
 package events

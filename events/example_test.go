@@ -12,9 +12,11 @@ import (
 	"github.com/cardcore/cardcore/lifecycle"
 )
 
-// Every change commits with its events; a relay hands them to a Publisher
-// (your broker) at least once, in commit order.
-func ExampleRelay_Flush() {
+// Every change commits with its events; a subscription's deliverer hands
+// them to a destination (your broker) at least once, in feed order, and
+// keeps its cursor in the store. Flush delivers the backlog and returns; a
+// service runs Run instead, which goes on delivering until it is stopped.
+func ExampleDeliverer_Flush() {
 	ctx := context.Background()
 	cc, done := exampledb.Open()
 	defer done()
@@ -37,14 +39,17 @@ func ExampleRelay_Flush() {
 		fmt.Println(e.Seq, e.Type, d.OperationType, d.CardStatus)
 		return nil
 	})
-	relay, err := events.NewRelay(cc.Store, publish)
+	d, err := events.NewDeliverer(cc.Store, "ledger", events.Publishing(publish), events.DelivererConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	n, err := relay.Flush(ctx)
-	fmt.Println("delivered", n, err)
+	n, err := d.Flush(ctx)
+	fmt.Println("delivered", n, err, "cursor", d.Cursor())
+	n, err = d.Flush(ctx)
+	fmt.Println("again", n, err)
 	// Output:
 	// 1 create-1 CARD_CREATION NORMAL
 	// 2 update-1 STATUS_UPDATE BLOCKED
-	// delivered 2 <nil>
+	// delivered 2 <nil> cursor 2
+	// again 0 <nil>
 }

@@ -49,6 +49,13 @@ type Subscriptions interface {
 	// Release ends l's lease now, keeping the cursor, so another deliverer
 	// may take over at once (a drain). A lease already lost is not an error.
 	Release(ctx context.Context, l Lease) error
+	// Drop deletes subscription name with its cursor, so that retention
+	// no longer waits for it: a subscription nobody will run again (a
+	// retired consumer, a one-off job). A live lease is ErrLeaseHeld: stop
+	// its deliverer first. A subscription the store lacks is an error
+	// wrapping card.ErrNotFound. A deliverer that runs name later starts it
+	// again from the feed's start.
+	Drop(ctx context.Context, name string) error
 	// After returns up to limit committed events of every org whose feed
 	// position is above after, in feed order, each with Seq set to its
 	// position: the feed of SPEC section 5 (storage.Store's Feed) across

@@ -94,12 +94,11 @@ func mustCreate(t *testing.T, e *env, typ card.Type, key string) card.Card {
 	return c
 }
 
-// cardEvents returns the org's events in the outbox, with their card data
-// decoded. It reads the outbox rather than the feed, which on PostgreSQL
-// holds events back while any transaction of the server is open.
+// cardEvents returns the org's events in the feed, with their card data
+// decoded.
 func cardEvents(t *testing.T, e *env) ([]events.Event, []events.CardData) {
 	t.Helper()
-	all, err := e.store.Pending(t.Context(), 10000)
+	all, err := e.store.Feed(t.Context(), org, 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,7 +351,7 @@ func TestCheck(t *testing.T) {
 				}
 			})
 		}
-		if evs, err := e.Store.Pending(t.Context(), 100); err != nil || len(evs) != 0 {
+		if evs, err := e.Store.After(t.Context(), 0, 100); err != nil || len(evs) != 0 {
 			t.Fatalf("Check wrote %d events (%v), want none", len(evs), err)
 		}
 	})

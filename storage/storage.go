@@ -13,8 +13,6 @@ import (
 // wrap the sentinels of package card (card.ErrNotFound, card.ErrConflict...)
 // and never expose driver error types.
 type Store interface {
-	// Outbox is the read side of the transactional outbox, for a relay.
-	events.Outbox
 	// Subscriptions are the named cursors on the feed, across orgs, that
 	// the deliverers of package events move under a lease.
 	events.Subscriptions

@@ -97,7 +97,7 @@
 // failure comes back, reported by Retryable, and the host runs its whole
 // transaction again. The bound store's reads of cards, reasons and bulks
 // run in the host's transaction and see its uncommitted writes; the
-// outbox side (Feed, Pending, MarkPublished) stays on the store's own
+// outbox side (Feed, After, Head) stays on the store's own
 // connections, as an event is in the feed only once its transaction has
 // committed.
 //

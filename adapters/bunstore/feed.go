@@ -50,7 +50,7 @@ func (s *Store) feed(ctx context.Context, org *string, after int64, limit int) (
 		if err := s.sequence(ctx); err != nil {
 			return nil, err
 		}
-		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, published_at, feed_pos AS seq")
+		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, feed_pos AS seq")
 		pos = "feed_pos"
 	}
 	if org != nil {

@@ -31,7 +31,7 @@ func (s *Store) CardEvents(ctx context.Context, org string, cardID int64, afterV
 		if err := s.sequence(ctx); err != nil {
 			return nil, err
 		}
-		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, published_at, feed_pos AS seq").
+		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, feed_pos AS seq").
 			Where("feed_pos IS NOT NULL").
 			Where("((data::jsonb)->>'version')::bigint > ?", afterVersion)
 	}

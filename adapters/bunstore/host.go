@@ -18,9 +18,9 @@ import (
 // serialization failure is returned like any other error, and the host
 // runs its whole transaction again. The reads (Card, CardByToken,
 // CardsByAccount, Reason, Reasons, Bulk, BulkCounts) run in tx too, so
-// they see the host's uncommitted writes. The outbox side (Feed, Pending,
-// MarkPublished) stays on the store's own connections: an event is in the
-// feed, or handed to a relay, only once its transaction has committed.
+// they see the host's uncommitted writes. The outbox side (Feed, After,
+// Head) stays on the store's own connections: an event is in the feed, and
+// handed to a deliverer, only once its transaction has committed.
 //
 // On SQLite the bound store does not queue for the store's writer slot:
 // tx holds SQLite's one write lock from its first write (from BEGIN when

@@ -177,15 +177,14 @@ func (r *cardRow) card() (card.Card, error) {
 type outboxRow struct {
 	bun.BaseModel `bun:"table:cardcore_outbox"`
 
-	Seq         int64     `bun:"seq,pk,autoincrement"`
-	EventID     string    `bun:"event_id"`
-	OrgID       string    `bun:"org_id"`
-	CardID      int64     `bun:"card_id,nullzero"`
-	EventType   string    `bun:"event_type"`
-	CID         string    `bun:"cid"`
-	OccurredAt  time.Time `bun:"occurred_at"`
-	Data        string    `bun:"data"`
-	PublishedAt time.Time `bun:"published_at,nullzero"`
+	Seq        int64     `bun:"seq,pk,autoincrement"`
+	EventID    string    `bun:"event_id"`
+	OrgID      string    `bun:"org_id"`
+	CardID     int64     `bun:"card_id,nullzero"`
+	EventType  string    `bun:"event_type"`
+	CID        string    `bun:"cid"`
+	OccurredAt time.Time `bun:"occurred_at"`
+	Data       string    `bun:"data"`
 }
 
 func outboxRowOf(e *events.Event) outboxRow {

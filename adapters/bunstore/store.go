@@ -9,10 +9,8 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cardcore/cardcore/card"
-	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -50,10 +48,7 @@ type Store struct {
 	tel  telemetry
 }
 
-var (
-	_ storage.Store = (*Store)(nil)
-	_ events.Outbox = (*Store)(nil)
-)
+var _ storage.Store = (*Store)(nil)
 
 // Option configures a Store.
 type Option func(*Store)
@@ -357,31 +352,6 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 	}
 	ended = true
 	return t, tx.Commit()
-}
-
-// Pending implements events.Outbox.
-func (s *Store) Pending(ctx context.Context, limit int) ([]events.Event, error) {
-	var rows []outboxRow
-	err := s.db.NewSelect().Model(&rows).Where("published_at IS NULL").OrderExpr("seq").Limit(int64(limit)).Scan(ctx)
-	if err != nil {
-		return nil, translate(ctx, "read outbox", err)
-	}
-	evs := make([]events.Event, len(rows))
-	for i := range rows {
-		evs[i] = rows[i].event()
-	}
-	return evs, nil
-}
-
-// MarkPublished implements events.Outbox.
-func (s *Store) MarkPublished(ctx context.Context, seqs ...int64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	_, err := s.db.NewUpdate().Model((*outboxRow)(nil)).
-		Set("published_at = ?", time.Now().UTC()).
-		Where("seq IN (?)", bun.List(seqs)).Where("published_at IS NULL").Exec(ctx)
-	return translate(ctx, "mark published", err)
 }
 
 func cardsOf(rows []cardRow) ([]card.Card, error) {

@@ -106,6 +106,32 @@ WHERE name = ? AND holder = ? AND token = ? AND expires_at > `+now,
 	return translate(ctx, "release lease", err)
 }
 
+// Drop implements events.Subscriptions: one DELETE, of a subscription
+// whose lease is not live.
+func (s *Store) Drop(ctx context.Context, name string) error {
+	if name == "" {
+		return card.Invalid("subscription", "must not be empty")
+	}
+	now := s.clock()
+	res, err := s.db.ExecContext(ctx, `
+DELETE FROM cardcore_subscriptions
+WHERE name = ? AND (holder IS NULL OR expires_at IS NULL OR expires_at <= `+now+`)`, name)
+	if err != nil {
+		return translate(ctx, "drop subscription", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return translate(ctx, "drop subscription", err)
+	}
+	exists, err := s.db.NewSelect().TableExpr("cardcore_subscriptions").Where("name = ?", name).Exists(ctx)
+	switch {
+	case err != nil:
+		return translate(ctx, "drop subscription", err)
+	case exists:
+		return fmt.Errorf("bunstore: subscription %s: %w", name, events.ErrLeaseHeld)
+	}
+	return fmt.Errorf("bunstore: subscription %s: %w", name, card.ErrNotFound)
+}
+
 // After implements events.Subscriptions: the feed of Feed, across orgs.
 func (s *Store) After(ctx context.Context, after int64, limit int) ([]events.Event, error) {
 	return s.feed(ctx, nil, after, limit)

@@ -148,7 +148,7 @@ func TestFeedFollowsConcurrentChanges(t *testing.T) {
 		}
 
 		// Every committed event of the org, from the outbox.
-		pending, err := e.core.Store.Pending(t.Context(), 1<<20)
+		pending, err := e.core.Store.After(t.Context(), 0, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -56,6 +57,10 @@ func (m *memorySubscriptions) Release(_ context.Context, l events.Lease) error {
 		m.lease.Holder = ""
 	}
 	return nil
+}
+
+func (m *memorySubscriptions) Drop(context.Context, string) error {
+	return errors.New("memorySubscriptions: Drop is not used by a deliverer")
 }
 
 func (m *memorySubscriptions) After(_ context.Context, after int64, limit int) ([]events.Event, error) {

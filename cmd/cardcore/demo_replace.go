@@ -97,12 +97,12 @@ func (d *demo) bulk(ctx context.Context, cs *demoCards) error {
 // bulkCardIDs finds the ids of a started bulk's cards the way a client
 // does: in the Card created events, which carry bulk_id.
 func (d *demo) bulkCardIDs(ctx context.Context, bulk string) ([]int64, error) {
-	pending, err := d.core.Store.Pending(ctx, 10000)
+	feed, err := d.core.Store.Feed(ctx, d.org, 0, 10000)
 	if err != nil {
 		return nil, err
 	}
 	var ids []int64
-	for _, e := range pending {
+	for _, e := range feed {
 		var data events.CardData
 		if e.Type == events.CardCreated && json.Unmarshal(e.Data, &data) == nil && data.BulkID == bulk {
 			ids = append(ids, data.CardID)

@@ -61,6 +61,9 @@ type Env struct {
 	*cardcore.Core
 	DB    *bun.DB
 	Clock *Clock
+
+	mu       sync.Mutex
+	fixtures map[string]bool // the ids of the fixtures' events, which Outbox leaves out
 }
 
 // Option configures an Env.

@@ -25,20 +25,17 @@ func (e Event) Keys() map[string]json.RawMessage {
 // Events are outbox events in outbox order.
 type Events []Event
 
-// Outbox returns the pending events of org in outbox order, each with a
-// well-formed envelope and, for a card event, data naming the card of the
-// envelope. It reads the outbox rather than the feed, which on PostgreSQL
-// holds events back while any transaction of the server (another test's)
-// is open.
+// Outbox returns the committed events of org in feed order, but for those
+// of the fixtures Insert wrote, each with a well-formed envelope and, for a
+// card event, data naming the card of the envelope.
 func (e *Env) Outbox(t TB, org string) Events {
 	t.Helper()
-	evs, err := e.Store.Pending(context.Background(), 1<<22)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
+	evs := e.feed(t, org)
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	var out Events
 	for _, ev := range evs {
-		if ev.OrgID != org {
+		if e.fixtures[ev.ID] {
 			continue
 		}
 		x := Event{Event: ev}
@@ -58,6 +55,23 @@ func (e *Env) Outbox(t TB, org string) Events {
 		out = append(out, x)
 	}
 	return out
+}
+
+// feed returns org's whole feed.
+func (e *Env) feed(t TB, org string) []events.Event {
+	t.Helper()
+	var all []events.Event
+	for after := int64(0); ; {
+		page, err := e.Store.Feed(context.Background(), org, after, 10000)
+		if err != nil {
+			t.Fatalf("read the feed of %s: %v", org, err)
+		}
+		if len(page) == 0 {
+			return all
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].Seq
+	}
 }
 
 // WantEvents fails unless org's outbox holds n events, and returns them.

@@ -207,7 +207,7 @@ func concurrentUpdatesSerialise(t *testing.T, s storage.Store) {
 		t.Errorf("the card is %s after %d flips from NORMAL, want %s", final.Status, successes, wantStatus)
 	}
 	var versions []int64
-	for _, e := range pending(t, s, 1000) {
+	for _, e := range feedFrom0(t, s, 1000) {
 		if e.CardID != c.ID {
 			continue
 		}

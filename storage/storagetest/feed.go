@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -14,14 +15,15 @@ import (
 	"github.com/cardcore/cardcore/storage"
 )
 
-// The read side of the outbox: the feed followers read (Store.Feed) and the
-// pending events a relay publishes (events.Outbox).
+// The read side of the outbox: the feed of one org that followers read
+// (Store.Feed), and the feed across orgs that subscriptions deliver
+// (Subscriptions.After).
 var feedChecks = []check{
 	{"CommitOrderPagingAndOrgScope", feedCommitOrder},
 	{"FollowerMissesNothingAcrossOverlappingTransactions", feedOverlapping},
 	{"FollowerSeesEveryEventOnceUnderConcurrentWriters", feedConcurrentWriters},
-	{"OutboxPendingInSeqOrderWithEveryField", outboxPendingInSeqOrder},
-	{"OutboxLimitAndMarkPublished", outboxLimitAndMarkPublished},
+	{"AfterInCommitOrderWithEveryField", afterInCommitOrder},
+	{"AfterPagesByCursorAndLimit", afterPagesByCursor},
 }
 
 // The ids of the cards the events of the feed and outbox checks describe.
@@ -239,7 +241,7 @@ func feedConcurrentWriters(t *testing.T, s storage.Store) {
 // Events come back in the order they were appended, within a transaction
 // and across transactions committed one after the other, with every field
 // of the envelope, for every org, with or without a card.
-func outboxPendingInSeqOrder(t *testing.T, s storage.Store) {
+func afterInCommitOrder(t *testing.T, s storage.Store) {
 	e1, e2, e3 := newEvent(orgA, cardOfA, 1), newEvent(orgA, cardOfA, 2), newEvent(orgA, cardOfA, 3)
 	cancellation := events.Event{
 		ID:            uuid.NewString(),
@@ -258,35 +260,55 @@ func outboxPendingInSeqOrder(t *testing.T, s storage.Store) {
 		return tx.Append(ctx, e2, e3)
 	})
 	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, cancellation) })
-	mustEqualEvents(t, "Pending", []events.Event{e1, e2, e3, cancellation}, pending(t, s, 10))
+	mustEqualEvents(t, "After(0)", []events.Event{e1, e2, e3, cancellation}, feedFrom0(t, s, 10))
 }
 
-func outboxLimitAndMarkPublished(t *testing.T, s storage.Store) {
+// A subscription reads the feed a page at a time: After returns at most
+// limit events, strictly above the cursor it is given, and nothing once
+// the cursor is at the head, which Head reports.
+func afterPagesByCursor(t *testing.T, s storage.Store) {
 	var evs []events.Event
 	for v := range int64(5) {
-		evs = append(evs, newEvent(orgA, cardOfA, v+1))
+		org := orgA
+		if v == 2 {
+			org = orgB
+		}
+		evs = append(evs, newEvent(org, cardOfA, v+1))
 	}
 	update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, evs...) })
-	first := pending(t, s, 2)
-	mustEqualEvents(t, "Pending(2)", evs[:2], first)
+	after := func(cursor int64, limit int) []events.Event {
+		t.Helper()
+		got, err := s.After(t.Context(), cursor, limit)
+		if err != nil {
+			t.Fatalf("After(%d, %d): %v", cursor, limit, err)
+		}
+		return got
+	}
+	first := after(0, 2)
+	mustEqualEvents(t, "After(0, 2)", evs[:2], first)
 	if len(first) != 2 {
 		return
 	}
-	mark := func(seqs ...int64) {
-		t.Helper()
-		if err := s.MarkPublished(t.Context(), seqs...); err != nil {
-			t.Fatalf("MarkPublished(%v): %v", seqs, err)
-		}
-	}
-	mark(first[0].Seq, first[1].Seq)
-	rest := pending(t, s, 10)
-	mustEqualEvents(t, "Pending after two were marked published", evs[2:], rest)
+	rest := after(first[1].Seq, 10)
+	mustEqualEvents(t, "After the second event", evs[2:], rest)
 	if len(rest) != 3 {
 		return
 	}
-	mark(rest[1].Seq)
-	mustEqualEvents(t, "Pending after one in the middle was marked published",
-		[]events.Event{evs[2], evs[4]}, pending(t, s, 10))
-	mark(rest[0].Seq, rest[2].Seq)
-	mustEqualEvents(t, "Pending after all were marked published", nil, pending(t, s, 10))
+	mustEqualEvents(t, "After the fourth event", evs[4:], after(rest[1].Seq, 10))
+	mustEqualEvents(t, "After the last event", nil, after(rest[2].Seq, 10))
+	head, err := s.Head(t.Context())
+	if err != nil {
+		t.Fatalf("Head: %v", err)
+	}
+	if head != rest[2].Seq {
+		t.Errorf("Head = %d, want the last event's position %d", head, rest[2].Seq)
+	}
+	for _, bad := range []struct {
+		after int64
+		limit int
+	}{{-1, 10}, {0, 0}, {0, -1}} {
+		if _, err := s.After(t.Context(), bad.after, bad.limit); !errors.Is(err, card.ErrInvalid) {
+			t.Errorf("After(%d, %d) = %v, want card.ErrInvalid", bad.after, bad.limit, err)
+		}
+	}
 }

@@ -330,12 +330,14 @@ func byAccount(t *testing.T, s storage.Store, org, account string) []card.Card {
 	return cs
 }
 
-// pending returns up to limit pending events of the outbox.
-func pending(t *testing.T, s storage.Store, limit int) []events.Event {
+// feedFrom0 returns up to limit events of the feed across orgs, from its
+// start: every event the check's store holds, as After hands them to a
+// subscription that has delivered nothing.
+func feedFrom0(t *testing.T, s storage.Store, limit int) []events.Event {
 	t.Helper()
-	evs, err := s.Pending(t.Context(), limit)
+	evs, err := s.After(t.Context(), 0, limit)
 	if err != nil {
-		t.Fatalf("Pending(%d): %v", limit, err)
+		t.Fatalf("After(0, %d): %v", limit, err)
 	}
 	return evs
 }

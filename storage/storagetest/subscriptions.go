@@ -26,6 +26,7 @@ var subsChecks = []check{
 	{"CursorNeverMovesBack", subscriptionCursorNeverBack},
 	{"ReleaseLetsAnotherTakeOverAtOnce", subscriptionRelease},
 	{"OneOfRacingAcquirersWins", subscriptionRace},
+	{"DropNeedsNoLiveLeaseAndForgetsTheCursor", subscriptionDrop},
 	{"AfterReadsEveryOrgInFeedOrder", subscriptionAfter},
 	{"InvalidArgumentsAreRefused", subscriptionInvalid},
 }
@@ -230,6 +231,40 @@ func subscriptionRelease(t *testing.T, s storage.Store) {
 	}
 	refused(t, s, "sub", "holder-1")
 	cursorIs(t, s, next, 4, "after the released lease's moves")
+}
+
+// Drop refuses a subscription whose lease is live, deletes one that is
+// released or lapsed (Acquire then makes it anew, from cursor 0), and
+// reports one the store lacks as not found.
+func subscriptionDrop(t *testing.T, s storage.Store) {
+	l := acquire(t, s, "sub", "holder-1", longTTL)
+	l = advance(t, s, l, 4, longTTL)
+	if err := s.Drop(t.Context(), "sub"); !errors.Is(err, events.ErrLeaseHeld) {
+		t.Fatalf("Drop of a subscription with a live lease = %v, want ErrLeaseHeld", err)
+	}
+	cursorIs(t, s, l, 4, "after a refused Drop")
+	if err := s.Release(t.Context(), l); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := s.Drop(t.Context(), "sub"); err != nil {
+		t.Fatalf("Drop of a released subscription: %v", err)
+	}
+	if err := s.Drop(t.Context(), "sub"); !errors.Is(err, card.ErrNotFound) {
+		t.Errorf("a second Drop = %v, want card.ErrNotFound", err)
+	}
+	lost(t, s, l, 9, "after its subscription was dropped")
+	again := acquire(t, s, "sub", "holder-2", longTTL)
+	if again.Cursor != 0 {
+		t.Errorf("the subscription made again after a Drop is at cursor %d, want 0", again.Cursor)
+	}
+	short := acquire(t, s, "lapsing", "holder-1", time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Drop(t.Context(), short.Subscription); err != nil {
+		t.Errorf("Drop of a subscription whose lease lapsed: %v", err)
+	}
+	if err := s.Drop(t.Context(), ""); !errors.Is(err, card.ErrInvalid) {
+		t.Errorf("Drop(\"\") = %v, want card.ErrInvalid", err)
+	}
 }
 
 // Deliverers racing for one subscription: of holders that Acquire at

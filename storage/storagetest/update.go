@@ -48,7 +48,7 @@ func newUnitOfWork(t *testing.T, s storage.Store) unitOfWork {
 		appended: newEvent(orgA, 0, 0),
 	}
 	w.appended.Type = events.NonameCancellation
-	w.outbox = pending(t, s, 100)
+	w.outbox = feedFrom0(t, s, 100)
 	return w
 }
 
@@ -116,17 +116,17 @@ func (w unitOfWork) check(t *testing.T, s storage.Store, kept bool) {
 // appended event.
 func (w unitOfWork) checkOutbox(t *testing.T, s storage.Store, newCards []card.Card) {
 	t.Helper()
-	got := pending(t, s, 100)
+	got := feedFrom0(t, s, 100)
 	if len(newCards) == 0 {
-		mustEqualEvents(t, "Pending after the unit was rolled back", w.outbox, got)
+		mustEqualEvents(t, "the feed after the unit was rolled back", w.outbox, got)
 		return
 	}
 	n := len(w.outbox)
 	if len(got) != n+3 {
-		t.Errorf("the outbox holds %d pending events, want %d", len(got), n+3)
+		t.Errorf("the feed holds %d events, want %d", len(got), n+3)
 		return
 	}
-	mustEqualEvents(t, "Pending before the unit's events", w.outbox, got[:n])
+	mustEqualEvents(t, "the feed before the unit's events", w.outbox, got[:n])
 	for i, want := range []struct {
 		typ    events.Type
 		cardID int64
@@ -223,5 +223,5 @@ func updateDeadTxWritesNothing(t *testing.T, s storage.Store) {
 		t.Errorf("Save on the Tx of an Update that returned succeeded")
 	}
 	mustEqualAll(t, "CardsByAccount after a Save on a dead Tx", nil, byAccount(t, s, orgA, unitAccount))
-	mustEqualEvents(t, "Pending after a Save on a dead Tx", nil, pending(t, s, 10))
+	mustEqualEvents(t, "the feed after a Save on a dead Tx", nil, feedFrom0(t, s, 10))
 }

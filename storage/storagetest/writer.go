@@ -169,14 +169,14 @@ func saveStaleOrSkippedVersionIsConflict(t *testing.T, s storage.Store) {
 	stored := c
 	stored.Status, stored.PreviousStatus, stored.Version = card.Normal, card.Created, 2
 	saveAll(t, s, saveCard, stored)
-	outbox := pending(t, s, 100)
+	outbox := feedFrom0(t, s, 100)
 	for _, tc := range staleVersions {
 		try := stored
 		try.Status, try.PreviousStatus, try.Version = card.Canceled, card.Normal, tc.version
 		err := errIn(t, s, func(ctx context.Context, tx storage.Tx) error { c := try; return saveCard(ctx, tx, &c) })
 		checkErr(t, "Save with "+tc.name, err, card.ErrConflict)
 		mustEqual(t, "Card after a Save with "+tc.name, stored, load(t, s, orgA, c.ID))
-		mustEqualEvents(t, "Pending after a Save with "+tc.name, outbox, pending(t, s, 100))
+		mustEqualEvents(t, "the feed after a Save with "+tc.name, outbox, feedFrom0(t, s, 100))
 	}
 }
 
@@ -268,12 +268,12 @@ func saveAppendsTheEventOfEachChange(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	got := pending(t, s, 10)
+	got := feedFrom0(t, s, 10)
 	if len(got) != 3 {
 		t.Fatalf("the outbox holds %d events after two Saves and an Append, want 3", len(got))
 	}
 	want := []events.Event{eventOf(t, created, inserted, cid, got[0]), cancellation, eventOf(t, blocked, saved, cid, got[2])}
-	mustEqualEvents(t, "Pending after two Saves and an Append", want, got)
+	mustEqualEvents(t, "the feed after two Saves and an Append", want, got)
 }
 
 // nonameBatch returns n valid UNBOUND cards of org in bulk, with the
@@ -400,7 +400,7 @@ func saveNewAppendsAnEventPerCard(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	got := pending(t, s, 100)
+	got := feedFrom0(t, s, 100)
 	if len(got) != len(cs)+1 {
 		t.Fatalf("the outbox holds %d events after an Append and a SaveNew of %d cards, want %d", len(got), len(cs), len(cs)+1)
 	}
@@ -408,7 +408,7 @@ func saveNewAppendsAnEventPerCard(t *testing.T, s storage.Store) {
 	for i, c := range cs {
 		want = append(want, eventOf(t, started, c, cid, got[i+1]))
 	}
-	mustEqualEvents(t, "Pending after SaveNew", want, got)
+	mustEqualEvents(t, "the feed after SaveNew", want, got)
 }
 
 // A batch that holds a card with the (bulk, external id) of another card,
@@ -417,7 +417,7 @@ func saveNewAppendsAnEventPerCard(t *testing.T, s storage.Store) {
 func saveNewDuplicateExternalIDIsConflict(t *testing.T, s storage.Store) {
 	bulk := uuid.NewString()
 	stored := saveNew(t, s, nonameBatch(orgA, bulk, "old-", 3))
-	outbox := pending(t, s, 100)
+	outbox := feedFrom0(t, s, 100)
 	inBatch := nonameBatch(orgA, bulk, "new-", 600)
 	inBatch[550].ExternalID = inBatch[10].ExternalID
 	withStored := nonameBatch(orgA, bulk, "new-", 600)
@@ -437,7 +437,7 @@ func saveNewDuplicateExternalIDIsConflict(t *testing.T, s storage.Store) {
 		})
 		mustEqualCounts(t, "BulkCounts after the refused SaveNew of "+tc.name,
 			map[card.Status]int{card.Unbound: 3}, bulkCounts(t, s, orgA, bulk))
-		mustEqualEvents(t, "Pending after the refused SaveNew of "+tc.name, outbox, pending(t, s, 100))
+		mustEqualEvents(t, "the feed after the refused SaveNew of "+tc.name, outbox, feedFrom0(t, s, 100))
 	}
 	if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
 		return tx.SaveNew(ctx, nonameBatch(orgA, uuid.NewString(), "old-", 3), started)

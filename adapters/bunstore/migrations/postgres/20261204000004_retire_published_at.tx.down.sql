@@ -1,0 +1,3 @@
+ALTER TABLE cardcore_outbox ADD COLUMN published_at timestamptz;
+--bun:split
+CREATE INDEX cardcore_outbox_pending ON cardcore_outbox (seq) WHERE published_at IS NULL;
