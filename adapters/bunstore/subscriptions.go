@@ -210,6 +210,9 @@ const strftimeLayout = "2006-01-02 15:04:05.999999999"
 
 func (t *dbTime) Scan(v any) error {
 	switch v := v.(type) {
+	case nil:
+		t.Time = time.Time{}
+		return nil
 	case time.Time:
 		t.Time = v.UTC()
 		return nil
@@ -225,4 +228,48 @@ func (t *dbTime) parse(s string) error {
 	v, err := time.ParseInLocation(strftimeLayout, s, time.UTC)
 	t.Time = v
 	return err
+}
+
+// Subscription is a subscription as the store holds it, for an operator:
+// its cursor, its lag behind the feed's head, and its lease.
+type Subscription struct {
+	Name    string
+	Cursor  int64
+	Lag     int64     // the feed's head minus the cursor
+	Holder  string    // the last holder of the lease; empty when never taken
+	Expires time.Time // when the lease ends, by the database's clock; zero when never taken
+	Live    bool      // whether the lease is live now
+	Updated time.Time
+}
+
+// ListSubscriptions returns every subscription, by name, with its lag
+// behind the feed's head as it stands now.
+func (s *Store) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
+	head, err := s.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT name, cursor, COALESCE(holder, ''), expires_at, CASE WHEN expires_at > `+s.clock()+` THEN 1 ELSE 0 END, updated_at
+FROM cardcore_subscriptions ORDER BY name`)
+	if err != nil {
+		return nil, translate(ctx, "list subscriptions", err)
+	}
+	defer rows.Close()
+	var out []Subscription
+	for rows.Next() {
+		var (
+			sub     Subscription
+			expires dbTime
+			updated dbTime
+			live    int
+		)
+		if err := rows.Scan(&sub.Name, &sub.Cursor, &sub.Holder, &expires, &live, &updated); err != nil {
+			return nil, translate(ctx, "list subscriptions", err)
+		}
+		sub.Expires, sub.Updated, sub.Live = expires.Time, updated.Time, live == 1
+		sub.Lag = max(head-sub.Cursor, 0)
+		out = append(out, sub)
+	}
+	return out, translate(ctx, "list subscriptions", rows.Err())
 }

@@ -2,13 +2,16 @@ package bunstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/storage"
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 )
@@ -83,4 +86,76 @@ func TestSubscriptionsCancelled(t *testing.T) {
 			t.Errorf("After with a cancelled context: %v, want context.Canceled", err)
 		}
 	})
+}
+
+// ListSubscriptions shows every subscription by name with its cursor, its
+// lag behind the head, its last holder and whether the lease is live; a
+// subscription made for a webhook endpoint, never leased, has neither.
+func TestListSubscriptions(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s := newStore(t, db)
+		for v := range 5 {
+			e := orgEvent("acme", int64(v+1))
+			if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, e) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if subs, err := s.ListSubscriptions(t.Context()); err != nil || len(subs) != 0 {
+			t.Fatalf("ListSubscriptions of a new store = %v, %v; want none", subs, err)
+		}
+		b, err := s.Acquire(t.Context(), "b-live", "holder-b", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Advance(t.Context(), b, 4, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Acquire(t.Context(), "a-released", "holder-a", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		ep := storage.WebhookEndpoint{OrgID: "acme", URL: "https://hooks.example.com/x", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Enabled: true}
+		if err := s.CreateEndpoint(t.Context(), &ep); err != nil {
+			t.Fatal(err)
+		}
+		subs, err := s.ListSubscriptions(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(subs) != 3 {
+			t.Fatalf("ListSubscriptions = %+v, want 3", subs)
+		}
+		want := []struct {
+			name   string
+			cursor int64
+			lag    int64
+			holder string
+			live   bool
+		}{
+			{"a-released", 0, 5, "holder-a", false},
+			{"b-live", 4, 1, "holder-b", true},
+			{storage.EndpointSubscription(ep.ID), 5, 0, "", false},
+		}
+		for i, w := range want {
+			g := subs[i]
+			if g.Name != w.name || g.Cursor != w.cursor || g.Lag != w.lag || g.Holder != w.holder || g.Live != w.live {
+				t.Errorf("subscription %d = %+v, want %+v", i, g, w)
+			}
+		}
+		if !subs[1].Expires.After(time.Now()) || !subs[2].Expires.IsZero() {
+			t.Errorf("lease expiries %s and %s: want the live one in the future, none for the endpoint's", subs[1].Expires, subs[2].Expires)
+		}
+	})
+}
+
+// orgEvent is an update-1 of card 1 of org, of version v.
+func orgEvent(org string, v int64) events.Event {
+	return events.Event{
+		ID: uuid.NewString(), Domain: events.Domain, Type: events.CardUpdated,
+		SchemaVersion: events.SchemaVersion, OrgID: org, CID: uuid.NewString(),
+		Timestamp: time.Now().UTC(), Data: json.RawMessage(fmt.Sprintf(`{"card_id": 1, "version": %d}`, v)), CardID: 1,
+	}
 }

@@ -86,6 +86,7 @@ var commands = []command{
 	{"migrate", "create or update the cardcore tables", setupMigrate},
 	{"sweep", "expire due cards and make elapsed ones INOPERATIVE, once", setupSweep},
 	{"relay", "deliver the event feed to NATS JetStream and webhooks until stopped", setupRelay},
+	{"subscriptions", "list the feed's subscriptions with their lag, or drop one", setupSubscriptions},
 	{"purge", "delete the events and idempotency records past their retention, once", setupPurge},
 	{"keys generate", "write a client key pair for signed sandbox requests", setupKeysGenerate},
 	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
