@@ -507,9 +507,15 @@ func TestDelivererFlush(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *bun.DB) {
 		s := openStore(t, db)
 		want := commit(t, s, "org", 7, 1, 5)
-		var got []string
-		fail := want[3].ID
+		var (
+			mu   sync.Mutex // the running deliverer publishes from its goroutine
+			got  []string
+			fail = want[3].ID
+		)
+		published := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
 		pub := events.PublisherFunc(func(_ context.Context, e events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
 			if e.ID == fail {
 				fail = "" // once
 				return errors.New("broker down")
@@ -522,12 +528,12 @@ func TestDelivererFlush(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "broker down") || n != 3 {
 			t.Fatalf("first Flush = %d, %v; want 3 and the broker's failure", n, err)
 		}
-		if !slices.Equal(got, idsOf(want[:3])) {
+		if got := published(); !slices.Equal(got, idsOf(want[:3])) {
 			t.Fatalf("published %v, want %v", got, idsOf(want[:3]))
 		}
 		held := newDeliverer(t, s, "flush", events.Publishing(pub), config("other", 2, nil))
 		stop := start(t, held)
-		eventually(t, "the other deliverer publishes the rest", func() bool { return len(got) == 5 })
+		eventually(t, "the other deliverer publishes the rest", func() bool { return len(published()) == 5 })
 		if n, err := d.Flush(t.Context()); !errors.Is(err, events.ErrLeaseHeld) || n != 0 {
 			t.Errorf("Flush beside a running deliverer = %d, %v; want 0, ErrLeaseHeld", n, err)
 		}
@@ -536,7 +542,7 @@ func TestDelivererFlush(t *testing.T) {
 		if n, err := d.Flush(t.Context()); err != nil || n != 3 {
 			t.Fatalf("Flush after the other stopped = %d, %v; want 3, nil", n, err)
 		}
-		if all := idsOf(slices.Concat(want, more)); !slices.Equal(got, all) {
+		if all, got := idsOf(slices.Concat(want, more)), published(); !slices.Equal(got, all) {
 			t.Errorf("published %v, want %v", got, all)
 		}
 		if n, err := d.Flush(t.Context()); err != nil || n != 0 {
