@@ -16,6 +16,7 @@ import (
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel"
 )
 
 // Core is cardcore over one database: the store and every use case, wired
@@ -64,6 +65,11 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Core, error) {
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
+	meters := o.meters
+	if meters == nil {
+		meters = otel.GetMeterProvider()
+	}
+	o.noname = append(o.noname, noname.WithMeterProvider(meters))
 	programs, err := card.NewPrograms(o.programs...)
 	if err != nil {
 		return nil, err

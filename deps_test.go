@@ -8,13 +8,19 @@ import (
 )
 
 // heavy are the modules of the HTTP API (its OpenAPI checks, JWT and
-// signature libraries) that a service embedding only the library must not
-// compile.
+// signature libraries), and those of the command's telemetry (the
+// OpenTelemetry SDK, the Prometheus and OTLP exporters and gRPC beneath
+// them), that a service embedding only the library must not compile: the
+// library takes the OpenTelemetry API's providers, the host picks an SDK.
 var heavy = []string{
 	"github.com/getkin/kin-openapi",
 	"github.com/yaronf/httpsign",
 	"github.com/lestrrat-go/jwx",
 	"github.com/golang-jwt/jwt",
+	"go.opentelemetry.io/otel/sdk",
+	"go.opentelemetry.io/otel/exporters",
+	"github.com/prometheus/client_golang",
+	"google.golang.org/grpc",
 }
 
 // modulesOf returns the modules of the packages pkgs import, directly or

@@ -46,12 +46,17 @@ func WithClock(now func() time.Time) Option {
 // they return their errors.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithTracerProvider sets where the store's spans go (default: the global
-// provider of package otel, a no-op unless the host sets one).
+// WithTracerProvider sets where the store's spans go, one cardcore.tx per
+// use case transaction (default: the global provider of package otel, a
+// no-op unless the host sets one). cardcore adds no hook to the host's
+// *bun.DB: the host adds one for SQL spans (bunotel; see package bunstore).
 func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracers = tp } }
 
-// WithMeterProvider sets where the store's metrics go (default: the global
-// provider of package otel, a no-op unless the host sets one).
+// WithMeterProvider sets where the metrics of the store (its card changes,
+// transactions, use case operations, the feed's head and the
+// subscriptions' lag) and of noname bulks go (default: the global provider
+// of package otel, a no-op unless the host sets one). See the Telemetry
+// section of package bunstore for the instruments.
 func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meters = mp } }
 
 // WithMigrations sets what New does with the store's migrations (default

@@ -71,10 +71,12 @@
 // # Errors
 //
 // Every error the library returns wraps exactly one of the sentinels
-// ErrNotFound, ErrInvalid, ErrConflict, ErrUnauthorized and ErrForbidden, so
-// callers branch with errors.Is. The typed errors carry the details for
-// errors.As: *InvalidError the field and the rule, *ConflictError the card,
-// the refused operation, and the current and requested status,
-// *NotFoundError what was not found. An adapter maps the sentinels to its
-// protocol (HTTP 404, 400, 409, 401, 403).
+// ErrNotFound, ErrInvalid, ErrConflict, ErrUnauthorized, ErrForbidden and
+// ErrUnavailable, so callers branch with errors.Is. The typed errors carry
+// the details for errors.As: *InvalidError the field and the rule,
+// *ConflictError the card, the refused operation, and the current and
+// requested status, *NotFoundError what was not found. An adapter maps the
+// sentinels to its protocol (HTTP 404, 400, 409, 401, 403, and 503 with
+// Retry-After for ErrUnavailable: the database was busy or going away,
+// nothing was written, and the same request may succeed later).
 package card

@@ -21,6 +21,10 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrForbidden: the caller is identified but may not touch the resource.
 	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable: the store could not take the operation now, e.g.
+	// another process held the SQLite file's write lock longer than the
+	// busy timeout. Nothing was written; the same call may succeed later.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // InvalidError reports input that breaks a field rule. It wraps ErrInvalid.

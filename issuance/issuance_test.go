@@ -171,6 +171,7 @@ func TestCreateInvalid(t *testing.T) {
 			field   string
 		}{
 			{"PLASTIC", account, card.Plastic, "", "type"},
+			//lint:ignore SA1019 RECURRING is deprecated but still accepted; this proves it
 			{"RECURRING", account, card.Recurring, "", "type"},
 			{"no type", account, card.Type{}, "", "type"},
 			{"account not a UUID", "42", card.Virtual, "", "accountId"},

@@ -102,12 +102,17 @@ func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error
 		return card.Card{}, err
 	}
 	ctx = events.EnsureCorrelationID(ctx)
+	var out card.Card
 	err = s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		// Save gives the card its id, and the store may run this function
+		// again (a PostgreSQL serialization failure): each run saves a copy
+		// of the request's card.
+		c := c
 		if once.Keyed() {
 			var first card.Card
 			replayed, err := once.Replay(ctx, tx, &first)
 			if err == nil && replayed {
-				c = first
+				out = first
 				return nil
 			}
 			// A replay answers with the first result even when time has
@@ -133,12 +138,13 @@ func (s *Cards) Create(ctx context.Context, req CreateRequest) (card.Card, error
 		if err := tx.Save(ctx, &c, events.Created(card.Create, now)); err != nil {
 			return err
 		}
+		out = c
 		return once.Remember(ctx, tx, c)
 	})
 	if err != nil {
 		return card.Card{}, err
 	}
-	return c, nil
+	return out, nil
 }
 
 func (s *Cards) newCard(req CreateRequest, now time.Time) (card.Card, error) {
@@ -333,25 +339,54 @@ type SweepResult struct {
 	Inoperative int // cards whose validity period elapsed -> INOPERATIVE
 }
 
+// SweepOption narrows what Sweep covers.
+type SweepOption func(*sweepScope)
+
+// sweepScope is what a sweep covers: the cards of org, or of every org
+// when org is "".
+type sweepScope struct {
+	org    string
+	orgSet bool
+}
+
+// OnlyOrg limits a sweep to the cards of org, leaving the other orgs
+// sharing the database untouched (the demo sweeps its own org only). A
+// sweep without it covers every org, as a scheduled sweep should; an empty
+// org is invalid input, never every org.
+func OnlyOrg(org string) SweepOption {
+	return func(sc *sweepScope) { sc.org, sc.orgSet = org, true }
+}
+
 // Sweep applies the system transitions due at the clock's now to the cards
-// of every org: expiration passed -> EXPIRED (first, as it is final), then
-// validity elapsed -> INOPERATIVE. It works in transactions of the sweep
-// batch size, reading due cards through the store's indexes, and emits Card
-// updated for each card. Run it on a schedule; concurrent sweeps on
-// PostgreSQL skip each other's locked cards.
-func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
+// of every org (of one org with OnlyOrg): expiration passed -> EXPIRED
+// (first, as it is final), then validity elapsed -> INOPERATIVE. It works
+// in transactions of the sweep batch size, reading due cards through the
+// store's indexes, and emits Card updated for each card. Run it on a
+// schedule; concurrent sweeps on PostgreSQL skip each other's locked cards.
+// The result counts the committed changes: on an error, those of the
+// batches committed before it, which stay.
+func (s *Cards) Sweep(ctx context.Context, opts ...SweepOption) (SweepResult, error) {
 	var res SweepResult
+	var scope sweepScope
+	for _, o := range opts {
+		o(&scope)
+	}
+	if scope.orgSet {
+		if err := card.ValidateRef("org_id", scope.org); err != nil {
+			return res, err
+		}
+	}
 	ctx = events.EnsureCorrelationID(ctx)
 	for {
-		n := 0
+		n, batch := 0, SweepResult{}
 		err := s.store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
 			now := s.Now()
-			due, err := tx.Due(ctx, now, s.sweepBatch)
+			due, err := tx.Due(ctx, scope.org, now, s.sweepBatch)
 			if err != nil {
 				return err
 			}
 			n = len(due)
-			var batch SweepResult
+			batch = SweepResult{}
 			for i := range due {
 				c := &due[i]
 				op, to := card.ValidityElapses, card.Inoperative
@@ -370,13 +405,14 @@ func (s *Cards) Sweep(ctx context.Context) (SweepResult, error) {
 					batch.Inoperative++
 				}
 			}
-			res.Expired += batch.Expired
-			res.Inoperative += batch.Inoperative
 			return nil
 		})
 		if err != nil {
 			return res, err
 		}
+		// Counted once committed: the store may run the function again.
+		res.Expired += batch.Expired
+		res.Inoperative += batch.Inoperative
 		if n < s.sweepBatch {
 			return res, nil
 		}

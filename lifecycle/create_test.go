@@ -32,6 +32,7 @@ func TestCreateDefaults(t *testing.T) {
 			{"PLASTIC starts CREATED named PLASTIC", request(card.Plastic, "my card"), card.Created, "PLASTIC", "3203"},
 			{"VIRTUAL starts NORMAL", request(card.Virtual, "online"), card.Normal, "online", "3203"},
 			{"TEMPORARY starts NORMAL", request(card.Temporary, "trip"), card.Normal, "trip", "3203"},
+			//lint:ignore SA1019 RECURRING is deprecated but still accepted; this proves it
 			{"RECURRING starts NORMAL", request(card.Recurring, "gym"), card.Normal, "gym", "3203"},
 			{"program with PLASTIC starting NORMAL", program7, card.Normal, "PLASTIC", "2903"},
 			{"explicit yymm wins", explicit, card.Normal, "trip", "2905"},
@@ -85,6 +86,7 @@ func TestCreateFieldRules(t *testing.T) {
 		{"customer with a newline", with(card.Virtual, func(r *lifecycle.CreateRequest) { r.CustomerID = "a\nb" }), "customer_id"},
 		{"VIRTUAL without alias", with(card.Virtual, func(r *lifecycle.CreateRequest) { r.Name = "" }), "name"},
 		{"alias of 51 chars", with(card.Temporary, func(r *lifecycle.CreateRequest) { r.Name = strings.Repeat("é", 51) }), "name"},
+		//lint:ignore SA1019 RECURRING is deprecated but still accepted; this proves it
 		{"alias with NUL", with(card.Recurring, func(r *lifecycle.CreateRequest) { r.Name = "a\x00" }), "name"},
 		{"printed name of 1 char", with(card.Plastic, func(r *lifecycle.CreateRequest) { r.PrintedName = "J" }), "printed_name"},
 		{"printed name of 27 chars", with(card.Plastic, func(r *lifecycle.CreateRequest) { r.PrintedName = strings.Repeat("A", 27) }), "printed_name"},
@@ -94,6 +96,7 @@ func TestCreateFieldRules(t *testing.T) {
 		{"expiration not yymm", with(card.Virtual, func(r *lifecycle.CreateRequest) { r.ExpirationDate = "03/28" }), "expiration_date"},
 		{"expiration already over", with(card.Virtual, func(r *lifecycle.CreateRequest) { r.ExpirationDate = "2602" }), "expiration_date"},
 		{"validity on TEMPORARY", with(card.Temporary, func(r *lifecycle.CreateRequest) { r.ValidityPeriodHours = 24 }), "validity_period_hours"},
+		//lint:ignore SA1019 RECURRING is deprecated but still accepted; this proves it
 		{"validity on RECURRING", with(card.Recurring, func(r *lifecycle.CreateRequest) { r.ValidityPeriodHours = 24 }), "validity_period_hours"},
 		{"negative validity", with(card.Virtual, func(r *lifecycle.CreateRequest) { r.ValidityPeriodHours = -1 }), "validity_period_hours"},
 		{"validity past the default expiration", with(card.Plastic, func(r *lifecycle.CreateRequest) { r.ValidityPeriodHours = 24 * 365 * 7 }), "validity_period_hours"},

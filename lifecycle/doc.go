@@ -50,7 +50,9 @@
 //   - Setting the status a card already has succeeds, writes nothing and
 //     emits nothing. That rule applies to update status only: every other
 //     operation must make its move or is refused.
-//   - The sweep runs over the cards of every org. A card due for both
+//   - The sweep runs over the cards of every org, or of one org with
+//     OnlyOrg (the demo's, so that it never changes another org's cards
+//     in a shared database). A card due for both
 //     expiration and the end of its validity period becomes EXPIRED, since
 //     expiration is checked first and is final.
 //   - An idempotency key is scoped by org and operation (and by account for

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -131,4 +132,43 @@ func sweepLater(t *testing.T, e *cardtest.Env, cs []*card.Card, want lifecycle.S
 	if err != nil || res != want {
 		t.Fatalf("sweep: %+v, %v; want %d expired and %d inoperative", res, err, want.Expired, want.Inoperative)
 	}
+}
+
+// A sweep of one org changes that org's due cards and leaves those of
+// another org due, for a sweep of every org; an empty org is invalid
+// input, never every org.
+func TestSweepOnlyOrg(t *testing.T) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
+		now := e.Clock.Now()
+		var cs []*card.Card
+		for i, o := range []string{org, "org-2", org, "org-2"} {
+			c := cardtest.Stored(o, card.Virtual, card.Normal, i, now)
+			if i < 2 {
+				c.ExpirationDate = time.Date(2026, time.April, 1, 0, 0, 0, 0, time.UTC)
+			} else {
+				c.ValidityPeriodHours, c.ValidUntil = 1, now.Add(time.Hour)
+			}
+			cs = append(cs, &c)
+		}
+		e.Insert(t, cs...)
+		e.Clock.AddMonths(2)
+		if _, err := e.Cards.Sweep(t.Context(), lifecycle.OnlyOrg("")); !errors.Is(err, card.ErrInvalid) {
+			t.Fatalf("sweep of org \"\": %v, want invalid input", err)
+		}
+		res, err := e.Cards.Sweep(t.Context(), lifecycle.OnlyOrg("org-2"))
+		if err != nil || res != (lifecycle.SweepResult{Expired: 1, Inoperative: 1}) {
+			t.Fatalf("sweep of org-2: %+v, %v; want 1 expired and 1 inoperative", res, err)
+		}
+		for _, c := range cs {
+			got := e.Card(t, c.OrgID, c.ID)
+			if untouched := got.Version == 1 && got.Status == card.Normal; untouched != (c.OrgID == org) {
+				t.Errorf("card %d of %s is %s (version %d) after the sweep of org-2", c.ID, c.OrgID, got.Status, got.Version)
+			}
+		}
+		e.WantEvents(t, org, 0)
+		res, err = e.Cards.Sweep(t.Context())
+		if err != nil || res != (lifecycle.SweepResult{Expired: 1, Inoperative: 1}) {
+			t.Fatalf("sweep of every org: %+v, %v; want %s's 1 expired and 1 inoperative", res, err, org)
+		}
+	})
 }

@@ -40,7 +40,8 @@ type BindResult struct {
 // TEMPORARY or RECURRING card is canceled; others keep their status), with
 // Card updated when its status changes. The old card must belong to the
 // same account, be eligible for reissue and have no successor yet, else
-// conflict.
+// conflict. A card of another account is refused exactly as one that does
+// not exist: the conflict names neither its status nor its account.
 func (s *Service) Bind(ctx context.Context, req BindRequest) (BindResult, error) {
 	if err := card.ValidateRef("account_id", req.AccountID); err != nil {
 		return BindResult{}, err
@@ -98,16 +99,16 @@ func (s *Service) Bind(ctx context.Context, req BindRequest) (BindResult, error)
 // reissue outcome to the old card.
 func (s *Service) replace(ctx context.Context, tx storage.Tx, c *card.Card, req BindRequest, now time.Time) (*card.Card, error) {
 	old, err := tx.Card(ctx, req.OrgID, req.ReissuedCardID)
-	if errors.Is(err, card.ErrNotFound) {
-		return nil, &card.ConflictError{CardID: req.ReissuedCardID, Operation: card.Bind.String(),
-			Reason: "the card to replace does not exist"}
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, card.ErrNotFound) {
 		return nil, err
 	}
-	if old.AccountID != req.AccountID {
-		return nil, &card.ConflictError{CardID: old.ID, Operation: card.Bind.String(), Status: old.Status,
-			Reason: "the card to replace belongs to another account"}
+	// A card of another account is refused in the words of one that does
+	// not exist, without its status, so that an account learns nothing
+	// about the cards of others (SPEC 11). A card of no account (a noname
+	// card never bound) is no one's: Reissuable refuses it.
+	if err != nil || (old.AccountID != "" && old.AccountID != req.AccountID) {
+		return nil, &card.ConflictError{CardID: req.ReissuedCardID, Operation: card.Bind.String(),
+			Reason: "account " + req.AccountID + " has no such card to replace"}
 	}
 	if err := lifecycle.Reissuable(&old); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package noname_test
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -302,8 +303,19 @@ func TestBindReplacing(t *testing.T) {
 			return ce
 		}
 		t.Run("another account", func(t *testing.T) {
+			// Refused in the words of a card that does not exist, naming
+			// neither its status nor its account (SPEC 11).
 			old := named(t, e, card.Plastic, "acct-2", card.Normal)
-			refuse(t, fresh(), noname.BindRequest{ReissuedCardID: old.ID}, "replace a card of another account")
+			other := refuse(t, fresh(), noname.BindRequest{ReissuedCardID: old.ID}, "replace a card of another account")
+			missing := refuse(t, fresh(), noname.BindRequest{ReissuedCardID: old.ID + 1<<40}, "replace a card that does not exist")
+			if !other.Status.IsZero() || strings.Contains(other.Error(), "acct-2") {
+				t.Errorf("the conflict about a card of another account tells of it: %+v", other)
+			}
+			if other.Reason != missing.Reason || other.Operation != missing.Operation || other.Status != missing.Status ||
+				strings.ReplaceAll(other.Error(), strconv.FormatInt(old.ID, 10), "N") !=
+					strings.ReplaceAll(missing.Error(), strconv.FormatInt(old.ID+1<<40, 10), "N") {
+				t.Errorf("a card of another account: %q; one that does not exist: %q; want the same words", other, missing)
+			}
 		})
 		t.Run("already has a successor", func(t *testing.T) {
 			old := named(t, e, card.Plastic, "acct-1", card.Normal)

@@ -9,14 +9,19 @@ import (
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/lifecycle"
 	"github.com/cardcore/cardcore/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // Service runs the noname use cases: bulks (create, start, increment,
 // cancel, get) and Bind. It is safe for concurrent use.
 type Service struct {
-	store storage.Store
-	cards *lifecycle.Cards
-	batch int
+	store  storage.Store
+	cards  *lifecycle.Cards
+	batch  int
+	meters metric.MeterProvider
+	bulks  metric.Int64Counter // cardcore.bulks
 }
 
 // Option configures a Service.
@@ -25,6 +30,13 @@ type Option func(*Service)
 // WithBatch sets how many cards a bulk operation builds and writes at a
 // time (default 1000); it bounds the memory a bulk of any size takes.
 func WithBatch(n int) Option { return func(s *Service) { s.batch = n } }
+
+// WithMeterProvider sets where the counter cardcore.bulks goes: the bulks
+// that reached a status, by status, counted once committed (CREATED by
+// Create, STARTED by Start, CANCELED by a FULL Cancel). The cards a bulk
+// makes are counted by the store (cardcore.card.changes, operation
+// start_bulk). Default: a no-op.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(s *Service) { s.meters = mp } }
 
 // New returns the noname use cases over the store and programs that cards
 // (the lifecycle use cases) were built with, sharing their clock.
@@ -39,7 +51,21 @@ func New(store storage.Store, cards *lifecycle.Cards, opts ...Option) (*Service,
 	if s.batch <= 0 {
 		return nil, errors.New("noname: batch must be positive")
 	}
+	if s.meters == nil {
+		s.meters = noop.NewMeterProvider()
+	}
+	var err error
+	s.bulks, err = s.meters.Meter("github.com/cardcore/cardcore/noname").Int64Counter("cardcore.bulks",
+		metric.WithUnit("{bulk}"), metric.WithDescription("Noname bulks that reached a status, by status: CREATED, STARTED, CANCELED."))
+	if err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// reached counts a bulk that reached status, once committed.
+func (s *Service) reached(ctx context.Context, status card.BulkStatus) {
+	s.bulks.Add(ctx, 1, metric.WithAttributes(attribute.String("status", status.String())))
 }
 
 // CreateRequest asks for a new bulk.
@@ -85,6 +111,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (card.Bulk, err
 		}
 		return tx.AddExternalIDs(ctx, b.ID, req.ExternalIDs)
 	})
+	if err == nil {
+		s.reached(ctx, card.BulkCreated)
+	}
 	return b, err
 }
 
@@ -93,7 +122,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (card.Bulk, err
 // STARTED, all in one transaction. It reads the external ids and writes the
 // cards a batch at a time, so memory does not grow with the bulk.
 func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) {
-	return s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
+	b, err := s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
 		if b.Status != card.BulkCreated {
 			return time.Time{}, &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is " + b.Status.String() + ", not CREATED"}
 		}
@@ -115,6 +144,10 @@ func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) 
 		b.Status = card.BulkStarted
 		return now, nil
 	})
+	if err == nil {
+		s.reached(ctx, card.BulkStarted)
+	}
+	return b, err
 }
 
 // changeBulk runs change on bulk id of org, read in a store transaction,
@@ -262,6 +295,9 @@ func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, extern
 	})
 	if err != nil {
 		return card.Bulk{}, nil, err
+	}
+	if cancelType == CancelFull {
+		s.reached(ctx, card.BulkCanceled)
 	}
 	return out, canceled, nil
 }

@@ -13,5 +13,7 @@
 // Bind moves an UNBOUND card to CREATED with an account and customer under
 // the card's row lock, so of concurrent binds exactly one wins and the
 // others get a conflict. With a replaced card it also makes the noname card
-// that card's successor, as a reissue without must_block.
+// that card's successor, as a reissue without must_block. A replaced card
+// of another account is refused in the words of one that does not exist,
+// with no status, so that an account learns nothing of another's cards.
 package noname

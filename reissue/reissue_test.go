@@ -136,6 +136,7 @@ func TestReissueRefusesBadOptions(t *testing.T) {
 		{"validity past expiration", card.Virtual, reissue.Options{ValidityPeriodHours: 24 * 366 * 7}, "", "validity_period_hours"},
 		{"validity overflowing a duration", card.Plastic, reissue.Options{ValidityPeriodHours: math.MaxInt64 / int(time.Hour) * 2}, "", "validity_period_hours"},
 		{"validity on TEMPORARY", card.Temporary, reissue.Options{ValidityPeriodHours: 24}, "", "validity_period_hours"},
+		//lint:ignore SA1019 RECURRING is deprecated but still accepted; this proves it
 		{"validity on RECURRING", card.Recurring, reissue.Options{ValidityPeriodHours: 24}, "", "validity_period_hours"},
 		{"embossing group", card.Plastic, reissue.Options{EmbossingGroup: "X"}, "", "embossing_group"},
 		{"embossing custom field", card.Plastic, reissue.Options{EmbossingCustomField: strings.Repeat("x", 1001)}, "", "embossing_custom_field"},

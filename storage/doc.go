@@ -11,7 +11,7 @@
 // The rules every store keeps, whatever the database:
 //
 //   - Every read of a card is scoped by org: a card of another org is not
-//     found. Only the sweep's Due reads across orgs.
+//     found. Only the sweep's Due reads across orgs, when its org is "".
 //   - A card is saved only over the version it was read at (Version - 1), so
 //     a concurrent change is a conflict rather than a lost update.
 //   - The function given to Update may run more than once (a store re-runs a

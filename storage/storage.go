@@ -201,9 +201,10 @@ type Sweeps interface {
 	// Due returns up to limit cards the sweep must change at now: cards
 	// not terminated whose expiration month is over (ExpiresAt <= now),
 	// and cards in NORMAL, REISSUED, BLOCKED, PENDING or WARNING whose
-	// ValidUntil <= now. The cards are locked; on stores with row locks,
-	// cards locked by another transaction are skipped.
-	Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error)
+	// ValidUntil <= now. org, when not empty, limits them to the cards of
+	// that org; "" is every org. The cards are locked; on stores with row
+	// locks, cards locked by another transaction are skipped.
+	Due(ctx context.Context, org string, now time.Time, limit int) ([]card.Card, error)
 }
 
 // Idempotency keeps the keys of replayable requests. Use it through

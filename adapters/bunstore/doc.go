@@ -10,10 +10,32 @@
 //
 // Every table is prefixed cardcore_, so the store can share a database with
 // the host's own tables. Migrate applies the embedded migrations and records
-// them in cardcore_migrations (locked through cardcore_migration_locks),
-// apart from the host's bun_migrations; it is safe to call on every start.
-// Hosts that apply migrations with their own tool read them from Migrations,
-// and Pending lists those a database lacks, without writing to it.
+// each one in cardcore_migrations, in the transaction that applies it, apart
+// from the host's bun_migrations. Hosts that apply migrations with their own
+// tool read them from Migrations, and Pending lists those a database lacks,
+// without writing to it or taking a lock.
+//
+// Migrate is safe to call on every start, from any number of processes at
+// once, and the migrations run exactly once: the processes take turns under
+// a lock that ends with the process holding it, and one that gets the lock
+// after the migrations were applied finds nothing to do. On PostgreSQL the
+// lock is a session-level advisory lock (class 0x63617264, "card"; object
+// hashtext(current_schema()), so stores in two schemas of one database
+// migrate apart) held on one connection for the whole run, which the
+// server releases when that session ends, however it ends: Migrate needs a
+// session of its own, so reach the server directly or through a pooler in
+// session mode. Each migration commits with its record, so a process killed
+// halfway leaves the migrations before applied and nothing of the one it
+// was running. On SQLite the whole run is one transaction begun with BEGIN
+// IMMEDIATE: another migrator waits for it up to the busy timeout (then
+// fails with card.ErrUnavailable), and a process killed halfway leaves
+// nothing, as its transaction never committed. Earlier versions locked
+// through bun's table cardcore_migration_locks, where a killed process left
+// a row that failed every later start with "migrations table is already
+// locked"; Migrate ignores that row and drops the table, so such a database
+// upgrades without a manual step. Processes of those versions do not take
+// the new lock: do not start them beside this one on a database that lacks
+// migrations.
 //
 // Unique indexes hold the rules that must survive concurrent writers: a card
 // has at most one successor (one card per reissued_card_id), a customer's
@@ -39,6 +61,17 @@
 // which sleeps and polls. New refuses a connection without a busy timeout (writers would
 // fail at once instead of waiting) and turns on WAL, so readers do not wait
 // for the writer.
+//
+// A write that waits longer than the busy timeout for another writer's
+// lock (another store, another process) fails with an error wrapping
+// card.ErrUnavailable that says the database is busy; nothing of it is
+// written, and it is not Retryable, as the wait has been spent: the caller
+// tries again later. ModerncDSN sets a busy timeout of DefaultBusyTimeout
+// (WithBusyTimeout changes it) and synchronous FULL, so a commit survives
+// a power loss; WithSynchronous(SynchronousNormal) commits faster and may
+// lose the last commits on a power loss or OS crash. On PostgreSQL,
+// card.ErrUnavailable reports a lock held past the host's lock_timeout, a
+// server out of connections, and one shutting down or starting up.
 //
 // # PostgreSQL
 //
@@ -119,8 +152,23 @@
 // from and to when the status changed (to alone for a new card; neither
 // for a card saved without being read in the transaction); the counter
 // cardcore.tx counts every Update with the attribute outcome, committed or
-// failed. By default both providers are the global ones of package otel,
-// which do nothing until the host installs an SDK.
+// failed. The counter cardcore.operations counts every Update as a use
+// case, with the attributes operation (the card operation of the first
+// card change of its transaction, else that of its *card.ConflictError,
+// else "other": a reason or bulk written, a card not found, an input
+// refused inside the transaction) and outcome (ok, conflict, invalid,
+// not_found, unavailable or error, by the sentinel the error wraps); the
+// span carries them as cardcore.operation and cardcore.outcome. An input a
+// use case refuses before it opens a transaction is not counted. When the
+// provider collects, the gauges cardcore.feed.head (the feed position of
+// the newest committed event) and cardcore.subscription.lag (by
+// subscription: the head minus its cursor) are read from the database, in
+// two queries of at most 5 s. By default both providers are the global
+// ones of package otel, which do nothing until the host installs an SDK.
+//
+// The store adds no query hook to the host's *bun.DB: for a span per SQL
+// statement, the host adds one, e.g. bunotel.NewQueryHook of
+// github.com/uptrace/bun/extra/bunotel, as cardcore serve does.
 //
 // # Webhook endpoints
 //

@@ -11,13 +11,18 @@ import (
 )
 
 // storeError is a database failure, reported by message only so that no
-// driver or bun type escapes the package.
+// driver or bun type escapes the package. kind is card.ErrUnavailable when
+// the database could not take the operation now, else nil.
 type storeError struct {
 	op, msg   string
 	retryable bool
+	kind      error
 }
 
 func (e *storeError) Error() string { return "bunstore: " + e.op + ": " + e.msg }
+
+// Unwrap makes errors.Is(err, card.ErrUnavailable) true when it is so.
+func (e *storeError) Unwrap() error { return e.kind }
 
 // Interfaces of the drivers' error types, matched without importing them:
 // pgconn.PgError has SQLState, modernc's sqlite.Error has Code.
@@ -41,7 +46,7 @@ func translate(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, domain := range []error{card.ErrNotFound, card.ErrInvalid, card.ErrConflict, card.ErrForbidden, card.ErrUnauthorized} {
+	for _, domain := range []error{card.ErrNotFound, card.ErrInvalid, card.ErrConflict, card.ErrForbidden, card.ErrUnauthorized, card.ErrUnavailable} {
 		if errors.Is(err, domain) {
 			return err
 		}
@@ -55,6 +60,9 @@ func translate(ctx context.Context, op string, err error) error {
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("bunstore: %s: %w", op, ctxErr)
+	}
+	if cause := unavailable(err); cause != "" {
+		return &storeError{op: op, msg: cause + " (" + err.Error() + ")", retryable: Retryable(err), kind: card.ErrUnavailable}
 	}
 	if unique(err) {
 		rule := "a unique rule of the store"
@@ -82,11 +90,58 @@ func unique(err error) bool {
 	return false
 }
 
-// Retryable reports whether err is a PostgreSQL deadlock or serialization
-// failure, after which the whole transaction may be run again. Update
+// SQLite's result codes of another writer's lock: the primary ones, and
+// the extended code of a transaction whose snapshot another writer has
+// moved past (WAL mode), which waiting cannot cure.
+const (
+	sqliteBusy         = 5
+	sqliteLocked       = 6
+	sqliteBusySnapshot = 517
+)
+
+// unavailable says why the database could not take the operation now, or
+// "" when err is no such failure: SQLite's lock held by another writer
+// past the busy timeout; on PostgreSQL, a lock held past lock_timeout,
+// the server's connections used up, or the server shutting down or
+// starting up.
+func unavailable(err error) string {
+	var lite sqliteCoder
+	if errors.As(err, &lite) {
+		switch code := lite.Code(); {
+		case code == sqliteBusySnapshot:
+			return "the database is busy: another writer committed since the transaction first read; run it again"
+		case code&0xff == sqliteBusy:
+			return "the database is busy: another writer held its write lock longer than the busy timeout"
+		case code&0xff == sqliteLocked:
+			return "the database is locked by another statement or connection of this process"
+		}
+		return ""
+	}
+	var pg sqlStater
+	if errors.As(err, &pg) {
+		switch pg.SQLState() {
+		case "55P03":
+			return "a lock held by another session was not released within lock_timeout"
+		case "53300":
+			return "the database server has no connection left"
+		case "57P01", "57P02":
+			return "the database server is shutting down"
+		case "57P03":
+			return "the database server is not accepting connections yet"
+		}
+	}
+	return ""
+}
+
+// Retryable reports whether the whole transaction err ended may be run
+// again at once: a PostgreSQL deadlock or serialization failure, or a
+// SQLite transaction whose snapshot another writer moved past. Update
 // runs its own transactions again; the host checks the errors of a
 // transaction of its own, which the Update of a store bound by InTx
-// returns rather than retries.
+// returns rather than retries. An error wrapping card.ErrUnavailable
+// after a wait (the busy timeout, lock_timeout) or for a server going
+// away is not Retryable: the wait has been spent, and the caller tries
+// again later (the HTTP API answers 503 with Retry-After).
 func Retryable(err error) bool {
 	var se *storeError
 	if errors.As(err, &se) {
@@ -96,6 +151,10 @@ func Retryable(err error) bool {
 	if errors.As(err, &pg) {
 		s := pg.SQLState()
 		return s == "40001" || s == "40P01"
+	}
+	var lite sqliteCoder
+	if errors.As(err, &lite) {
+		return lite.Code() == sqliteBusySnapshot
 	}
 	return false
 }

@@ -43,13 +43,42 @@ func (s *Store) feed(ctx context.Context, org *string, after int64, limit int) (
 	if after < 0 {
 		return nil, card.Invalid("after", "must not be negative")
 	}
+	rows, err := s.positioned(ctx, org, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	// The sequencer positions events only above every position handed out,
+	// so a full page of positioned events is the page it would leave: a
+	// reader working through a backlog does not run it for every page.
+	if !s.sqlite && len(rows) < limit {
+		if err := s.sequence(ctx); err != nil {
+			return nil, err
+		}
+		if len(rows) > 0 {
+			after = rows[len(rows)-1].Seq
+		}
+		more, err := s.positioned(ctx, org, after, limit-len(rows))
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	evs := make([]events.Event, len(rows))
+	for i := range rows {
+		evs[i] = rows[i].event()
+	}
+	return evs, nil
+}
+
+// positioned returns up to limit events whose feed position is above
+// after, in feed order, with Seq set to the position: org's, or every
+// org's when org is nil. On PostgreSQL these are the events the sequencer
+// has positioned.
+func (s *Store) positioned(ctx context.Context, org *string, after int64, limit int) ([]outboxRow, error) {
 	var rows []outboxRow
 	q := s.db.NewSelect().Model(&rows).Limit(int64(limit))
 	pos := "seq"
 	if !s.sqlite {
-		if err := s.sequence(ctx); err != nil {
-			return nil, err
-		}
 		q = q.ColumnExpr("event_id, org_id, card_id, event_type, cid, occurred_at, data, feed_pos AS seq")
 		pos = "feed_pos"
 	}
@@ -60,11 +89,7 @@ func (s *Store) feed(ctx context.Context, org *string, after int64, limit int) (
 	if err := q.Scan(ctx); err != nil {
 		return nil, translate(ctx, "read feed", err)
 	}
-	evs := make([]events.Event, len(rows))
-	for i := range rows {
-		evs[i] = rows[i].event()
-	}
-	return evs, nil
+	return rows, nil
 }
 
 // sequence positions the events whose transactions are over, in batches.
@@ -75,13 +100,14 @@ func (s *Store) sequence(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, ?)", feedLockClass, feedLockObject); err != nil {
 				return err
 			}
+			// The batch is taken first, then numbered: a LIMIT above the
+			// window function made PostgreSQL read and sort every unpositioned
+			// event (a bitmap scan) on each pass, where this reads the batch
+			// off the index in order.
 			res, err := tx.ExecContext(ctx, `
 WITH base AS (SELECT COALESCE(MAX(feed_pos), 0) AS top FROM cardcore_outbox),
-next AS (
-  SELECT seq, row_number() OVER (ORDER BY seq) AS rank
-  FROM cardcore_outbox WHERE feed_pos IS NULL
-  ORDER BY seq
-  LIMIT ?)
+batch AS (SELECT seq FROM cardcore_outbox WHERE feed_pos IS NULL ORDER BY seq LIMIT ?),
+next AS (SELECT seq, row_number() OVER (ORDER BY seq) AS rank FROM batch)
 UPDATE cardcore_outbox o SET feed_pos = base.top + next.rank
 FROM next, base WHERE o.seq = next.seq`, sequenceBatch)
 			if err != nil {

@@ -71,11 +71,16 @@ func (s *Store) purgeEvents(ctx context.Context, before time.Time, limit int) (i
 			return total, nil
 		}
 		upto := rows[old-1].Pos
+		done, err := s.write(ctx, "purge events")
+		if err != nil {
+			return total, err
+		}
 		r, err := s.db.ExecContext(ctx, `
 DELETE FROM cardcore_outbox WHERE ? <= ?
 AND ? <= COALESCE((SELECT MIN(cursor) FROM cardcore_subscriptions), ?)
 AND ? < (SELECT MAX(?) FROM cardcore_outbox)`,
 			bun.Ident(pos), upto, bun.Ident(pos), upto, bun.Ident(pos), bun.Ident(pos))
+		done()
 		if err != nil {
 			return total, translate(ctx, "purge events", err)
 		}
@@ -128,9 +133,14 @@ func (s *Store) purgeKeys(ctx context.Context, before time.Time, limit int) (int
 		}
 		if len(tuples) > 0 {
 			args = append(args, utc(before))
+			done, err := s.write(ctx, "purge idempotency keys")
+			if err != nil {
+				return total, err
+			}
 			res, err := s.db.NewDelete().TableExpr("cardcore_idempotency").
 				Where("(org_id, scope, key) IN (VALUES "+strings.Join(tuples, ", ")+")", args[:len(args)-1]...).
 				Where("created_at < ?", args[len(args)-1]).Exec(ctx)
+			done()
 			if err != nil {
 				return total, translate(ctx, "purge idempotency keys", err)
 			}

@@ -187,13 +187,6 @@ type outboxRow struct {
 	Data       string    `bun:"data"`
 }
 
-func outboxRowOf(e *events.Event) outboxRow {
-	return outboxRow{
-		EventID: e.ID, OrgID: e.OrgID, CardID: e.CardID, EventType: string(e.Type),
-		CID: e.CID, OccurredAt: utc(e.Timestamp), Data: string(e.Data),
-	}
-}
-
 func (r *outboxRow) event() events.Event {
 	return events.Event{
 		ID: r.EventID, Domain: events.Domain, Type: events.Type(r.EventType),

@@ -3,30 +3,18 @@ package bunstore
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
-	"github.com/uptrace/bun/migrate"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-)
-
-//go:embed migrations
-var migrationFiles embed.FS
-
-// Names of the tables bun's migrator keeps, distinct from the host's own
-// bun_migrations.
-const (
-	MigrationTable      = "cardcore_migrations"
-	MigrationLocksTable = "cardcore_migration_locks"
 )
 
 // Store is the storage.Store of cardcore over bun, for SQLite and PostgreSQL.
@@ -38,10 +26,15 @@ type Store struct {
 	retries int
 	q       queries
 	stmts   *stmtCache
-	// writer admits one SQLite write transaction of this store at a time:
-	// SQLite has one writer anyway, and a queue here hands the lock over
-	// at once, where waiting in SQLite's busy handler sleeps and polls.
+	// writer admits one SQLite write of this store at a time (a
+	// transaction, or a statement of the subscriptions, purge or webhook
+	// endpoints committed alone): SQLite has one writer anyway, and a
+	// queue here hands the lock over at once, where waiting in SQLite's
+	// busy handler sleeps and polls, and starves whoever polls against a
+	// steady stream of writers. busy bounds the wait in the queue as the
+	// connection's busy timeout bounds the wait for another process.
 	writer chan struct{}
+	busy   time.Duration
 	// host is the host's transaction of a store made by InTx, nil for the
 	// store New returns.
 	host *bun.Tx
@@ -63,8 +56,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(s *Store) { s.tel.tp = tp }
 }
 
-// WithMeterProvider sets where the counters of Update go (default: the
-// global provider of package otel, a no-op unless the host sets one).
+// WithMeterProvider sets where the counters of Update and the feed's
+// gauges go (default: the global provider of package otel, a no-op unless
+// the host sets one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(s *Store) { s.tel.mp = mp }
 }
@@ -81,139 +75,165 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if err := s.tel.init(); err != nil {
-		return nil, err
-	}
 	switch db.Dialect().Name() {
 	case dialect.SQLite:
 		s.sqlite = true
 		s.writer = make(chan struct{}, 1)
-		if err := checkSQLite(ctx, db); err != nil {
+		busy, err := checkSQLite(ctx, db)
+		if err != nil {
 			return nil, err
 		}
+		s.busy = busy
 	case dialect.PG:
 	default:
 		return nil, fmt.Errorf("bunstore: dialect %s is not supported (SQLite and PostgreSQL are)", db.Dialect().Name())
 	}
 	s.q = newQueries(!s.sqlite)
+	// Last: its gauges read the store from the collecting goroutine.
+	if err := s.tel.init(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func checkSQLite(ctx context.Context, db *bun.DB) error {
+func checkSQLite(ctx context.Context, db *bun.DB) (time.Duration, error) {
 	var timeout int
 	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
-		return fmt.Errorf("bunstore: read busy_timeout: %v", err)
+		return 0, fmt.Errorf("bunstore: read busy_timeout: %v", err)
 	}
 	if timeout <= 0 {
-		return errors.New("bunstore: SQLite connections need a busy timeout; open the database with ModerncDSN or _pragma=busy_timeout(10000)")
+		return 0, errors.New("bunstore: SQLite connections need a busy timeout; open the database with ModerncDSN or _pragma=busy_timeout(5000)")
 	}
 	var mode string
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
-		return fmt.Errorf("bunstore: set WAL: %v", err)
+		return 0, fmt.Errorf("bunstore: set WAL: %v", err)
 	}
 	if mode != "wal" && mode != "memory" {
-		return fmt.Errorf("bunstore: SQLite journal mode is %q, want wal", mode)
+		return 0, fmt.Errorf("bunstore: SQLite journal mode is %q, want wal", mode)
 	}
-	return nil
+	return time.Duration(timeout) * time.Millisecond, nil
 }
 
-// ModerncDSN is the data source name for a SQLite file opened with
-// modernc.org/sqlite the way the store wants it: WAL, synchronous NORMAL, a
-// 10 s busy timeout, foreign keys, and immediate transactions.
-func ModerncDSN(path string) string {
-	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
-}
-
-// Migrations returns the SQL migrations for db's dialect, for hosts that
-// apply migrations with their own tool.
-func Migrations(d dialect.Name) (fs.FS, error) {
-	switch d {
-	case dialect.SQLite:
-		return fs.Sub(migrationFiles, "migrations/sqlite")
-	case dialect.PG:
-		return fs.Sub(migrationFiles, "migrations/postgres")
+// write waits for the store's SQLite write slot and returns the function
+// that gives it back; on PostgreSQL it returns at once. A wait longer than
+// the connection's busy timeout fails as SQLite's own wait would, with an
+// error wrapping card.ErrUnavailable.
+func (s *Store) write(ctx context.Context, op string) (done func(), err error) {
+	if !s.sqlite {
+		return func() {}, nil
 	}
-	return nil, fmt.Errorf("bunstore: dialect %s is not supported", d)
+	release := func() { <-s.writer }
+	select {
+	case s.writer <- struct{}{}:
+		return release, nil
+	default:
+	}
+	timer := time.NewTimer(s.busy)
+	defer timer.Stop()
+	select {
+	case s.writer <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, translate(ctx, op, ctx.Err())
+	case <-timer.C:
+		return nil, &storeError{op: op, msg: fmt.Sprintf("another write of this process held the SQLite write lock for the busy timeout (%v)", s.busy), kind: card.ErrUnavailable}
+	}
 }
 
-// Migrate applies the store's migrations to db, recording them in
-// MigrationTable. It is safe to call on every start.
-func Migrate(ctx context.Context, db *bun.DB) error {
-	ms, err := migrations(db.Dialect().Name())
+// DefaultBusyTimeout is how long a connection opened with ModerncDSN
+// waits for another connection's (or process's) write lock before its
+// write fails with an error wrapping card.ErrUnavailable.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Synchronous is SQLite's synchronous setting, how far a commit goes to
+// the disk before it returns, for ModerncDSN. The zero value is
+// SynchronousFull.
+type Synchronous struct{ name string }
+
+var (
+	// SynchronousFull syncs the write-ahead log at every commit: a change
+	// acknowledged to the caller survives a power loss or an OS crash.
+	SynchronousFull = Synchronous{"FULL"}
+	// SynchronousNormal syncs at checkpoints only: commits are faster, and
+	// a power loss or an OS crash may lose the last commits, though they
+	// were acknowledged (the database stays consistent; a crash of the
+	// process alone loses nothing).
+	SynchronousNormal = Synchronous{"NORMAL"}
+)
+
+// ParseSynchronous returns the setting named s, FULL or NORMAL (in any
+// case).
+func ParseSynchronous(s string) (Synchronous, error) {
+	switch strings.ToUpper(s) {
+	case "FULL":
+		return SynchronousFull, nil
+	case "NORMAL":
+		return SynchronousNormal, nil
+	}
+	return Synchronous{}, fmt.Errorf("bunstore: synchronous %q is neither FULL nor NORMAL", s)
+}
+
+// String returns FULL or NORMAL.
+func (s Synchronous) String() string {
+	if s.name == "" {
+		return SynchronousFull.name
+	}
+	return s.name
+}
+
+// MarshalText renders the setting's name.
+func (s Synchronous) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a setting's name, as ParseSynchronous does.
+func (s *Synchronous) UnmarshalText(b []byte) error {
+	v, err := ParseSynchronous(string(b))
 	if err != nil {
 		return err
 	}
-	m := newMigrator(db, ms)
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("bunstore: init migrations: %w", err)
-	}
-	if err := m.Lock(ctx); err != nil {
-		return fmt.Errorf("bunstore: lock migrations: %w", err)
-	}
-	defer m.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // the lock row is removed; a failure leaves it for the next Migrate to report
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("bunstore: migrate: %w", err)
-	}
+	*s = v
 	return nil
 }
 
-// Pending returns the names of the store's migrations that db has not
-// applied (e.g. "20261122000005_index_keys"), in the order Migrate would
-// apply them; none when db is up to date. It writes nothing, so a host that
-// applies migrations with its own tool can check them at start.
-func Pending(ctx context.Context, db *bun.DB) ([]string, error) {
-	all, err := migrations(db.Dialect().Name())
-	if err != nil {
-		return nil, err
-	}
-	ms := all.Sorted() // a database the store never migrated lacks them all
-	switch exists, err := tableExists(ctx, db, MigrationTable); {
-	case err != nil:
-		return nil, fmt.Errorf("bunstore: find %s: %w", MigrationTable, err)
-	case exists:
-		if ms, err = newMigrator(db, all).MigrationsWithStatus(ctx); err != nil {
-			return nil, fmt.Errorf("bunstore: read applied migrations: %w", err)
+// DSNOption sets a connection setting of ModerncDSN.
+type DSNOption func(*dsnSettings)
+
+type dsnSettings struct {
+	synchronous Synchronous
+	busyTimeout time.Duration
+}
+
+// WithSynchronous sets SQLite's synchronous setting (default
+// SynchronousFull).
+func WithSynchronous(s Synchronous) DSNOption {
+	return func(d *dsnSettings) { d.synchronous = s }
+}
+
+// WithBusyTimeout sets how long a write waits for another writer's lock
+// before it fails with card.ErrUnavailable (default DefaultBusyTimeout),
+// rounded up to the millisecond; a timeout under 1 ms keeps the default,
+// as a connection that never waits would fail whenever two writers meet.
+func WithBusyTimeout(timeout time.Duration) DSNOption {
+	return func(d *dsnSettings) {
+		if timeout >= time.Millisecond {
+			d.busyTimeout = timeout
 		}
 	}
-	var names []string
-	for _, m := range ms.Unapplied() {
-		names = append(names, m.String())
-	}
-	return names, nil
 }
 
-// migrations are the store's migrations for dialect d.
-func migrations(d dialect.Name) (*migrate.Migrations, error) {
-	files, err := Migrations(d)
-	if err != nil {
-		return nil, err
+// ModerncDSN is the data source name for the SQLite file at path opened
+// with modernc.org/sqlite the way the store wants it: WAL, a busy timeout
+// (DefaultBusyTimeout unless WithBusyTimeout says otherwise), synchronous
+// FULL unless WithSynchronous says otherwise, foreign keys, and immediate
+// transactions.
+func ModerncDSN(path string, opts ...DSNOption) string {
+	d := dsnSettings{synchronous: SynchronousFull, busyTimeout: DefaultBusyTimeout}
+	for _, o := range opts {
+		o(&d)
 	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(files); err != nil {
-		return nil, fmt.Errorf("bunstore: migrations: %w", err)
-	}
-	return ms, nil
-}
-
-// newMigrator is bun's migrator of ms on db, with the store's tables.
-func newMigrator(db *bun.DB, ms *migrate.Migrations) *migrate.Migrator {
-	return migrate.NewMigrator(db, ms,
-		migrate.WithTableName(MigrationTable), migrate.WithLocksTableName(MigrationLocksTable),
-		migrate.WithMarkAppliedOnSuccess(true))
-}
-
-// tableExists reports whether db has table name (on PostgreSQL, in the
-// search path).
-func tableExists(ctx context.Context, db *bun.DB, name string) (bool, error) {
-	var n int
-	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-	if db.Dialect().Name() == dialect.PG {
-		q = "SELECT count(*) FROM (SELECT to_regclass(?) AS t) AS r WHERE t IS NOT NULL"
-	}
-	err := db.QueryRowContext(ctx, q, name).Scan(&n)
-	return n > 0, err
+	ms := (d.busyTimeout + time.Millisecond - 1) / time.Millisecond
+	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + path + "?_pragma=busy_timeout(" + strconv.FormatInt(int64(ms), 10) + ")&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(" + d.synchronous.String() + ")&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 }
 
 // Card implements storage.Store.
@@ -279,7 +299,9 @@ func (s *Store) CardsByAccount(ctx context.Context, org, account string, page st
 //
 // Each call is a span named cardcore.tx; once the transaction commits (or
 // its savepoint is released) the counter cardcore.card.changes counts its
-// card changes, and cardcore.tx counts every call by outcome.
+// card changes, cardcore.tx counts every call by outcome, and
+// cardcore.operations by operation and outcome (see Telemetry in the
+// package documentation).
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (err error) {
 	ctx, span := s.tel.start(ctx)
 	var t *txn
@@ -323,14 +345,12 @@ func (e fnError) Unwrap() error { return e.err }
 // back on error and on panic.
 func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (*txn, error) {
 	var opts *sql.TxOptions
-	if s.sqlite {
-		select {
-		case s.writer <- struct{}{}:
-			defer func() { <-s.writer }()
-		case <-ctx.Done():
-			return nil, translate(ctx, "wait for the write lock", ctx.Err())
-		}
-	} else {
+	done, err := s.write(ctx, "wait for the write lock")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if !s.sqlite {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	tx, err := s.db.BeginTx(ctx, opts)

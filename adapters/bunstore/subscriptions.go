@@ -98,8 +98,13 @@ RETURNING `+leaseColumns, seq, l.Subscription, l.Holder, l.Token, seq)
 // now while l is still the live lease, keeping the cursor and the holder's
 // name (the last holder, for whoever reads the table).
 func (s *Store) Release(ctx context.Context, l events.Lease) error {
+	done, err := s.write(ctx, "release lease")
+	if err != nil {
+		return err
+	}
+	defer done()
 	now := s.clock()
-	_, err := s.db.ExecContext(ctx, `
+	_, err = s.db.ExecContext(ctx, `
 UPDATE cardcore_subscriptions SET expires_at = `+now+`, updated_at = `+now+`
 WHERE name = ? AND holder = ? AND token = ? AND expires_at > `+now,
 		l.Subscription, l.Holder, l.Token)
@@ -112,6 +117,11 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	if name == "" {
 		return card.Invalid("subscription", "must not be empty")
 	}
+	done, err := s.write(ctx, "drop subscription")
+	if err != nil {
+		return err
+	}
+	defer done()
 	now := s.clock()
 	res, err := s.db.ExecContext(ctx, `
 DELETE FROM cardcore_subscriptions
@@ -189,6 +199,11 @@ const leaseColumns = "token, cursor, expires_at"
 // scanLease runs query and scans the row it returns into l: found is false
 // when it returned none.
 func (s *Store) scanLease(ctx context.Context, op string, l *events.Lease, query string, args ...any) (found bool, err error) {
+	done, err := s.write(ctx, op)
+	if err != nil {
+		return false, err
+	}
+	defer done()
 	var expires dbTime
 	err = s.db.QueryRowContext(ctx, query, args...).Scan(&l.Token, &l.Cursor, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

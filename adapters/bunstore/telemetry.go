@@ -2,7 +2,9 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cardcore/cardcore/card"
 	"go.opentelemetry.io/otel"
@@ -15,16 +17,19 @@ import (
 // instrumentation names the package to the tracer and meter providers.
 const instrumentation = "github.com/cardcore/cardcore/adapters/bunstore"
 
-// telemetry is what Update reports: a span per call and, once a
-// transaction has committed, counters of its card changes. With the
-// default global providers of package otel, which do nothing until the
-// host sets real ones, it costs next to nothing.
+// telemetry is what the store reports: a span per Update and, once a
+// transaction has committed, counters of its card changes; every Update
+// by operation and outcome; and, when the meter provider collects, the
+// feed's head and each subscription's lag, read from the database. With
+// the default global providers of package otel, which do nothing until
+// the host sets real ones, it costs next to nothing.
 type telemetry struct {
 	tp      trace.TracerProvider
 	mp      metric.MeterProvider
 	tracer  trace.Tracer
 	changes metric.Int64Counter // cardcore.card.changes
 	txs     metric.Int64Counter // cardcore.tx
+	ops     metric.Int64Counter // cardcore.operations
 }
 
 // The outcomes of the cardcore.tx counter, as attribute sets made once.
@@ -33,7 +38,8 @@ var (
 	failed    = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failed")))
 )
 
-func (o *telemetry) init() error {
+// init makes the instruments of s's telemetry.
+func (o *telemetry) init(s *Store) error {
 	if o.tp == nil {
 		o.tp = otel.GetTracerProvider()
 	}
@@ -53,6 +59,52 @@ func (o *telemetry) init() error {
 	if err != nil {
 		return fmt.Errorf("bunstore: counter cardcore.tx: %w", err)
 	}
+	o.ops, err = meter.Int64Counter("cardcore.operations", metric.WithUnit("{operation}"),
+		metric.WithDescription("Use cases' store transactions (Update calls), by operation (the card operation the transaction "+
+			"carried out or was refused, or other) and outcome: ok, conflict, invalid, not_found, unavailable or error."))
+	if err != nil {
+		return fmt.Errorf("bunstore: counter cardcore.operations: %w", err)
+	}
+	head, err := meter.Int64ObservableGauge("cardcore.feed.head", metric.WithUnit("{event}"),
+		metric.WithDescription("The feed position of the newest committed event."))
+	if err != nil {
+		return fmt.Errorf("bunstore: gauge cardcore.feed.head: %w", err)
+	}
+	lag, err := meter.Int64ObservableGauge("cardcore.subscription.lag", metric.WithUnit("{event}"),
+		metric.WithDescription("Each subscription's lag: the feed's head minus its cursor."))
+	if err != nil {
+		return fmt.Errorf("bunstore: gauge cardcore.subscription.lag: %w", err)
+	}
+	_, err = meter.RegisterCallback(func(ctx context.Context, obs metric.Observer) error {
+		return s.observeFeed(ctx, obs, head, lag)
+	}, head, lag)
+	if err != nil {
+		return fmt.Errorf("bunstore: the feed's gauges: %w", err)
+	}
+	return nil
+}
+
+// feedReadTimeout bounds the reads of a collection of the feed's gauges.
+const feedReadTimeout = 5 * time.Second
+
+// observeFeed reads the feed's head and the subscriptions for a collection
+// of the gauges: two queries (on PostgreSQL the head runs the sequencer,
+// as a feed read does).
+func (s *Store) observeFeed(ctx context.Context, obs metric.Observer, head, lag metric.Int64Observable) error {
+	ctx, cancel := context.WithTimeout(ctx, feedReadTimeout)
+	defer cancel()
+	h, err := s.Head(ctx)
+	if err != nil {
+		return err
+	}
+	subs, err := s.ListSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	obs.ObserveInt64(head, h)
+	for _, sub := range subs {
+		obs.ObserveInt64(lag, sub.Lag, metric.WithAttributes(attribute.String("subscription", sub.Name)))
+	}
 	return nil
 }
 
@@ -70,6 +122,10 @@ func (o *telemetry) retry(span trace.Span, err error) {
 // it committed, t is its transaction, whose card changes are counted.
 func (o *telemetry) end(ctx context.Context, span trace.Span, t *txn, err error) {
 	defer span.End()
+	op, outcome := attribute.String("operation", operationOf(t, err)), attribute.String("outcome", outcomeOf(err))
+	span.SetAttributes(attribute.String("cardcore.operation", op.Value.AsString()),
+		attribute.String("cardcore.outcome", outcome.Value.AsString()))
+	o.ops.Add(ctx, 1, metric.WithAttributes(op, outcome))
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -108,4 +164,46 @@ func (t *txn) changed(op card.Operation, from, to card.Status) {
 		}
 	}
 	t.changes = append(t.changes, change{op, from, to, 1})
+}
+
+// operations are the names of the card operations, the values of the
+// operation attribute of cardcore.operations besides "other".
+var operations = func() map[string]bool {
+	m := map[string]bool{}
+	for _, op := range card.Operations() {
+		m[op.String()] = true
+	}
+	return m
+}()
+
+// operationOf names the use case of an Update that returned err: the
+// operation of the first card change of its transaction t (committed, or
+// failing at the commit), else that of its *card.ConflictError when it
+// names a card operation, else "other" (a reason or a bulk written, a card
+// not found, an input refused inside the transaction).
+func operationOf(t *txn, err error) string {
+	if t != nil && len(t.changes) > 0 {
+		return t.changes[0].op.String()
+	}
+	if ce, ok := errors.AsType[*card.ConflictError](err); ok && operations[ce.Operation] {
+		return ce.Operation
+	}
+	return "other"
+}
+
+// outcomeOf classifies an Update's error by the sentinel it wraps.
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, card.ErrConflict):
+		return "conflict"
+	case errors.Is(err, card.ErrInvalid):
+		return "invalid"
+	case errors.Is(err, card.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, card.ErrUnavailable):
+		return "unavailable"
+	}
+	return "error"
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/card"
@@ -53,7 +54,7 @@ func (o telemetry) counts(t *testing.T, name string) map[string]int64 {
 			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
 				var kvs []string
 				for _, kv := range p.Attributes.ToSlice() {
-					kvs = append(kvs, string(kv.Key)+"="+kv.Value.Emit())
+					kvs = append(kvs, string(kv.Key)+"="+kv.Value.String())
 				}
 				out[strings.Join(kvs, ",")] += p.Value
 			}
@@ -170,4 +171,120 @@ func TestTelemetryInTx(t *testing.T) {
 			t.Errorf("spans %v with %d in error, want 2 with 1 in error", names, failed)
 		}
 	})
+}
+
+// Every Update counts in cardcore.operations by the card operation it
+// carried out or was refused, and by the outcome its error's sentinel
+// names; its span carries both.
+func TestTelemetryOperations(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		s, o := observed(t, db)
+		insert(t, s, validCard(testNow()))
+		for _, err := range []error{
+			&card.ConflictError{Operation: card.Activate.String(), Reason: "not PLASTIC"},
+			&card.ConflictError{Operation: "start bulk", Reason: "STARTED"},
+			card.NotFound("card", "1"),
+			card.Invalid("status", "is required"),
+			errors.New("the disk is on fire"),
+			nil,
+		} {
+			got := s.Update(t.Context(), func(context.Context, storage.Tx) error { return err })
+			if !errors.Is(got, err) {
+				t.Fatalf("Update returned %v, want %v", got, err)
+			}
+		}
+		want := map[string]int64{
+			"operation=create,outcome=ok":         1,
+			"operation=activate,outcome=conflict": 1,
+			"operation=other,outcome=conflict":    1,
+			"operation=other,outcome=not_found":   1,
+			"operation=other,outcome=invalid":     1,
+			"operation=other,outcome=error":       1,
+			"operation=other,outcome=ok":          1,
+		}
+		if got := o.counts(t, "cardcore.operations"); !maps.Equal(got, want) {
+			t.Errorf("cardcore.operations = %v, want %v", got, want)
+		}
+		var spans []string
+		for _, sp := range o.spans.Ended() {
+			var op, outcome string
+			for _, kv := range sp.Attributes() {
+				switch kv.Key {
+				case "cardcore.operation":
+					op = kv.Value.AsString()
+				case "cardcore.outcome":
+					outcome = kv.Value.AsString()
+				}
+			}
+			spans = append(spans, op+"/"+outcome)
+		}
+		wantSpans := []string{"create/ok", "activate/conflict", "other/conflict", "other/not_found", "other/invalid", "other/error", "other/ok"}
+		if !slices.Equal(spans, wantSpans) {
+			t.Errorf("spans' operation/outcome %v, want %v", spans, wantSpans)
+		}
+	})
+}
+
+// When the meter provider collects, cardcore.feed.head is the feed's head
+// and cardcore.subscription.lag each subscription's distance to it.
+func TestTelemetryFeedGauges(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := t.Context()
+		s, o := observed(t, db)
+		for range 3 {
+			insert(t, s, validCard(testNow()))
+		}
+		head, err := s.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Acquire(ctx, "ahead", "h", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Advance(ctx, l, head-1, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Acquire(ctx, "behind", "h", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{
+			"cardcore.feed.head":                            head,
+			"cardcore.subscription.lag subscription=ahead":  1,
+			"cardcore.subscription.lag subscription=behind": head,
+		}
+		if got := o.gauges(t); !maps.Equal(got, want) {
+			t.Errorf("gauges %v, want %v (head %d)", got, want, head)
+		}
+	})
+}
+
+// gauges returns the int64 gauges' values by "<name>[ key=value,...]".
+func (o telemetry) gauges(t *testing.T) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := o.metrics.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			g, ok := m.Data.(metricdata.Gauge[int64])
+			if !ok {
+				continue
+			}
+			for _, p := range g.DataPoints {
+				key := m.Name
+				var kvs []string
+				for _, kv := range p.Attributes.ToSlice() {
+					kvs = append(kvs, string(kv.Key)+"="+kv.Value.String())
+				}
+				if len(kvs) > 0 {
+					key += " " + strings.Join(kvs, ",")
+				}
+				out[key] = p.Value
+			}
+		}
+	}
+	return out
 }

@@ -305,18 +305,18 @@ func (t *txn) execEvent(ctx context.Context, st *sql.Stmt, e *events.Event) erro
 	return translate(ctx, "append events", err)
 }
 
-func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, error) {
+func (t *txn) Due(ctx context.Context, org string, now time.Time, limit int) ([]card.Card, error) {
 	if limit <= 0 {
 		return nil, card.Invalid("limit", "must be positive")
 	}
 	var expired []cardRow
-	if err := t.lockDue(expiredQuery(t.db, &expired, now, limit)).Scan(ctx); err != nil {
+	if err := t.scopeDue(expiredQuery(t.db, &expired, now, limit), org).Scan(ctx); err != nil {
 		return nil, translate(ctx, "find expired cards", err)
 	}
 	rows := expired
 	if len(rows) < limit {
 		var elapsed []cardRow
-		if err := t.lockDue(elapsedQuery(t.db, &elapsed, now, limit-len(rows))).Scan(ctx); err != nil {
+		if err := t.scopeDue(elapsedQuery(t.db, &elapsed, now, limit-len(rows)), org).Scan(ctx); err != nil {
 			return nil, translate(ctx, "find cards past validity", err)
 		}
 		rows = append(rows, elapsed...)
@@ -324,9 +324,13 @@ func (t *txn) Due(ctx context.Context, now time.Time, limit int) ([]card.Card, e
 	return cardsOf(rows)
 }
 
-// lockDue locks the due cards it reads on PostgreSQL, skipping those
-// another sweep holds.
-func (t *txn) lockDue(q *bun.SelectQuery) *bun.SelectQuery {
+// scopeDue limits a due query to org unless it is "" (still through the
+// due index, the org filtered on its rows), and locks the due cards it
+// reads on PostgreSQL, skipping those another sweep holds.
+func (t *txn) scopeDue(q *bun.SelectQuery, org string) *bun.SelectQuery {
+	if org != "" {
+		q = q.Where("org_id = ?", org)
+	}
 	if t.pg {
 		return q.For("UPDATE SKIP LOCKED")
 	}

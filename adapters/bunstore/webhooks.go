@@ -95,6 +95,11 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *storage.WebhookEndpoint)
 	if err != nil {
 		return err
 	}
+	done, err := s.write(ctx, "create webhook endpoint")
+	if err != nil {
+		return err
+	}
+	defer done()
 	now := s.clock()
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
@@ -151,8 +156,13 @@ func (s *Store) Endpoint(ctx context.Context, org, id string) (storage.WebhookEn
 
 // DeleteEndpoint implements storage.Endpoints.
 func (s *Store) DeleteEndpoint(ctx context.Context, org, id string) error {
+	done, err := s.write(ctx, "delete webhook endpoint")
+	if err != nil {
+		return err
+	}
+	defer done()
 	var deleted int64
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewDelete().Model((*endpointRow)(nil)).Where("org_id = ? AND id = ?", org, id).Exec(ctx)
 		if err != nil {
 			return err
@@ -197,6 +207,11 @@ func (s *Store) SetEndpointFailingSince(ctx context.Context, org, id string, sin
 // updateEndpoint runs q on endpoint id of org: card.ErrNotFound when there
 // is none.
 func (s *Store) updateEndpoint(ctx context.Context, op string, q *bun.UpdateQuery, org, id string) error {
+	done, err := s.write(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer done()
 	res, err := q.Where("org_id = ? AND id = ?", org, id).Exec(ctx)
 	if err != nil {
 		return translate(ctx, op, err)

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config is what the reference API needs besides the use cases: the HTTP
 // settings.
 type Config struct {
 	Secret []byte           // HS256 key of the bearer tokens; at least 32 bytes
-	Logger *slog.Logger     // optional (default slog.Default()); tokens, PANs and secrets are never logged
+	Logger *slog.Logger     // optional (default slog.Default()): a line per request, and failures; tokens, PANs and secrets are never logged
 	Now    func() time.Time // optional clock for token expiry and signatures' created (default time.Now)
 
 	// ClientKeys are the ed25519 public keys of the clients that sign
@@ -33,6 +35,18 @@ type Config struct {
 	// loopback, private, link-local and unspecified addresses (SPEC 10.3;
 	// cardcore serve --webhooks-allow-private). Off, such a URL is a 400.
 	WebhooksAllowPrivate bool
+	// TracerProvider receives a span per request (otelhttp), named
+	// "<METHOD> <route pattern>". Optional: nil traces nothing, whatever
+	// the global provider of package otel is.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the request metrics of otelhttp, among them
+	// the histogram http.server.request.duration by http.request.method,
+	// http.route (the pattern) and http.response.status_code. Its
+	// server.address and server.port come from the request's Host header
+	// when the client sends one: a host that exports them should drop
+	// those attributes with a view, as cardcore serve does. Optional: nil
+	// measures nothing, whatever the global provider of package otel is.
+	MeterProvider metric.MeterProvider
 }
 
 // New returns the reference HTTP API (SPEC section 7) over core's use cases

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/lifecycle"
@@ -121,17 +122,22 @@ func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) 
 	return answerCard(w, http.StatusCreated, c, err)
 }
 
+// errNoCard is the answer about card id when the caller may not see it:
+// the same whether it exists (under another account, customer or org) or
+// not, and without its status (SPEC 11). It wraps card.ErrNotFound.
+func errNoCard(id int64) error { return card.NotFound("card", strconv.FormatInt(id, 10)) }
+
 // ownedCard returns the card a /wallet/v1 path names: a card of the org
-// under the path's account and customer. Any other card is not found. An
+// under the path's account and customer. Any other card is errNoCard. An
 // account and customer never change once set, so the check holds for the
 // use case that follows.
 func (a *api) ownedCard(ctx context.Context, who principal, o owner) (card.Card, error) {
 	c, err := a.core.Cards.Get(ctx, who.org, o.card)
+	if errors.Is(err, card.ErrNotFound) || (err == nil && (c.AccountID != o.account || c.CustomerID != o.customer)) {
+		return card.Card{}, errNoCard(o.card)
+	}
 	if err != nil {
 		return card.Card{}, err
-	}
-	if c.AccountID != o.account || c.CustomerID != o.customer {
-		return card.Card{}, errNotFound("card")
 	}
 	return c, nil
 }
@@ -241,7 +247,7 @@ func (a *api) reissue(w http.ResponseWriter, r *http.Request, who principal) err
 		if err := a.core.Reissue.Check(r.Context(), req); err != nil {
 			return err
 		}
-		return errNotFound("card")
+		return errNoCard(o.card)
 	}
 	res, err := a.core.Reissue.Reissue(r.Context(), req)
 	if err != nil {
@@ -285,8 +291,33 @@ func (a *api) bind(w http.ResponseWriter, r *http.Request, who principal) error 
 	res, err := a.core.Noname.Bind(r.Context(), noname.BindRequest{OrgID: who.org, CardID: id,
 		AccountID: account, CustomerID: customer, PrintedName: in.PrintedName, ReissuedCardID: in.ReissuedCardID})
 	if err != nil {
-		return err
+		return a.bindRefused(r.Context(), who, id, err)
 	}
 	writeJSON(w, http.StatusAccepted, cardBodyOf(&res.Card))
 	return nil
+}
+
+// bindRefused is the answer to a bind of card id that failed with err. A
+// card that does not exist is errNoCard; so is, to an account token, a card
+// bound to another account, which the conflict would show to exist and in
+// which status (SPEC 11), the loser of a race with another account's bind
+// included. A card's account never changes once set, so the card read
+// after the conflict tells whose it was. (The library refuses a replaced
+// card of another account as one that does not exist.)
+func (a *api) bindRefused(ctx context.Context, who principal, id int64, err error) error {
+	if errors.Is(err, card.ErrNotFound) {
+		return errNoCard(id)
+	}
+	var ce *card.ConflictError
+	if who.server || !errors.As(err, &ce) || ce.CardID != id {
+		return err
+	}
+	c, gerr := a.core.Cards.Get(ctx, who.org, id)
+	if gerr != nil {
+		return gerr
+	}
+	if c.AccountID != "" && c.AccountID != who.account {
+		return errNoCard(id)
+	}
+	return err
 }

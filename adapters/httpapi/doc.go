@@ -37,6 +37,18 @@
 //     so the check holds for the change that follows. The body's 400s still
 //     come first: a reissue of a card that is not found answers a bad
 //     option or an unknown or disabled reason_id with 400.
+//   - Cards of other accounts (SPEC 11). A card an account token may not
+//     see is answered exactly as a card id that does not exist: 404 "card
+//     <id> not found" (after the same 400s), with no status. On bind, a
+//     card bound to another account is that 404 for an account token,
+//     even for the loser of two binds of one card by two accounts (a
+//     server token gets the 409 with current_status); a replaced card
+//     (reissued_card_id) of another account is the 409 of a replaced card
+//     that does not exist, naming no status. Every route that reads one
+//     card by its id for an account token goes through this rule; the v2
+//     card read, the sandbox routes and every other card route need a
+//     server token, so an account token gets their 403 before any card is
+//     read.
 //   - Bulk ids are UUIDs: any other {bulkId} is not found (after the body's
 //     400s).
 //   - Bodies. An empty body is {}; a JSON null is an absent field; unknown
@@ -86,6 +98,16 @@
 //     body. A 500 says nothing of its cause; it is logged with the method,
 //     the route pattern and the error, never a token or a body.
 //   - /healthz answers 200 {"status": "ok"} without touching the store.
+//   - Observability (SPEC 11). Every request is one Config.Logger line at
+//     INFO once answered: method, route (the route pattern, never the path
+//     or query), status, duration, org (of a valid token) and cid (a valid
+//     x-cid, else empty); never a header or a body. With
+//     Config.TracerProvider and MeterProvider, otelhttp makes a span per
+//     request named "<METHOD> <route pattern>" with http.route, parent of
+//     the use case's spans and child of an incoming W3C traceparent, and
+//     the histogram http.server.request.duration by method, route and
+//     status code. The API serves no /metrics: the host mounts one, as
+//     cardcore serve does.
 //
 // # Card data sync (SPEC section 8)
 //

@@ -16,8 +16,14 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeConflict         = "conflict"
 	codeTooLarge         = "payload_too_large"
+	codeUnavailable      = "unavailable"
 	codeInternal         = "internal_error"
 )
+
+// retryAfter is the Retry-After (seconds) of a 503: the database was busy
+// with another writer for the whole busy timeout, so trying again at once
+// would likely wait as long again.
+const retryAfter = "1"
 
 // errorBody is the error answer of SPEC section 6. current_status is set on
 // conflicts about a card's status, requested_status on those of a status
@@ -63,8 +69,9 @@ func invalid(field, msg string) error {
 }
 
 // classify maps err to its status and body: the adapter's own errors as they
-// are, the library's taxonomy by sentinel, anything else to a 500 that says
-// nothing about its cause. internal reports whether it is a 500.
+// are, the library's taxonomy by sentinel (card.ErrUnavailable to a 503),
+// anything else to a 500 that says nothing about its cause. internal
+// reports whether it is a 500.
 func classify(err error) (status int, body errorBody, internal bool) {
 	var he *httpError
 	var ie *card.InvalidError
@@ -87,6 +94,10 @@ func classify(err error) (status int, body errorBody, internal bool) {
 		return http.StatusUnauthorized, errorBody{Code: codeUnauthorized, Message: err.Error()}, false
 	case errors.Is(err, card.ErrForbidden):
 		return http.StatusForbidden, errorBody{Code: codeForbidden, Message: err.Error()}, false
+	case errors.Is(err, card.ErrUnavailable):
+		// The cause (a lock, the server's connections) stays in the log.
+		return http.StatusServiceUnavailable, errorBody{Code: codeUnavailable,
+			Message: "the database is busy; try again later"}, false
 	}
 	return http.StatusInternalServerError, errorBody{Code: codeInternal, Message: "internal error"}, true
 }
@@ -100,8 +111,13 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 				"method", r.Method, "route", r.Pattern, "error", err.Error())
 		}
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cardcore"`)
+	case http.StatusServiceUnavailable:
+		a.log.WarnContext(r.Context(), "httpapi: database unavailable",
+			"method", r.Method, "route", r.Pattern, "error", err.Error())
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, status, body)
 }

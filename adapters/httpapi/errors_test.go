@@ -136,6 +136,8 @@ func TestClassify(t *testing.T) {
 		{"unauthorized", card.ErrUnauthorized, 401, errorBody{Code: codeUnauthorized, Message: "unauthorized"}},
 		{"forbidden", card.ErrForbidden, 403, errorBody{Code: codeForbidden, Message: "forbidden"}},
 		{"adapter's own", errTooLarge(), 413, errorBody{Code: codeTooLarge, Message: "the request body is larger than 1 MiB"}},
+		{"unavailable", fmt.Errorf("bunstore: begin: the database is busy: %w", card.ErrUnavailable), 503,
+			errorBody{Code: codeUnavailable, Message: "the database is busy; try again later"}},
 		{"store failure", errors.New("pq: connection refused to 10.0.0.1"), 500, errorBody{Code: codeInternal, Message: "internal error"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -112,6 +112,7 @@ func TestOpenAPI(t *testing.T) {
 		exerciseWebhooks(t, c)
 		c.e = newEnv(t, db) // a second API over the database, which brokenStore closes
 		brokenStore(t, c, db)
+		busyStore(t, c, db.Dialect().Name())
 		c.covered(t, doc)
 	})
 }

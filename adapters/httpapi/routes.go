@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore"
-	"github.com/cardcore/cardcore/card"
-	"github.com/cardcore/cardcore/events"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -112,7 +110,7 @@ func newAPI(core *cardcore.Core, cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Code: codeNotFound, Message: "no such route"})
 	})
-	return a.recoverer(correlated(mux))
+	return a.observed(mux)
 }
 
 // authed authenticates the caller (401 first of all errors), then runs e
@@ -121,23 +119,12 @@ func (a *api) authed(e endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, err := a.authenticate(r)
 		if err == nil {
+			loggedOrg(r.Context(), who.org)
 			err = e(w, r, who)
 		}
 		if err != nil {
 			a.fail(w, r, err)
 		}
-	})
-}
-
-// correlated gives the request's events the correlation id of its x-cid
-// header when it has a valid one (1-64 printable characters); otherwise
-// the library generates one.
-func correlated(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cid := r.Header.Get("x-cid"); cid != "" && card.ValidateRef("x-cid", cid) == nil {
-			r = r.WithContext(events.WithCorrelationID(r.Context(), cid))
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -13,44 +13,66 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// TestClusterLosesANode delivers a load to a stream with three replicas on
-// a three-node cluster, as a deliverer does: batches from the cursor, the
-// cursor moved past what Deliver acknowledged, a retry from there after an
-// error. A third of the way through, the stream leader, to which the
-// producer is connected, is shut down during a batch; two thirds of the
-// way, the producer is "killed" during a batch (its context cancelled, its
-// acknowledgements dropped, its late publishes left to land) and a new one
-// resumes from the cursor. The stream must end with every event exactly
-// once, in seq order.
-func TestClusterLosesANode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-node cluster")
-	}
-	start := time.Now()
-	deadline := start.Add(27 * time.Second)
-	ctx, cancel := context.WithDeadline(t.Context(), deadline)
-	defer cancel()
+// cluster is three JetStream servers in the test process, n1, n2 and n3,
+// routed to each other on loopback; they shut down when the test ends.
+type cluster struct {
+	nodes map[string]*server.Server
+	names []string
+}
 
+// startCluster starts a three-node cluster.
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
 	var routes []string
 	ports := make([]int, 3)
 	for i := range ports {
 		ports[i] = freePort(t)
 		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(ports[i]))
 	}
-	nodes := make(map[string]*server.Server)
-	var urls []string
+	c := &cluster{nodes: make(map[string]*server.Server)}
 	for i := range ports {
 		name := fmt.Sprintf("n%d", i+1)
-		nodes[name] = startServer(t, t.TempDir(), -1, func(o *server.Options) {
+		c.nodes[name] = startServer(t, t.TempDir(), -1, func(o *server.Options) {
 			o.ServerName = name
 			o.Cluster = server.ClusterOpts{Name: "cardcore-test", Host: "127.0.0.1", Port: ports[i]}
 			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 		})
-		urls = append(urls, nodes[name].ClientURL())
+		c.names = append(c.names, name)
 	}
+	return c
+}
 
-	// The stream, once the cluster has elected its meta leader.
-	admin := connect(t, strings.Join(urls, ","))
+// urls is the client URLs of the nodes for nats.Connect, first's first
+// (none first when first is "").
+func (c *cluster) urls(first string) string {
+	var urls []string
+	if first != "" {
+		urls = append(urls, c.nodes[first].ClientURL())
+	}
+	for _, name := range c.names {
+		if name != first {
+			urls = append(urls, c.nodes[name].ClientURL())
+		}
+	}
+	return strings.Join(urls, ",")
+}
+
+// other is a node that is not name.
+func (c *cluster) other(name string) string {
+	for _, n := range c.names {
+		if n != name {
+			return n
+		}
+	}
+	panic("a cluster of one node")
+}
+
+// createStream creates the destination's stream with three replicas, once
+// the cluster has elected its meta leader, and returns the name of the
+// stream's leader.
+func (c *cluster) createStream(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	admin := connect(t, c.urls(""))
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := natsjs.New(actx, admin, natsjs.WithReplicas(3))
@@ -67,18 +89,35 @@ func TestClusterLosesANode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leader := info.CachedInfo().Cluster.Leader
+	return info.CachedInfo().Cluster.Leader
+}
+
+// TestClusterLosesANode delivers a load to a stream with three replicas on
+// a three-node cluster, as a deliverer does: batches from the cursor, the
+// cursor moved past what Deliver acknowledged, a retry from there after an
+// error. A third of the way through, the stream leader, to which the
+// producer is connected, is shut down during a batch; two thirds of the
+// way, the producer is "killed" during a batch (its context cancelled, its
+// acknowledgements dropped, its late publishes left to land) and a new one
+// resumes from the cursor. The stream must end with every event exactly
+// once, in seq order. TestClusterRelay does the same with the real store,
+// deliverer and load.
+func TestClusterLosesANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	start := time.Now()
+	deadline := start.Add(27 * time.Second)
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
+	defer cancel()
+
+	c := startCluster(t)
+	leader := c.createStream(ctx, t)
 	t.Logf("cluster up after %v; stream leader %s", time.Since(start).Round(time.Millisecond), leader)
 
 	// The producer talks to the leader first, then to the others.
 	producer := func() *natsjs.Destination {
-		order := []string{nodes[leader].ClientURL()}
-		for _, u := range urls {
-			if u != order[0] {
-				order = append(order, u)
-			}
-		}
-		nc := connect(t, strings.Join(order, ","), nats.DontRandomize(),
+		nc := connect(t, c.urls(leader), nats.DontRandomize(),
 			nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
 		d, err := natsjs.New(ctx, nc, natsjs.WithAckTimeout(2*time.Second))
 		if err != nil {
@@ -99,7 +138,7 @@ func TestClusterLosesANode(t *testing.T) {
 		case !nodeDown && cursor >= len(evs)/3:
 			nodeDown = true
 			t.Logf("shutting down %s at cursor %d", leader, cursor)
-			go nodes[leader].Shutdown()
+			go c.nodes[leader].Shutdown()
 		case nodeDown && !relayKilled && cursor >= 2*len(evs)/3:
 			relayKilled = true
 			var stop context.CancelFunc
@@ -126,13 +165,7 @@ func TestClusterLosesANode(t *testing.T) {
 	}
 	t.Logf("delivered %d events in %v with %d failed batches", len(evs), time.Since(start).Round(time.Millisecond), failures)
 
-	var survivor string
-	for name := range nodes {
-		if name != leader {
-			survivor = name
-		}
-	}
-	msgs := stored(t, connect(t, nodes[survivor].ClientURL()), natsjs.DefaultStream)
+	msgs := stored(t, connect(t, c.nodes[c.other(leader)].ClientURL()), natsjs.DefaultStream)
 	if len(msgs) != len(evs) {
 		t.Errorf("stream holds %d messages, want %d", len(msgs), len(evs))
 	}

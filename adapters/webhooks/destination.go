@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/events"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // ErrDisabled is wrapped by the error of Deliver to a disabled endpoint:
@@ -42,6 +45,7 @@ type options struct {
 	onFailing    func(Endpoint)
 	onDisable    func(Endpoint)
 	backoff      []time.Duration
+	meters       metric.MeterProvider
 }
 
 // WithClient sends the deliveries with c instead of the default client,
@@ -74,6 +78,14 @@ func WithBackoff(waits ...time.Duration) Option {
 	return func(o *options) { o.backoff = slices.Clone(waits) }
 }
 
+// WithMeterProvider sets where the counter cardcore.webhook.attempts goes
+// (default: a no-op): every delivery attempt, by outcome: delivered (a 2xx
+// answer), rejected (another status) or unreachable (no answer within the
+// timeout, a failed or refused connection). An attempt cut short because
+// the deliverer stopped is not counted. It names no endpoint, which would
+// give a series per endpoint of every org.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meters = mp } }
+
 // OnFailing is told when the endpoint's FailingSince changes: set when a
 // delivery fails after a success, zero again when one succeeds. The host
 // stores it, so a restarted relay keeps counting toward the disable-after
@@ -101,6 +113,7 @@ type Destination struct {
 	onFailing    func(Endpoint)
 	onDisable    func(Endpoint)
 	schedule     []time.Duration
+	attempts     metric.Int64Counter // cardcore.webhook.attempts
 
 	mu sync.Mutex
 	ep Endpoint // its Enabled and FailingSince change as deliveries fail and succeed
@@ -133,9 +146,17 @@ func New(ep Endpoint, opts ...Option) (*Destination, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.meters == nil {
+		o.meters = noop.NewMeterProvider()
+	}
+	attempts, err := o.meters.Meter("github.com/cardcore/cardcore/adapters/webhooks").Int64Counter("cardcore.webhook.attempts",
+		metric.WithUnit("{attempt}"), metric.WithDescription("Webhook delivery attempts, by outcome: delivered, rejected or unreachable."))
+	if err != nil {
+		return nil, err
+	}
 	d := &Destination{
 		url: ep.URL, key: key, client: o.client, now: o.now, timeout: o.timeout, disableAfter: o.disableAfter,
-		onFailing: o.onFailing, onDisable: o.onDisable, schedule: o.backoff, ep: ep,
+		onFailing: o.onFailing, onDisable: o.onDisable, schedule: o.backoff, attempts: attempts, ep: ep,
 	}
 	if d.client == nil {
 		d.client, d.ownClient = deliveryClient(o.allowPrivate), true
@@ -229,6 +250,7 @@ func (d *Destination) Deliver(ctx context.Context, evs []events.Event) (acked in
 		}
 		status, err := d.post(ctx, e)
 		if err == nil {
+			d.attempted(ctx, delivered)
 			d.succeeded()
 			continue
 		}
@@ -236,9 +258,26 @@ func (d *Destination) Deliver(ctx context.Context, evs []events.Event) (acked in
 		if ctx.Err() != nil {
 			return i, derr // the caller gave up: no fault of the endpoint's
 		}
+		if status != 0 {
+			d.attempted(ctx, rejected)
+		} else {
+			d.attempted(ctx, unreachable)
+		}
 		return i, d.failed(derr)
 	}
 	return len(evs), nil
+}
+
+// The outcomes of cardcore.webhook.attempts, as attribute sets made once.
+var (
+	delivered   = attribute.NewSet(attribute.String("outcome", "delivered"))
+	rejected    = attribute.NewSet(attribute.String("outcome", "rejected"))
+	unreachable = attribute.NewSet(attribute.String("outcome", "unreachable"))
+)
+
+// attempted counts an attempt of the outcome.
+func (d *Destination) attempted(ctx context.Context, outcome attribute.Set) {
+	d.attempts.Add(ctx, 1, metric.WithAttributeSet(outcome))
 }
 
 // feedEvent is the event as the feed serves it: the envelope and its seq.

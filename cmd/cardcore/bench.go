@@ -46,6 +46,25 @@ type benchResult struct {
 	Secs       float64 `json:"secs"`
 	Conflicts  int64   `json:"conflicts"`
 	Errors     int64   `json:"errors"`
+	*relayFigures
+}
+
+// relayFigures are the relay workload's own figures (bench_relay.go).
+type relayFigures struct {
+	Phase     string `json:"phase"`     // backlog or lag
+	Delivered int64  `json:"delivered"` // the events delivered in the phase, checked in the stream
+	*lagFigures
+}
+
+// lagFigures are the lag phase's: each event's lag from its commit to
+// JetStream's acknowledgement, and the feed's head minus the cursor,
+// sampled every 100ms.
+type lagFigures struct {
+	LagP50ms   float64 `json:"lag_p50_ms"`
+	LagP99ms   float64 `json:"lag_p99_ms"`
+	LagMaxms   float64 `json:"lag_max_ms"`
+	HeadLagP50 int64   `json:"head_lag_p50_events"`
+	HeadLagMax int64   `json:"head_lag_max_events"`
 }
 
 // benchConfig is what the bench flags ask for.
@@ -56,8 +75,11 @@ type benchConfig struct {
 	duration, warmup time.Duration
 	n, bindN         int
 	cpuProfile       string
+	natsURL          string // the relay workload's NATS server
 }
 
+// benchWorkloads are the workloads of "all"; relay, which needs a NATS
+// server, is run only when named.
 var benchWorkloads = []string{"read", "transition", "bind", "reissue", "bulk"}
 
 // setupBench is "cardcore bench": the library's real use cases under load,
@@ -65,16 +87,19 @@ var benchWorkloads = []string{"read", "transition", "bind", "reissue", "bulk"}
 func setupBench(fs *flag.FlagSet) runFunc {
 	var cfg benchConfig
 	fs.StringVar(&cfg.target, "db", "", "SQLite file or postgres:// URL (default: a new SQLite file in a temporary directory, removed at exit)")
-	workloads := fs.String("workload", "all", "comma list of "+strings.Join(benchWorkloads, ", ")+", or all:\n"+
+	workloads := fs.String("workload", "all", "comma list of "+strings.Join(benchWorkloads, ", ")+", relay, or all (all but relay):\n"+
 		"read: get a card by id; transition: update status NORMAL<->BLOCKED on random cards;\n"+
 		"bind: bind pre-made UNBOUND noname cards; reissue: reissue pre-made cards;\n"+
-		"bulk: start a noname bulk of -n cards (cards/s, one run)")
-	workers := fs.String("workers", "", "comma list of worker counts (default 1,16; bulk always 1)")
+		"bulk: start a noname bulk of -n cards (cards/s, one run);\n"+
+		"relay: deliver the creations of -n cards to JetStream (--nats) as \"cardcore relay\" does (events/s),\n"+
+		"then the transition workload with the relay running (lag of each event, commit to acknowledgement)")
+	workers := fs.String("workers", "", "comma list of worker counts (default 1,16; bulk always 1; relay 16)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time per timed workload and worker count")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each measurement")
-	fs.IntVar(&cfg.n, "n", 100000, "cards made for read and transition, and the size of the bulk")
+	fs.IntVar(&cfg.n, "n", 100000, "cards made for read, transition and relay (its backlog of events), and the size of the bulk")
 	fs.IntVar(&cfg.bindN, "bind-n", 50000, "cards made for each bind and reissue measurement (it stops early if they run out)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file (read it with go tool pprof)")
+	fs.StringVar(&cfg.natsURL, "nats", "nats://127.0.0.1:4222", "the NATS server with JetStream of the relay workload: it makes a stream of its own there, and deletes it at the end")
 	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
 		var err error
 		if cfg.workloads, err = parseWorkloads(*workloads); err != nil {
@@ -96,7 +121,7 @@ func parseWorkloads(s string) ([]string, error) {
 	}
 	var out []string
 	for _, w := range strings.Split(s, ",") {
-		if !slices.Contains(benchWorkloads, w) {
+		if !slices.Contains(benchWorkloads, w) && w != "relay" {
 			return nil, usageErrorf("--workload: unknown workload %q", w)
 		}
 		out = append(out, w)
@@ -193,6 +218,19 @@ func (b *bench) run(ctx context.Context, w string) ([]benchResult, error) {
 		counts = []int{1, 16}
 	}
 	var results []benchResult
+	if w == "relay" {
+		if b.cfg.workers == nil {
+			counts = []int{16}
+		}
+		for _, workers := range counts {
+			rs, err := b.relay(ctx, workers)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, rs...)
+		}
+		return results, nil
+	}
 	for _, workers := range counts {
 		b.db.SetMaxOpenConns(workers + 2)
 		b.db.SetMaxIdleConns(workers + 2)

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/jackc/pgx/v5"
@@ -23,9 +25,36 @@ const defaultDB = "cardcore.db"
 
 const dbUsage = "the database: a SQLite file path, or a postgres:// (postgresql://) URL"
 
-// dbFlag registers --db on fs with the given default.
-func dbFlag(fs *flag.FlagSet, def string) *string {
-	return fs.String("db", def, dbUsage)
+// dbTarget is the database a command opens: --db, and how a SQLite file's
+// connections are set (a PostgreSQL URL ignores those flags).
+type dbTarget struct {
+	path        string
+	synchronous bunstore.Synchronous
+	busyTimeout time.Duration
+}
+
+// dbFlag registers --db on fs with the given default, and the settings of
+// a SQLite file's connections: --sqlite-synchronous and
+// --sqlite-busy-timeout.
+func dbFlag(fs *flag.FlagSet, def string) *dbTarget {
+	d := &dbTarget{}
+	fs.StringVar(&d.path, "db", def, dbUsage)
+	fs.TextVar(&d.synchronous, "sqlite-synchronous", bunstore.SynchronousFull,
+		"SQLite only, `FULL|NORMAL`: FULL syncs every commit to the disk, so an acknowledged change survives a power loss; "+
+			"NORMAL commits faster, and a power loss or OS crash may lose the last commits")
+	fs.DurationVar(&d.busyTimeout, "sqlite-busy-timeout", bunstore.DefaultBusyTimeout,
+		"SQLite only: how long a write waits for another process's lock on the file before it fails "+
+			"(the API answers 503 with Retry-After)")
+	return d
+}
+
+// open opens the database d names, as openDB does, with d's SQLite
+// settings.
+func (d *dbTarget) open(ctx context.Context, create bool) (*bun.DB, string, error) {
+	if d.busyTimeout < time.Millisecond {
+		return nil, "", usageErrorf("--sqlite-busy-timeout must be at least 1ms")
+	}
+	return openDB(ctx, d.path, create, bunstore.WithSynchronous(d.synchronous), bunstore.WithBusyTimeout(d.busyTimeout))
 }
 
 // isPostgres reports whether target names a PostgreSQL server rather than a
@@ -36,11 +65,12 @@ func isPostgres(target string) bool {
 
 // openDB opens the database target names and checks that it answers: a
 // postgres:// URL through pgx with pgdialect, anything else as a SQLite file
-// through modernc.org/sqlite with the DSN the store requires. A SQLite file
-// is created when create is true, else it must exist, so that a mistyped
-// path is an error rather than a new empty database. openDB also returns a
-// description of the database that is safe to log: no password.
-func openDB(ctx context.Context, target string, create bool) (*bun.DB, string, error) {
+// through modernc.org/sqlite with the DSN the store requires, set by
+// sqlite (default: synchronous FULL, bunstore.DefaultBusyTimeout). A
+// SQLite file is created when create is true, else it must exist, so that
+// a mistyped path is an error rather than a new empty database. openDB also
+// returns a description of the database that is safe to log: no password.
+func openDB(ctx context.Context, target string, create bool, sqlite ...bunstore.DSNOption) (*bun.DB, string, error) {
 	if target == "" {
 		return nil, "", errors.New("--db is empty")
 	}
@@ -60,6 +90,9 @@ func openDB(ctx context.Context, target string, create bool) (*bun.DB, string, e
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 		db = bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
 	} else {
+		if err := checkSQLitePath(target); err != nil {
+			return nil, "", err
+		}
 		if strings.ContainsAny(target, "?#") {
 			// The DSN carries the store's pragmas after a '?'.
 			return nil, "", fmt.Errorf("--db: SQLite path %q may not contain '?' or '#'", target)
@@ -69,7 +102,7 @@ func openDB(ctx context.Context, target string, create bool) (*bun.DB, string, e
 				return nil, "", fmt.Errorf("--db: %w (run \"cardcore migrate\" to create the database)", err)
 			}
 		}
-		sqldb, err := sql.Open("sqlite", bunstore.ModerncDSN(target))
+		sqldb, err := sql.Open("sqlite", bunstore.ModerncDSN(target, sqlite...))
 		if err != nil {
 			return nil, "", err
 		}
@@ -82,7 +115,32 @@ func openDB(ctx context.Context, target string, create bool) (*bun.DB, string, e
 	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, "", fmt.Errorf("open %s: %w", desc, err)
+		return nil, "", fmt.Errorf("open %s: %w", desc, cantOpen(err))
+	}
+	if !isPostgres(target) {
+		settings, err := sqliteSettings(ctx, db)
+		if err != nil {
+			db.Close()
+			return nil, "", fmt.Errorf("open %s: %w", desc, err)
+		}
+		desc += " (" + settings + ")"
 	}
 	return db, desc, nil
+}
+
+// sqliteSettings reads back how SQLite set a connection of db, e.g.
+// "synchronous FULL, busy timeout 5s", so that the logs show what holds.
+func sqliteSettings(ctx context.Context, db *bun.DB) (string, error) {
+	var synchronous, busy int
+	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&synchronous); err != nil {
+		return "", err
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+		return "", err
+	}
+	name := strconv.Itoa(synchronous)
+	if names := []string{"OFF", "NORMAL", "FULL", "EXTRA"}; synchronous >= 0 && synchronous < len(names) {
+		name = names[synchronous]
+	}
+	return fmt.Sprintf("synchronous %s, busy timeout %v", name, time.Duration(busy)*time.Millisecond), nil
 }

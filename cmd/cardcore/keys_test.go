@@ -86,7 +86,7 @@ func TestKeysGenerateRefused(t *testing.T) {
 	}{
 		{"a slash in the key id", []string{"keys", "generate", "--out", dir, "--keyid", "a/b"}, "--keyid"},
 		{"a long key id", []string{"keys", "generate", "--out", dir, "--keyid", strings.Repeat("k", 65)}, "--keyid"},
-		{"no verb", []string{"keys"}, `unknown command "keys"`},
+		{"no verb", []string{"keys"}, "cardcore keys: which command?"},
 		{"an argument", []string{"keys", "generate", "now"}, `unexpected argument "now"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,8 +18,9 @@
 //	purge    delete the events and idempotency records past their retention, once
 //	bench    measure the use cases under load, beside the raw-SQL baseline
 //	keys generate  write a client key pair for signed sandbox requests
+//	version  print the module version and the VCS revision of this build
 //
-// Every command but token and keys generate takes --db: a SQLite file
+// Every command but token, keys generate and version takes --db: a SQLite file
 // (default cardcore.db) or a postgres:// URL. serve and token read the
 // token secret from CARDCORE_JWT_SECRET (or --jwt-secret); serve reads the
 // PAN key of the sandbox routes from CARDCORE_PAN_KEY (or --pan-key). Run
@@ -70,7 +71,7 @@ func dbCommand(fs *flag.FlagSet, create bool,
 	run func(ctx context.Context, out io.Writer, log *slog.Logger, db *bun.DB, desc string) error) runFunc {
 	target := dbFlag(fs, defaultDB)
 	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
-		db, desc, err := openDB(ctx, *target, create)
+		db, desc, err := target.open(ctx, create)
 		if err != nil {
 			return err
 		}
@@ -90,6 +91,7 @@ var commands = []command{
 	{"purge", "delete the events and idempotency records past their retention, once", setupPurge},
 	{"keys generate", "write a client key pair for signed sandbox requests", setupKeysGenerate},
 	{"bench", "measure the use cases under load, beside the raw-SQL baseline", setupBench},
+	{"version", "print the module version and the VCS revision of this build", setupVersion},
 }
 
 // usageError is a command line that parsed but asks for something the
@@ -124,10 +126,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
+	switch {
+	case isHelp(args[0]):
 		usage(stdout)
 		return exitOK
+	case args[0] == "-version" || args[0] == "--version":
+		args = []string{"version"}
+	}
+	if code, done := groupHelp(args, stdout, stderr); done {
+		return code
 	}
 	for _, c := range commands {
 		words := strings.Fields(c.name)
@@ -177,4 +184,59 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "cardcore <command> --help" for the command's flags.`)
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// groupHelp answers a command line that names a group of commands, such
+// as "keys", without one of its verbs: "keys --help" (or -h, help) prints
+// the group's verbs and their flags to stdout; "keys" alone, or with a verb
+// it does not have, is a usage error that prints them to stderr. done is
+// false when args is not about a group.
+func groupHelp(args []string, stdout, stderr io.Writer) (code int, done bool) {
+	var verbs []command
+	for _, c := range commands {
+		if words := strings.Fields(c.name); len(words) > 1 && words[0] == args[0] {
+			verbs = append(verbs, c)
+		}
+	}
+	switch {
+	case len(verbs) == 0:
+		return 0, false
+	case len(args) == 1:
+		fmt.Fprintf(stderr, "cardcore %s: which command?\n\n", args[0])
+		groupUsage(stderr, args[0], verbs)
+		return exitUsage, true
+	case isHelp(args[1]):
+		groupUsage(stdout, args[0], verbs)
+		return exitOK, true
+	}
+	for _, c := range verbs {
+		if strings.Fields(c.name)[1] == args[1] {
+			return 0, false
+		}
+	}
+	fmt.Fprintf(stderr, "cardcore: unknown command %q\n\n", args[0]+" "+args[1])
+	groupUsage(stderr, args[0], verbs)
+	return exitUsage, true
+}
+
+// groupUsage prints the verbs of group with their flags.
+func groupUsage(w io.Writer, group string, verbs []command) {
+	fmt.Fprintf(w, "usage: cardcore %s <command> [flags]\n\ncommands:\n", group)
+	for _, c := range verbs {
+		fmt.Fprintf(w, "\n  %s [flags]\n    %s.\n", c.name, c.summary)
+		fs := flag.NewFlagSet("cardcore "+c.name, flag.ContinueOnError)
+		c.setup(fs)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	fmt.Fprintf(w, "\nRun \"cardcore %s <command> --help\" for one command's flags.\n", group)
 }

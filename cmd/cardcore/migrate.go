@@ -12,7 +12,8 @@ import (
 )
 
 // setupMigrate is "cardcore migrate": apply the store's migrations, which is
-// safe to repeat.
+// safe to repeat and to run from several processes at once (bunstore.Migrate
+// takes turns under a lock that dies with its process).
 func setupMigrate(fs *flag.FlagSet) runFunc {
 	return dbCommand(fs, true, func(ctx context.Context, out io.Writer, log *slog.Logger, db *bun.DB, desc string) error {
 		log.Info("migrating", "db", desc)

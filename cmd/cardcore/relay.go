@@ -67,6 +67,7 @@ func relayFlags(fs *flag.FlagSet) *relayConfig {
 // leases of the subscriptions share the work.
 func setupRelay(fs *flag.FlagSet) runFunc {
 	cfg := relayFlags(fs)
+	metricsAddr := metricsFlag(fs, "not served")
 	return dbCommand(fs, false, func(ctx context.Context, _ io.Writer, log *slog.Logger, db *bun.DB, desc string) error {
 		if cfg.endpointsEvery <= 0 {
 			return usageErrorf("relay: --webhooks-every must be positive")
@@ -74,7 +75,21 @@ func setupRelay(fs *flag.FlagSet) runFunc {
 		if err := cfg.purge.check(); err != nil {
 			return err
 		}
-		core, err := migratedCore(ctx, db, log)
+		tel, err := newTelemetry(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer tel.shutdown(log)
+		db = db.WithQueryHook(tel.queryHook())
+		cfg.webhookOpts = append(cfg.webhookOpts, tel.webhookOption())
+		if *metricsAddr != "" {
+			stopMetrics, err := serveMetrics(*metricsAddr, tel, log)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
+		}
+		core, err := migratedCore(ctx, db, log, tel.coreOptions()...)
 		if err != nil {
 			return err
 		}
@@ -96,21 +111,13 @@ func setupRelay(fs *flag.FlagSet) runFunc {
 func runRelay(ctx context.Context, log *slog.Logger, core *cardcore.Core, cfg *relayConfig) error {
 	var wg sync.WaitGroup
 	if cfg.natsURL != "" {
-		nc, err := nats.Connect(cfg.natsURL, nats.Name("cardcore relay "+cfg.holder), nats.MaxReconnects(-1))
+		nc, dest, err := openJetStream(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("relay: connect to NATS: %w", err)
+			return err
 		}
 		defer nc.Close()
-		dest, err := natsjs.New(ctx, nc, natsjs.WithStream(cfg.stream), natsjs.WithPrefix(cfg.prefix), natsjs.WithReplicas(cfg.replicas))
-		if err != nil {
-			return fmt.Errorf("relay: %w", err)
-		}
 		defer dest.Close()
-		name := "jetstream:" + cfg.stream
-		d, err := events.NewDeliverer(core.Store, name, dest, events.DelivererConfig{
-			Holder: cfg.holder, LeaseTTL: cfg.lease,
-			OnError: func(err error) { log.Warn("relay: delivery", "subscription", name, "error", err.Error()) },
-		})
+		name, d, err := jetStreamDeliverer(log, core.Store, cfg, dest)
 		if err != nil {
 			return err
 		}
@@ -121,6 +128,44 @@ func runRelay(ctx context.Context, log *slog.Logger, core *cardcore.Core, cfg *r
 	hooks.run(ctx)
 	wg.Wait()
 	return nil
+}
+
+// openJetStream connects to the NATS server at cfg.natsURL and returns the
+// connection and the destination on cfg's stream, created when missing;
+// the caller closes both, the destination first.
+func openJetStream(ctx context.Context, cfg *relayConfig) (*nats.Conn, *natsjs.Destination, error) {
+	nc, err := nats.Connect(cfg.natsURL, nats.Name("cardcore relay "+cfg.holder), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("relay: connect to NATS: %w", err)
+	}
+	dest, err := natsjs.New(ctx, nc, natsjs.WithStream(cfg.stream), natsjs.WithPrefix(cfg.prefix), natsjs.WithReplicas(cfg.replicas),
+		natsjs.WithMaxInFlight(jetStreamBatch))
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("relay: %w", err)
+	}
+	return nc, dest, nil
+}
+
+// jetStreamBatch is how many events the JetStream subscription's deliverer
+// reads and hands over at once, and how many the destination publishes
+// before it awaits their acknowledgements. Each batch costs a read of the
+// feed, one publish awaited alone (the destination's resync) and a move of
+// the cursor (a commit): 1024 rather than the deliverer's default 256 took
+// a fifth less CPU an event and a quarter of the commits on the relay
+// workload of cardcore bench.
+const jetStreamBatch = 1024
+
+// jetStreamDeliverer returns the name of the subscription of cfg's stream
+// and its deliverer to dest: the JetStream destination of openJetStream, or
+// one wrapping it (the bench's).
+func jetStreamDeliverer(log *slog.Logger, subs events.Subscriptions, cfg *relayConfig, dest events.Destination) (string, *events.Deliverer, error) {
+	name := "jetstream:" + cfg.stream
+	d, err := events.NewDeliverer(subs, name, dest, events.DelivererConfig{
+		Holder: cfg.holder, LeaseTTL: cfg.lease, Batch: jetStreamBatch,
+		OnError: func(err error) { log.Warn("relay: delivery", "subscription", name, "error", err.Error()) },
+	})
+	return name, d, err
 }
 
 // deliver runs d until ctx is done, logging its progress every interval

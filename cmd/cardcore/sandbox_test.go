@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardcore/cardcore/adapters/httpapi"
 	"github.com/google/uuid"
@@ -133,18 +137,64 @@ func TestServeSandbox(t *testing.T) {
 	}
 }
 
-// TestServeSandboxOff: without the PAN key the sandbox routes are off,
-// and the log says so; card data sync is still served.
+// TestServeSandboxOff: without the PAN key and the client keys the sandbox
+// routes are off, and the log says so; card data sync is still served.
 func TestServeSandboxOff(t *testing.T) {
 	bin := buildCommand(t)
 	dir := t.TempDir()
 	secret := newSecret(t)
 	env := append(os.Environ(), secretEnv+"="+secret, panKeyEnv+"=")
-	base, stderr := startServe(t, bin, env, "--db", filepath.Join(dir, "serve.db"), "--client-keys", writeKeys(t, dir))
+	base, stderr := startServe(t, bin, env, "--db", filepath.Join(dir, "serve.db"))
 	server := mintToken(t, bin, env, "--server")
 	call(t, server, http.MethodGet, base+"/cards/"+uuid.NewString(), nil, "", http.StatusNotFound, nil)
 	call(t, server, http.MethodPut, base+"/v2/data/customers/c/accounts/a/cards", nil, `{"cards":[]}`, http.StatusBadRequest, nil)
 	if log := stderr.String(); !strings.Contains(log, "the sandbox routes are off") || !strings.Contains(log, "sandbox=false") {
 		t.Errorf("the log does not say the sandbox is off:\n%s", log)
+	}
+}
+
+// TestServeRefusesHalfSandbox: the client keys without the PAN key, or the
+// PAN key (flag or variable) without the client keys, would serve 404 on
+// every sandbox route: serve refuses to start, with a usage error naming
+// what is missing, before it creates the database.
+func TestServeRefusesHalfSandbox(t *testing.T) {
+	dir := t.TempDir()
+	secret, pans := newSecret(t), newSecret(t)
+	keys := writeKeys(t, dir)
+	for _, tt := range []struct {
+		name    string
+		env     string // CARDCORE_PAN_KEY
+		args    []string
+		missing []string // what the error must name
+	}{
+		{"client keys without the PAN key", "", []string{"--client-keys", keys}, []string{"--pan-key", panKeyEnv}},
+		{"--pan-key without client keys", "", []string{"--pan-key", pans}, []string{"--client-keys"}},
+		{panKeyEnv + " without client keys", pans, nil, []string{"--client-keys"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(panKeyEnv, tt.env)
+			db := filepath.Join(t.TempDir(), "serve.db")
+			args := append([]string{"serve", "--db", db, "--jwt-secret", secret, "--addr", "127.0.0.1:0"}, tt.args...)
+			// A serve that starts instead runs until this context ends.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, args, &stdout, &stderr)
+			out, errOut := stdout.String(), stderr.String()
+			if code != exitUsage || out != "" {
+				t.Errorf("exit %d, stdout %q; want %d and nothing; stderr:\n%s", code, out, exitUsage, errOut)
+			}
+			for _, m := range tt.missing {
+				if !strings.Contains(errOut, m) {
+					t.Errorf("stderr does not name %s:\n%s", m, errOut)
+				}
+			}
+			if strings.Contains(errOut, pans) {
+				t.Errorf("the PAN key reached stderr:\n%s", errOut)
+			}
+			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("serve made the database before refusing (stat: %v)", err)
+			}
+		})
 	}
 }

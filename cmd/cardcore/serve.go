@@ -47,6 +47,7 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	panKeyValue := panKeyFlag(fs)
 	relay := fs.Bool("relay", false, "also deliver the event feed in this process, as \"cardcore relay\" does: to JetStream with --nats, and to the webhook endpoints")
 	relayCfg := relayFlags(fs)
+	metricsAddr := metricsFlag(fs, "GET /metrics on the API's listener")
 	publicOrigin := fs.String("public-origin", "", "the scheme and host clients address when a proxy in front rewrites them, e.g. https://api.example.com: signatures' @target-uri uses it (default: the connection's scheme and the request's Host)")
 	return func(ctx context.Context, _ io.Writer, log *slog.Logger) error {
 		if *sweepEvery < 0 {
@@ -76,17 +77,24 @@ func setupServe(fs *flag.FlagSet) runFunc {
 				return err
 			}
 		}
-		db, desc, err := openDB(ctx, *target, true)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		log.Info("migrating", "db", desc)
-		opts := []cardcore.Option{cardcore.WithLogger(log), cardcore.WithPrograms(slices.Collect(maps.Values(programs))...)}
 		p, err := sandbox(log, pans, clientKeys)
 		if err != nil {
 			return err
 		}
+		db, desc, err := target.open(ctx, true)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		tel, err := newTelemetry(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer tel.shutdown(log)
+		db = db.WithQueryHook(tel.queryHook())
+		relayCfg.webhookOpts = append(relayCfg.webhookOpts, tel.webhookOption())
+		log.Info("migrating", "db", desc)
+		opts := append(tel.coreOptions(), cardcore.WithLogger(log), cardcore.WithPrograms(slices.Collect(maps.Values(programs))...))
 		if p != nil {
 			opts = append(opts, cardcore.WithIssuance(p))
 		}
@@ -95,9 +103,19 @@ func setupServe(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		api, err := httpapi.New(core, httpapi.Config{Secret: secret, Logger: log,
-			ClientKeys: clientKeys, PublicOrigin: *publicOrigin, WebhooksAllowPrivate: relayCfg.allowPrivate})
+			ClientKeys: clientKeys, PublicOrigin: *publicOrigin, WebhooksAllowPrivate: relayCfg.allowPrivate,
+			TracerProvider: tel.tracers, MeterProvider: tel.meters})
 		if err != nil {
 			return err
+		}
+		if *metricsAddr == "" {
+			api = tel.withMetrics(api)
+		} else {
+			stopMetrics, err := serveMetrics(*metricsAddr, tel, log)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 		}
 
 		ln, err := net.Listen("tcp", *addr)
@@ -173,20 +191,20 @@ func setupServe(fs *flag.FlagSet) runFunc {
 }
 
 // sandbox returns the provisioner of the sandbox routes' issuance, or nil,
-// with a log line that says why, when the PAN key or the client keys are
-// missing: without a key of its own no PAN is hashed, and without client
-// keys no request could be verified.
+// with a log line, when neither the PAN key nor the client keys are given:
+// without a key of its own no PAN is hashed, and without client keys no
+// request could be verified. One without the other is a half-configured
+// sandbox, which would serve 404 on every sandbox route: a usage error
+// naming what is missing, before serve touches the database.
 func sandbox(log *slog.Logger, pans []byte, clientKeys map[string]ed25519.PublicKey) (issuance.Provisioner, error) {
 	switch {
 	case pans == nil && clientKeys == nil:
 		log.Info("the sandbox routes are off: they need --client-keys and --pan-key (or " + panKeyEnv + ")")
 		return nil, nil
 	case pans == nil:
-		log.Warn("the sandbox routes are off: --client-keys is set but the PAN key is not; set " + panKeyEnv + " or --pan-key")
-		return nil, nil
+		return nil, usageErrorf("--client-keys is set but the PAN key is not: the sandbox routes need both; set --pan-key or %s, or drop --client-keys", panKeyEnv)
 	case clientKeys == nil:
-		log.Warn("the sandbox routes are off: the PAN key is set but --client-keys is not")
-		return nil, nil
+		return nil, usageErrorf("the PAN key is set (--pan-key or %s) but --client-keys is not: the sandbox routes need both; add --client-keys FILE, or unset the PAN key", panKeyEnv)
 	}
 	return issuance.NewHMACProvisioner(pans)
 }

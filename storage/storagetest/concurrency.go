@@ -407,7 +407,7 @@ func dueSkipsLockedCards(t *testing.T, s storage.Store) {
 		},
 		func(context.Context, storage.Tx) error { return nil },
 		func(ctx context.Context, tx storage.Tx) error {
-			due, err := tx.Due(ctx, dueNow, 100)
+			due, err := tx.Due(ctx, "", dueNow, 100)
 			seen = cardIDs(due)
 			return err
 		})

@@ -3,6 +3,9 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 var sweepsChecks = []check{
 	{"DueFindsExpiredAndElapsedCards", dueFindsExpiredAndElapsedCards},
 	{"DueLimitAndSweep", dueLimitAndSweep},
+	{"DueInOneOrg", dueInOneOrg},
 }
 
 // dueNow is the instant the Due checks sweep at: fixed, so the dates around
@@ -90,7 +94,7 @@ func insertCases(t *testing.T, s storage.Store, cases []dueCase) []dueCase {
 func dueFindsExpiredAndElapsedCards(t *testing.T, s storage.Store) {
 	cases := insertCases(t, s, dueCases())
 	got := inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Card, error) {
-		return tx.Due(ctx, dueNow, 100)
+		return tx.Due(ctx, "", dueNow, 100)
 	})
 	byID := make(map[int64]card.Card, len(got))
 	for _, c := range got {
@@ -132,10 +136,19 @@ func dueLimitAndSweep(t *testing.T, s storage.Store) {
 			remaining[tc.c.ID] = true
 		}
 	}
+	sweepRounds(t, s, "", limit, remaining)
+}
+
+// sweepRounds sweeps as the sweep does, calling Due for org with limit
+// and changing each card it gets so it is no longer due, until Due comes
+// back short; each round must get exactly limit cards while more are due,
+// all of them cards of remaining, the due cards not yet swept.
+func sweepRounds(t *testing.T, s storage.Store, org string, limit int, remaining map[int64]bool) {
+	t.Helper()
 	for round := 1; ; round++ {
 		want := min(limit, len(remaining))
 		batch := inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Card, error) {
-			due, err := tx.Due(ctx, dueNow, limit)
+			due, err := tx.Due(ctx, org, dueNow, limit)
 			if err != nil {
 				return nil, err
 			}
@@ -154,11 +167,11 @@ func dueLimitAndSweep(t *testing.T, s storage.Store) {
 			return due, nil
 		})
 		if len(batch) != want {
-			t.Fatalf("round %d: Due(limit %d) returned %d cards with %d due, want %d", round, limit, len(batch), len(remaining), want)
+			t.Fatalf("round %d: Due(org %q, limit %d) returned %d cards with %d due, want %d", round, org, limit, len(batch), len(remaining), want)
 		}
 		for _, c := range batch {
 			if !remaining[c.ID] {
-				t.Fatalf("round %d: Due returned card %d, which is not due or was already swept", round, c.ID)
+				t.Fatalf("round %d: Due(org %q) returned card %d of org %s, which is not due there or was already swept", round, org, c.ID, c.OrgID)
 			}
 			delete(remaining, c.ID)
 		}
@@ -166,4 +179,66 @@ func dueLimitAndSweep(t *testing.T, s storage.Store) {
 			return
 		}
 	}
+}
+
+// dueInOneOrg: Due for one org returns the due cards of that org alone,
+// and exactly limit of them while more are due there, though another
+// org's due cards come first in the due order; a sweep of one org leaves
+// the other's due cards due.
+func dueInOneOrg(t *testing.T, s storage.Store) {
+	cases := insertCases(t, s, dueCases())
+	dueIn := func(org string) map[int64]bool {
+		ids := make(map[int64]bool)
+		for _, tc := range cases {
+			if tc.due && tc.c.OrgID == org {
+				ids[tc.c.ID] = true
+			}
+		}
+		return ids
+	}
+	for _, org := range []string{orgA, orgB} {
+		got := inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Card, error) {
+			return tx.Due(ctx, org, dueNow, 100)
+		})
+		want := dueIn(org)
+		if len(want) == 0 {
+			t.Fatalf("the cases hold no due card of %s", org)
+		}
+		mustEqualIDs(t, "Due of "+org, sortedIDs(want), sortedIDs(idSet(got)))
+	}
+
+	// orgA's expired cards expire first and its elapsed ones elapse first:
+	// Due must not fill its limit with them and drop orgB's.
+	var more []dueCase
+	for i := range 4 {
+		more = append(more,
+			dueCase{fmt.Sprint("early expired ", i), dated(NewCard(orgA), card.Normal, month(2029, 6), time.Time{}), true},
+			dueCase{fmt.Sprint("early elapsed ", i), dated(NewCard(orgA), card.Normal, month(2035, 1), dueNow.Add(-1000*time.Hour)), true},
+			dueCase{fmt.Sprint("late expired ", i), dated(NewCard(orgB), card.Blocked, month(2031, 1), time.Time{}), true},
+		)
+	}
+	cases = append(cases, insertCases(t, s, more)...)
+	sweepRounds(t, s, orgB, 3, dueIn(orgB))
+	got := inTx(t, s, func(ctx context.Context, tx storage.Tx) ([]card.Card, error) {
+		return tx.Due(ctx, "", dueNow, 100)
+	})
+	mustEqualIDs(t, "Due of every org after a sweep of "+orgB, sortedIDs(dueIn(orgA)), sortedIDs(idSet(got)))
+}
+
+// idSet is the set of the cards' ids.
+func idSet(cs []card.Card) map[int64]bool {
+	ids := make(map[int64]bool, len(cs))
+	for _, c := range cs {
+		ids[c.ID] = true
+	}
+	return ids
+}
+
+// sortedIDs lists a set of ids in order, as decimal strings.
+func sortedIDs(ids map[int64]bool) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		out = append(out, strconv.FormatInt(id, 10))
+	}
+	return out
 }

@@ -1,0 +1,323 @@
+package bunstore_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/internal/testdb"
+	"github.com/cardcore/cardcore/internal/testdb/pgschema"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/migrate"
+)
+
+// freshDatabase returns a function that opens a pool of its own, as a
+// process of its own would, on one new, empty database of kind: a SQLite
+// file, or a PostgreSQL schema.
+func freshDatabase(t *testing.T, kind string) func() *bun.DB {
+	t.Helper()
+	if kind == "sqlite" {
+		path := filepath.Join(t.TempDir(), "migrate.db")
+		return func() *bun.DB { return testdb.SQLite(t, path) }
+	}
+	cfg, err := pgx.ParseConfig(pgschema.URL(t, "cardcore_migrate_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	return func() *bun.DB {
+		db := bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New())
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+}
+
+// migratedOnce checks that db records each embedded migration exactly
+// once, has none pending, and has the schema of a database migrated alone.
+func migratedOnce(t *testing.T, db *bun.DB, kind string) {
+	t.Helper()
+	var names []string
+	if err := db.NewSelect().Table(bunstore.MigrationTable).Column("name").OrderExpr("name").Scan(t.Context(), &names); err != nil {
+		t.Fatalf("read %s: %v", bunstore.MigrationTable, err)
+	}
+	var want []string
+	for _, m := range embedded(t, db) {
+		want = append(want, m[:strings.IndexByte(m, '_')])
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("%s records %v, want each of %v once", bunstore.MigrationTable, names, want)
+	}
+	if pending, err := bunstore.Pending(t.Context(), db); err != nil || len(pending) != 0 {
+		t.Errorf("Pending = %v, %v; want none", pending, err)
+	}
+	if got, want := testdb.Schema(t, db), testdb.Schema(t, testdb.Open(t, kind)); !slices.Equal(got, want) {
+		t.Errorf("the schema differs from a database migrated alone:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+// Processes that start at once on a fresh database all migrate it
+// without an error, and the migrations run once.
+func TestMigrateConcurrently(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			open := freshDatabase(t, kind)
+			const n = 8
+			dbs := make([]*bun.DB, n)
+			for i := range dbs {
+				dbs[i] = open()
+				if err := dbs[i].PingContext(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, db := range dbs {
+				wg.Go(func() {
+					<-start
+					errs[i] = bunstore.Migrate(t.Context(), db)
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("migrator %d of %d: %v", i+1, n, err)
+				}
+			}
+			migratedOnce(t, dbs[0], kind)
+		})
+	}
+}
+
+// A process of an earlier version that was killed while migrating left
+// its row in cardcore_migration_locks, which blocked every later
+// Migrate: Migrate now ignores that table and drops it, and applies what
+// the killed process had not.
+func TestMigrateAfterAStaleLockRow(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			db := freshDatabase(t, kind)()
+			files, err := bunstore.Migrations(db.Dialect().Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The earlier version: bun's migrator and its lock table, all
+			// migrations but the last applied, killed before it unlocked.
+			ups := embedded(t, db)
+			old := fstest.MapFS{}
+			matches, err := fs.Glob(files, "*.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range matches {
+				if strings.HasPrefix(name, ups[len(ups)-1]) {
+					continue
+				}
+				b, err := fs.ReadFile(files, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old[name] = &fstest.MapFile{Data: b}
+			}
+			ms := migrate.NewMigrations()
+			if err := ms.Discover(old); err != nil {
+				t.Fatal(err)
+			}
+			m := migrate.NewMigrator(db, ms, migrate.WithTableName(bunstore.MigrationTable),
+				migrate.WithLocksTableName(bunstore.MigrationLocksTable), migrate.WithMarkAppliedOnSuccess(true))
+			if err := m.Init(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Lock(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+
+			if err := bunstore.Migrate(t.Context(), db); err != nil {
+				t.Fatalf("Migrate with a stale row in %s: %v", bunstore.MigrationLocksTable, err)
+			}
+			migratedOnce(t, db, kind)
+			if _, err := db.NewSelect().Table(bunstore.MigrationLocksTable).Count(t.Context()); err == nil {
+				t.Errorf("%s is still there after Migrate", bunstore.MigrationLocksTable)
+			}
+		})
+	}
+}
+
+// firstMigration is the SQL of the first embedded migration of db's
+// dialect, its statements apart.
+func firstMigration(t *testing.T, db *bun.DB) []string {
+	t.Helper()
+	files, err := bunstore.Migrations(db.Dialect().Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(files, embedded(t, db)[0]+".tx.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(string(b), "--bun:split\n")
+}
+
+// On PostgreSQL a migrating session holds an advisory lock that the
+// server releases when the session ends: a migrator that dies halfway
+// (its backend terminated) blocks the next one until then, and leaves
+// nothing behind.
+func TestMigrateAfterAMigratorDiesPostgres(t *testing.T) {
+	open := freshDatabase(t, "postgres")
+	dying := open()
+	conn, err := dying.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := conn.QueryRowContext(t.Context(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	admin := open()
+	die := func() error {
+		_, err := admin.ExecContext(context.Background(), "SELECT pg_terminate_backend(?)", pid)
+		return err
+	}
+	t.Cleanup(func() { _ = die() }) // should the test stop before it dies
+	// The lock package bunstore documents: class "card", object the hash
+	// of the schema's name.
+	if _, err := conn.ExecContext(t.Context(), "SELECT pg_advisory_lock(x'63617264'::int, hashtext(current_schema()))"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range firstMigration(t, dying) {
+		if _, err := tx.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	next := open()
+	done := make(chan error, 1)
+	go func() { done <- bunstore.Migrate(t.Context(), next) }()
+	waiting := func() bool {
+		var n int
+		err := admin.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND classid = x'63617264'::int::oid AND objid = hashtext(current_schema())::oid AND objsubid = 2`).Scan(&n)
+		return err == nil && n > 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); !waiting(); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("Migrate returned (%v) while another session held the migration lock", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Migrate never waited for the migration lock of the other session")
+		}
+	}
+	if err := die(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Migrate after the migrator died: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Migrate still waits after the session holding the lock died")
+	}
+	migratedOnce(t, next, "postgres")
+}
+
+// holdEnv names the SQLite file a helper process of
+// TestMigrateAfterAMigratorIsKilledSQLite migrates halfway and holds.
+const holdEnv = "CARDCORE_TEST_HOLD_MIGRATION"
+
+// On SQLite a migrating process holds the database's write lock in one
+// transaction: when it is killed halfway, the operating system releases
+// the lock, its writes are rolled back (the WAL frames of a transaction
+// that never committed are ignored), and a process waiting to migrate
+// goes on and migrates the whole database.
+func TestMigrateAfterAMigratorIsKilledSQLite(t *testing.T) {
+	if path := os.Getenv(holdEnv); path != "" {
+		holdMigration(t, path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "killed.db")
+	holder := exec.Command(os.Args[0], "-test.run=^TestMigrateAfterAMigratorIsKilledSQLite$")
+	holder.Env = append(os.Environ(), holdEnv+"="+path)
+	holder.Stderr = os.Stderr
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill() //nolint:errcheck // killed below; this covers a failure before
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && lines.Text() != "holding" {
+	}
+	if lines.Text() != "holding" {
+		t.Fatalf("the helper process ended without holding the migration (%v)", lines.Err())
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the helper's transaction wrote nothing to the WAL (%v)", err)
+	}
+
+	db := testdb.SQLite(t, path)
+	done := make(chan error, 1)
+	go func() { done <- bunstore.Migrate(t.Context(), db) }()
+	time.Sleep(200 * time.Millisecond) // Migrate waits in the busy handler meanwhile
+	if err := holder.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = holder.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("Migrate after the migrator was killed: %v", err)
+	}
+	migratedOnce(t, db, "sqlite")
+}
+
+// holdMigration is the helper process: it begins a migration of the file
+// at path (the first migration's SQL in an exclusive transaction, with a
+// page cache so small that the writes spill to the WAL), says so, and
+// waits to be killed.
+func holdMigration(t *testing.T, path string) {
+	db := testdb.SQLite(t, path)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range firstMigration(t, db) {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("holding")
+	time.Sleep(time.Minute)
+	t.Fatal("the helper process was not killed")
+}
