@@ -34,7 +34,7 @@ const (
 	crashWorkers = 4     // goroutines sending the load
 	crashBulk    = 10000 // cards of the bulks killed while they start
 	timedBulk    = 2500  // cards of the bulk whose start is timed
-	migrateKills = 4     // kills of "cardcore migrate" after its migration began, per database (in at most twice as many tries)
+	migrateKills = 4     // kills of "cardcore migrate" after its migration began, per database (in at most three times as many tries)
 )
 
 func TestCrash(t *testing.T) {
@@ -919,11 +919,15 @@ func testCrashBulkStart(t *testing.T, bin, target string, rng *rand.Rand) {
 // its kill; the next kills take a fresh database.
 func testCrashMigration(t *testing.T, bin, kind string, rng *rand.Rand) {
 	env := crashEnv(t)
-	// A whole migration on a database of its own, timed: the kills land
-	// within its duration.
-	began := time.Now()
-	if out, err := exec.CommandContext(t.Context(), bin, "migrate", "--db", crashTarget(t, kind)).CombinedOutput(); err != nil {
-		t.Fatalf("cardcore migrate: %v\n%s", err, out)
+	// A whole migration on a database of its own, timed from its log line
+	// "migrating" (the database is open, the migrations start) to its
+	// exit: the kills land within that time after the same line, so that
+	// how long a process takes to start on a busy machine does not matter.
+	first := startProc(t, bin, env, "migrate", "--db", crashTarget(t, kind))
+	began := awaitMigrating(t, first)
+	<-first.done
+	if first.err != nil {
+		t.Fatalf("cardcore migrate: %v\n%s", first.err, first.stderr.String())
 	}
 	took := time.Since(began)
 	t.Logf("a migration of a fresh database takes %s", took.Round(time.Millisecond))
@@ -934,10 +938,12 @@ func testCrashMigration(t *testing.T, bin, kind string, rng *rand.Rand) {
 	}
 	dbs := []*killed{{target: crashTarget(t, kind)}}
 	kills, during := 0, 0 // during: kills after the migration began and before it ended
-	for attempt := 1; attempt <= 2*migrateKills && during < migrateKills; attempt++ {
+	for attempt := 1; attempt <= 3*migrateKills && during < migrateKills; attempt++ {
 		db := dbs[len(dbs)-1]
-		wait := between(rng, 0, took*8/10)
+		// The first half: the rest of took is mostly the process's exit.
+		wait := between(rng, 0, took/2)
 		p := startProc(t, bin, env, "migrate", "--db", db.target)
+		awaitMigrating(t, p)
 		time.Sleep(wait)
 		p.kill()
 		out := p.stderr.String()
@@ -946,7 +952,7 @@ func testCrashMigration(t *testing.T, bin, kind string, rng *rand.Rand) {
 		// and "migrated" printed once they are done.
 		running := p.cmd.ProcessState.ExitCode() == -1
 		began := strings.Contains(out, "msg=migrating") && !strings.Contains(out, "\nmigrated ")
-		t.Logf("migrate %d on database %d: killed %s in (running: %v, migration begun: %v)",
+		t.Logf("migrate %d on database %d: killed %s after it logged migrating (running: %v, migration begun: %v)",
 			attempt, len(dbs), wait.Round(time.Millisecond), running, began)
 		if !running {
 			if p.err != nil {
@@ -981,6 +987,20 @@ func testCrashMigration(t *testing.T, bin, kind string, rng *rand.Rand) {
 	}
 	t.Logf("%d kills of cardcore migrate (%d after the migration began), then serve started and served on each database they left",
 		kills, during)
+}
+
+// awaitMigrating waits until the process p logs "migrating", or exits, and
+// returns when it saw it.
+func awaitMigrating(t *testing.T, p *proc) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(p.stderr.String(), "msg=migrating") && !p.exited() {
+		if time.Now().After(deadline) {
+			t.Fatalf("cardcore migrate logged no \"migrating\" in a minute; its log:\n%s", p.stderr.String())
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return time.Now()
 }
 
 // wantServing checks a server started on a database whose migrations were
