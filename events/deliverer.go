@@ -25,8 +25,12 @@ type DelivererConfig struct {
 	// Batch bounds the events read and handed to the destination at once
 	// (default 256).
 	Batch int
-	// Idle is how long the deliverer waits when it has caught up with the
-	// feed, or another holder has the lease (default 500ms).
+	// Idle is how long the deliverer waits when another holder has the
+	// lease, and the longest it waits when it has caught up with the feed
+	// (default 500ms). Caught up right after a batch, it reads the feed
+	// again after Idle/32, then after twice as long while it finds
+	// nothing, up to Idle: under a steady load an event waits a few
+	// milliseconds to be read, and a quiet feed is read twice a second.
 	Idle time.Duration
 	// Select, when set, keeps only the events it returns true for; the
 	// cursor still moves past the others.
@@ -243,6 +247,7 @@ func (d *Deliverer) renew(ctx context.Context, t *tenure, sameToken bool) error 
 // is lost (ErrLeaseLost).
 func (d *Deliverer) hold(ctx context.Context, t *tenure) error {
 	attempt := 0
+	var idle time.Duration // the wait after the next read that finds nothing
 	for ctx.Err() == nil {
 		evs, err := d.subs.After(ctx, t.l.Cursor, d.cfg.Batch)
 		if err != nil {
@@ -256,11 +261,13 @@ func (d *Deliverer) hold(ctx context.Context, t *tenure) error {
 			continue
 		}
 		if len(evs) == 0 {
-			if err := d.wait(ctx, t, d.cfg.Idle); err != nil {
+			idle = min(max(2*idle, d.cfg.Idle/32), d.cfg.Idle)
+			if err := d.wait(ctx, t, idle); err != nil {
 				return err
 			}
 			continue
 		}
+		idle = 0
 		to, derr := d.deliver(ctx, t, evs)
 		if errors.Is(derr, ErrLeaseLost) {
 			return derr
