@@ -92,9 +92,13 @@ func (e *faultEnv) newCore(t *testing.T) *cardcore.Core {
 		t.Fatal(err)
 	}
 	// Batches of 2 make the sweep of three cards two transactions, and a
-	// bulk's cards several chunks.
+	// bulk's cards several batches of one chunk: a bulk start is then one
+	// transaction whatever the machine's speed (a chunk's time bound would
+	// split it where a slow run crosses it). Chunks that commit apart, and
+	// their resumption, are noname's chunk tests and the crash test's.
 	core, err := cardcore.New(t.Context(), e.db.Faulty, quiet, cardcore.WithClock(e.clock.Now),
 		cardcore.WithIssuance(prov), cardcore.WithSweepBatch(2), cardcore.WithBulkBatch(2),
+		cardcore.WithBulkChunk(1000, time.Hour),
 		cardcore.WithMigrations(cardcore.CheckMigrations))
 	if err != nil {
 		t.Fatal(err)

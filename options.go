@@ -1,6 +1,7 @@
 package cardcore
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -78,6 +79,20 @@ func WithSweepBatch(n int) Option {
 // time (default 1000): it bounds the memory a bulk of any size takes.
 func WithBulkBatch(n int) Option {
 	return func(o *options) { o.noname = append(o.noname, noname.WithBatch(n)) }
+}
+
+// WithBulkChunk bounds each chunk of a noname bulk start, the transaction
+// that commits some of its cards: at most cards cards, ended by the first
+// batch that finishes after d (defaults noname.DefaultChunkCards and
+// noname.DefaultChunkTime). Other writers run between chunks.
+func WithBulkChunk(cards int, d time.Duration) Option {
+	return func(o *options) { o.noname = append(o.noname, noname.WithChunk(cards, d)) }
+}
+
+// WithBulkProgress sets a function called after each chunk of a noname
+// bulk start commits, with the bulk as committed (see noname.WithProgress).
+func WithBulkProgress(f func(ctx context.Context, b card.Bulk)) Option {
+	return func(o *options) { o.noname = append(o.noname, noname.WithProgress(f)) }
 }
 
 // MigrationMode is what New does with the store's migrations.

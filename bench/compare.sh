@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs the raw-SQL baseline (shared/bench/baseline) and `cardcore bench`
 # one after the other, workload by workload, on SQLite and PostgreSQL, and
-# prints the ratio cardcore / raw for each line. Then it starts a noname
-# bulk of 1,000,000 cards on SQLite and prints its peak RSS.
+# prints the ratio cardcore / raw for each line. For the bulk it also
+# measures its ceiling, the same card and event rows written raw into
+# cardcore's own migrated tables (`cardcore bench --workload bulk-ceiling`:
+# pgx's COPY on PostgreSQL, multi-row INSERTs on SQLite), and prints the
+# bulk's ratio to it. Then it starts a noname bulk of 1,000,000 cards on
+# SQLite and prints its peak RSS, and another with status updates running
+# beside it (workload bulk+transition), whose p99 is how long an update
+# waits for the bulk's chunks.
 #
 #   BASELINE  the baseline's directory (default ../shared/bench/baseline)
 #   PG_DSN    PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable);
@@ -31,8 +37,10 @@ go build -o "$work/cardcore" ./cmd/cardcore
 
 raw="$work/raw.jsonl"
 lib="$work/cardcore.jsonl"
+ceil="$work/ceiling.jsonl"
 : >"$raw"
 : >"$lib"
+: >"$ceil"
 B=("$work/baseline" -duration "$DURATION" -warmup "$WARMUP")
 C=("$work/cardcore" bench --duration "$DURATION" --warmup "$WARMUP")
 
@@ -46,6 +54,7 @@ for t in $TARGETS; do
     done
     "${B[@]}" -db sqlite -driver modernc -workload bulk -mode multirow -n 100000 >>"$raw"
     "${C[@]}" --workload bulk --n 100000 >>"$lib"
+    "${C[@]}" --workload bulk-ceiling --n 100000 >>"$ceil"
     "${C[@]}" --workload reissue --workers 1,16 >>"$lib"
     ;;
   postgres)
@@ -61,6 +70,7 @@ for t in $TARGETS; do
     done
     "${B[@]}" -db postgres -dsn "$PG_DSN" -workload bulk -mode copy -n 100000 >>"$raw"
     "${C[@]}" --db "$lib_dsn" --workload bulk --n 100000 >>"$lib"
+    "${C[@]}" --db "$lib_dsn" --workload bulk-ceiling --n 100000 >>"$ceil"
     "${C[@]}" --db "$lib_dsn" --workload reissue --workers 1,16 >>"$lib"
     ;;
   esac
@@ -69,12 +79,15 @@ done
 if [[ $BIG != 0 ]]; then
   log "== a 1,000,000-card noname bulk on SQLite"
   "${C[@]}" --workload bulk --n 1000000 >"$work/big.jsonl"
+  log "== status updates during a 1,000,000-card noname bulk on SQLite"
+  "${C[@]}" --workload bulk+transition --n 1000000 >>"$lib"
 fi
 
-python3 - "$raw" "$lib" "$work/big.jsonl" <<'PY'
+python3 - "$raw" "$lib" "$work/big.jsonl" "$ceil" <<'PY'
 import json, sys
 raw = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 lib = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+ceil = {r["db"]: r for r in (json.loads(l) for l in open(sys.argv[4]) if l.strip())}
 def key(r):
     w = "bulk" if r["workload"].startswith("bulk") else r["workload"]
     return (r["db"], w, r["workers"])
@@ -82,6 +95,8 @@ base = {key(r): r for r in raw}
 print(f'{"db":9} {"workload":10} {"workers":>7} {"cardcore":>11} {"raw":>11} {"ratio":>6} {"p50 µs":>9} {"p99 µs":>9} {"rss MiB":>8}')
 for r in lib:
     b = base.get(key(r))
+    if r["workload"] == "bulk+transition":
+        b = None  # status updates during a bulk: no baseline; see its p99
     ratio = f'{r["ops_per_s"] / b["ops_per_s"]:.2f}' if b else "n/a"
     rawops = f'{b["ops_per_s"]:.0f}' if b else "-"
     print(f'{r["db"]:9} {r["workload"]:10} {r["workers"]:>7} {r["ops_per_s"]:>11.0f} {rawops:>11} {ratio:>6} {r["p50_us"]:>9.0f} {r["p99_us"]:>9.0f} {r["peak_rss_mib"]:>8.1f}')
@@ -92,4 +107,10 @@ try:
             print(f'\n1,000,000-card bulk on {r["db"]}: {r["ops_per_s"]:.0f} cards/s, peak RSS {r["peak_rss_mib"]:.1f} MiB (target <= 100)')
 except FileNotFoundError:
     pass
+if ceil:
+    print(f'\n{"db":9} {"bulk":>8} {"ceiling":>8} {"ratio":>6}  (ceiling: the same card and event rows written raw into cardcore\'s tables; target >= 0.80)')
+    for r in lib:
+        c = ceil.get(r["db"])
+        if r["workload"] == "bulk" and c:
+            print(f'{r["db"]:9} {r["ops_per_s"]:>8.0f} {c["ops_per_s"]:>8.0f} {r["ops_per_s"] / c["ops_per_s"]:>6.2f}')
 PY

@@ -60,6 +60,11 @@ type Card struct {
 	TemplateID               string
 	CVVRotationIntervalHours *int // required for VIRTUAL; 0 = never rotate
 
+	// PasswordTries counts the wrong PINs since the last reset (SPEC 12):
+	// never below 0, raised by lifecycle.Cards.IncreasePINTries and set to
+	// 0 by ResetPINTries. A successor starts at 0.
+	PasswordTries int
+
 	Version   int64 // 1 on creation, +1 on every change
 	CreatedAt time.Time
 	UpdatedAt time.Time

@@ -36,7 +36,13 @@
 //     valid_until is set exactly when the period is and may not pass the
 //     expiration.
 //   - cvv_rotation_interval_hours is required on a VIRTUAL card (0 means
-//     never rotate) and allowed, not required, on the other types.
+//     never rotate, else 1-4320 hours, Pismo's bounds) and allowed, not
+//     required, on the other types.
+//   - password_tries, the wrong PINs counted since the last reset (SPEC
+//     12), is never negative.
+//   - an issuer-numbered card (ValidateUnnumbered) is PLASTIC; the PAN hash
+//     an issuer gives (ValidatePANHash) is 16-128 hex or base64 characters
+//     and never digits alone, which would be a clear PAN.
 //   - metadata is a JSON object of at most 3200 bytes as encoded; pin_length
 //     is 4 or 6; transaction_limit is a decimal string such as "1500.00".
 //
@@ -65,7 +71,9 @@
 //
 // A Program is issuer configuration shared by its cards: BIN and brand, the
 // months from issuing to expiration (default 72), whether PLASTIC cards
-// start NORMAL instead of CREATED, and the bulk size limit. Program 1
+// start NORMAL instead of CREATED, the bulk size limit, and the count of
+// wrong PINs that blocks a card (default 3) and whether it blocks (by
+// default it does). Program 1
 // (DefaultProgram) always exists.
 //
 // # Errors

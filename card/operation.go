@@ -25,16 +25,20 @@ var (
 	Create             = Operation{12} // a new named card
 	StartBulk          = Operation{13} // the UNBOUND cards of a started noname bulk
 	Sync               = Operation{14} // a card written by card data sync (SPEC section 8)
+	IncreasePINTries   = Operation{15} // SPEC 12: a wrong PIN counted, the status kept
+	PINTriesExceeded   = Operation{16} // SPEC 12: the count reached the program's maximum: -> BLOCKED
+	ResetPINTries      = Operation{17} // SPEC 12: the count back to 0; BLOCKED -> NORMAL
+	UpdateInfo         = Operation{18} // SPEC 12: printed name, alias, embossing, contactless, limit, metadata
 )
 
 // NumOperations is the number of operations; Index is below it.
-const NumOperations = 14
+const NumOperations = 18
 
 var operationNames = [NumOperations + 1][2]string{{"", ""},
 	{"update_status", "STATUS_UPDATE"},
 	{"activate", "ACTIVATION"},
 	{"bind", "BIND"},
-	{"number", "NUMBERING"},
+	{"number", "PAN_UPDATE"},
 	{"reissue", "REISSUE"},
 	{"successor_activated", "SUCCESSOR_ACTIVATED"},
 	{"cancel_bulk", "NONAME_BULK_CANCEL"},
@@ -45,6 +49,10 @@ var operationNames = [NumOperations + 1][2]string{{"", ""},
 	{"create", "CARD_CREATION"},
 	{"start_bulk", "NONAME_BULK_START"},
 	{"card_sync", "CARD_SYNC"},
+	{"increase_pin_tries", "PIN_TRIES_INCREASE"},
+	{"pin_tries_exceeded", "PIN_TRIES_EXCEEDED"},
+	{"reset_pin_tries", "PIN_TRIES_RESET"},
+	{"update_info", "CARD_INFO_UPDATE"},
 }
 
 // Operations returns every operation, in the order of Index.

@@ -1,6 +1,7 @@
 package card
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -13,6 +14,14 @@ type Program struct {
 	ExpirationMonths    int  // months from issuing to expiration; 0 means DefaultExpirationMonths
 	PlasticStartsNormal bool // PLASTIC cards start NORMAL instead of CREATED
 	BulkSizeLimit       int  // external ids per bulk request; 0 means DefaultBulkSizeLimit
+	// MaxPINTries is the count of wrong PINs at which a card is blocked
+	// (SPEC 12); 0 means DefaultMaxPINTries.
+	MaxPINTries int
+	// PINTriesKeepStatus leaves a card as it is when its count of wrong
+	// PINs reaches MaxPINTries: the count goes on, the card is not
+	// BLOCKED (Pismo's block_card_exceeds_counter = false). The default,
+	// false, blocks.
+	PINTriesKeepStatus bool
 }
 
 // Defaults of a program's settings.
@@ -20,6 +29,8 @@ const (
 	DefaultExpirationMonths = 72
 	DefaultBulkSizeLimit    = 1000
 	DefaultProgramID        = 1
+	DefaultMaxPINTries      = 3
+	MaxMaxPINTries          = 99 // the largest MaxPINTries a program may set
 )
 
 // DefaultProgram is program 1, which always exists.
@@ -38,9 +49,24 @@ func (p Program) Validate() error {
 		return Invalid("expiration_months", "must be between 1 and 240 (0 for the default of 72)")
 	case p.BulkSizeLimit < 0:
 		return Invalid("bulk_size_limit", "must not be negative")
+	case p.MaxPINTries < 0 || p.MaxPINTries > MaxMaxPINTries:
+		return Invalid("max_pin_tries", fmt.Sprintf("must be between 1 and %d (0 for the default of %d)", MaxMaxPINTries, DefaultMaxPINTries))
 	}
 	return nil
 }
+
+// PINTriesLimit returns the count of wrong PINs that blocks a card,
+// defaulted.
+func (p Program) PINTriesLimit() int {
+	if p.MaxPINTries == 0 {
+		return DefaultMaxPINTries
+	}
+	return p.MaxPINTries
+}
+
+// BlocksOnPINTries reports whether a card whose count of wrong PINs
+// reaches PINTriesLimit is blocked (the default).
+func (p Program) BlocksOnPINTries() bool { return !p.PINTriesKeepStatus }
 
 // Months returns the expiration months, defaulted.
 func (p Program) Months() int {

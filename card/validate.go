@@ -25,6 +25,9 @@ const (
 	MaxExternalIDLength     = 255
 	MaxTemplateIDLength     = 64
 	MaxTransactionLimit     = 32 // characters of the decimal string
+	MaxCVVRotationHours     = 4320
+	MinPANHashLength        = 16 // an issuer's PAN hash, as characters
+	MaxPANHashLength        = 128
 )
 
 // Validate checks every field rule of the card and returns the first broken
@@ -59,10 +62,16 @@ func (c *Card) Validate() error {
 	if err := ValidateName(c.Name); err != nil {
 		return err
 	}
-	if c.PrintedName != "" || c.Status == Unnumbered {
+	if c.PrintedName == "" && c.Status == Unnumbered {
+		return Invalid("printed_name", "is required for an UNNUMBERED card")
+	}
+	if c.PrintedName != "" {
 		if err := ValidatePrintedName(c.PrintedName); err != nil {
 			return err
 		}
+	}
+	if c.PasswordTries < 0 {
+		return Invalid("password_tries", "must not be negative")
 	}
 	if err := c.validateDates(); err != nil {
 		return err
@@ -141,8 +150,8 @@ func (c *Card) validateDates() error {
 }
 
 func (c *Card) validateOptions() error {
-	if utf8.RuneCountInString(c.EmbossingCustomField) > MaxEmbossingCustomField || !utf8.ValidString(c.EmbossingCustomField) || hasNUL(c.EmbossingCustomField) {
-		return Invalid("embossing_custom_field", fmt.Sprintf("must be at most %d characters", MaxEmbossingCustomField))
+	if err := ValidateEmbossingCustomField(c.EmbossingCustomField); err != nil {
+		return err
 	}
 	if c.EmbossingGroup != "" {
 		n := utf8.RuneCountInString(c.EmbossingGroup)
@@ -153,26 +162,115 @@ func (c *Card) validateOptions() error {
 	if c.PINLength != 4 && c.PINLength != 6 {
 		return Invalid("pin_length", "must be 4 or 6")
 	}
-	if c.TransactionLimit != "" && !decimal(c.TransactionLimit) {
-		return Invalid("transaction_limit", "must be a non-negative decimal string such as \"1500.00\"")
+	if c.TransactionLimit != "" {
+		if err := ValidateTransactionLimit(c.TransactionLimit); err != nil {
+			return err
+		}
 	}
-	if len(c.TemplateID) > MaxTemplateIDLength || !printable(c.TemplateID) {
-		return Invalid("template_id", fmt.Sprintf("must be at most %d printable characters", MaxTemplateIDLength))
+	if err := ValidateTemplateID(c.TemplateID); err != nil {
+		return err
 	}
 	if c.Type == Virtual && c.CVVRotationIntervalHours == nil {
 		return Invalid("cvv_rotation_interval_hours", "is required for a VIRTUAL card (0 = never rotate)")
 	}
-	if h := c.CVVRotationIntervalHours; h != nil && (*h < 0 || *h > 24*366) {
-		return Invalid("cvv_rotation_interval_hours", "must be between 0 and 8784 hours")
+	if h := c.CVVRotationIntervalHours; h != nil {
+		if err := ValidateCVVRotation(*h); err != nil {
+			return err
+		}
 	}
 	if c.Synced && c.Last4 == "" {
 		return Invalid("last_4_digits", "is required on a synced card, which is found by it")
 	}
-	if c.Last4 != "" && (len(c.Last4) != 4 || !digits(c.Last4)) {
+	if c.Last4 != "" {
+		if err := ValidateLast4(c.Last4); err != nil {
+			return err
+		}
+	}
+	if c.BIN != "" {
+		if err := ValidateBIN(c.BIN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateUnnumbered checks that a new card of type t may start
+// UNNUMBERED: only a PLASTIC card, since a numbered card becomes CREATED,
+// which only the activation of a PLASTIC card makes NORMAL.
+func ValidateUnnumbered(t Type) error {
+	if t != Plastic {
+		return Invalid("status", "UNNUMBERED applies to PLASTIC cards only: a numbered card is CREATED, which only activation, of PLASTIC cards, makes NORMAL")
+	}
+	return nil
+}
+
+// ValidateCVVRotation checks cvv_rotation_interval_hours: 0 (never
+// rotate) or 1-4320 hours, Pismo's bounds.
+func ValidateCVVRotation(h int) error {
+	if h < 0 || h > MaxCVVRotationHours {
+		return Invalid("cvv_rotation_interval_hours", fmt.Sprintf("must be 0 (never rotate) or 1-%d hours", MaxCVVRotationHours))
+	}
+	return nil
+}
+
+// ValidateTemplateID checks a template id: at most 64 printable characters.
+func ValidateTemplateID(s string) error {
+	if len(s) > MaxTemplateIDLength || !printable(s) {
+		return Invalid("template_id", fmt.Sprintf("must be at most %d printable characters", MaxTemplateIDLength))
+	}
+	return nil
+}
+
+// ValidateTransactionLimit checks a transaction limit: a non-negative
+// decimal string such as "1500.00", at most 32 characters.
+func ValidateTransactionLimit(s string) error {
+	if !decimal(s) {
+		return Invalid("transaction_limit", "must be a non-negative decimal string such as \"1500.00\"")
+	}
+	return nil
+}
+
+// ValidateEmbossingCustomField checks the embosser's free field: at most
+// 1000 characters of UTF-8, no NUL.
+func ValidateEmbossingCustomField(s string) error {
+	if utf8.RuneCountInString(s) > MaxEmbossingCustomField || !utf8.ValidString(s) || hasNUL(s) {
+		return Invalid("embossing_custom_field", fmt.Sprintf("must be at most %d characters", MaxEmbossingCustomField))
+	}
+	return nil
+}
+
+// ValidateLast4 checks the last four digits of a PAN.
+func ValidateLast4(s string) error {
+	if len(s) != 4 || !digits(s) {
 		return Invalid("last_4_digits", "must be 4 digits")
 	}
-	if c.BIN != "" && (!digits(c.BIN) || (len(c.BIN) != 6 && len(c.BIN) != 8)) {
+	return nil
+}
+
+// ValidateBIN checks a BIN: 6 or 8 digits.
+func ValidateBIN(s string) error {
+	if !digits(s) || (len(s) != 6 && len(s) != 8) {
 		return Invalid("bin", "must be 6 or 8 digits")
+	}
+	return nil
+}
+
+// ValidatePANHash checks the hash of a PAN an issuer gives when it numbers
+// a card: 16-128 characters of hex, base64 or base64url (letters, digits,
+// '+', '/', '=', '-', '_', ':'), and not digits alone, which would be a
+// clear PAN, never stored.
+func ValidatePANHash(s string) error {
+	if len(s) < MinPANHashLength || len(s) > MaxPANHashLength {
+		return Invalid("pan_hash", fmt.Sprintf("must be %d-%d characters", MinPANHashLength, MaxPANHashLength))
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if (b < '0' || b > '9') && (b < 'A' || b > 'Z') && (b < 'a' || b > 'z') && !strings.ContainsRune("+/=-_:", rune(b)) {
+			return Invalid("pan_hash", "must hold hex, base64 or base64url characters only")
+		}
+	}
+	if digits(s) {
+		return Invalid("pan_hash", "must be a hash of the PAN, never digits alone: the clear PAN is never taken")
 	}
 	return nil
 }

@@ -217,6 +217,8 @@ func TestCardValidate(t *testing.T) {
 		{"template id of 65 chars", func(c *card.Card) { c.TemplateID = strings.Repeat("t", 65) }, "template_id"},
 		{"VIRTUAL without cvv rotation", func(c *card.Card) { c.CVVRotationIntervalHours = nil }, "cvv_rotation_interval_hours"},
 		{"cvv rotation over a year", func(c *card.Card) { c.CVVRotationIntervalHours = ptr(24*366 + 1) }, "cvv_rotation_interval_hours"},
+		{"cvv rotation over Pismo's 4320 hours", func(c *card.Card) { c.CVVRotationIntervalHours = ptr(4321) }, "cvv_rotation_interval_hours"},
+		{"negative PIN tries", func(c *card.Card) { c.PasswordTries = -1 }, "password_tries"},
 		{"negative cvv rotation", func(c *card.Card) { c.CVVRotationIntervalHours = ptr(-1) }, "cvv_rotation_interval_hours"},
 		{"last four of 3 digits", func(c *card.Card) { c.Last4 = "424" }, "last_4_digits"},
 		{"last four with a letter", func(c *card.Card) { c.Last4 = "42a2" }, "last_4_digits"},
@@ -375,6 +377,12 @@ func TestPrograms(t *testing.T) {
 			t.Errorf("%s starts %s, want NORMAL", ty, def.InitialStatus(ty))
 		}
 	}
+	if def.PINTriesLimit() != 3 || !def.BlocksOnPINTries() {
+		t.Errorf("program 1: blocks after %d PIN tries: %v; want 3, true", def.PINTriesLimit(), def.BlocksOnPINTries())
+	}
+	if p := (card.Program{MaxPINTries: 5, PINTriesKeepStatus: true}); p.PINTriesLimit() != 5 || p.BlocksOnPINTries() {
+		t.Errorf("a program of 5 tries that keeps the status: %d, %v", p.PINTriesLimit(), p.BlocksOnPINTries())
+	}
 	if _, err := ps.Lookup(3); !errors.Is(err, card.ErrNotFound) {
 		t.Errorf("Lookup(3) = %v, want not found", err)
 	}
@@ -389,6 +397,8 @@ func TestPrograms(t *testing.T) {
 		{card.Program{ID: 2, BIN: "123456", Brand: card.Visa, ExpirationMonths: 241}, "expiration_months"},
 		{card.Program{ID: 2, BIN: "123456", Brand: card.Visa, ExpirationMonths: -1}, "expiration_months"},
 		{card.Program{ID: 2, BIN: "123456", Brand: card.Visa, BulkSizeLimit: -1}, "bulk_size_limit"},
+		{card.Program{ID: 2, BIN: "123456", Brand: card.Visa, MaxPINTries: -1}, "max_pin_tries"},
+		{card.Program{ID: 2, BIN: "123456", Brand: card.Visa, MaxPINTries: 100}, "max_pin_tries"},
 	} {
 		_, err := card.NewPrograms(tc.p)
 		wantField(t, err, tc.field)
@@ -426,3 +436,14 @@ func TestErrorTaxonomy(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestValidatePANHash(t *testing.T) {
+	for _, ok := range []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "AbCd+/=_-:0123456789", strings.Repeat("a", 128)} {
+		if err := card.ValidatePANHash(ok); err != nil {
+			t.Errorf("ValidatePANHash(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "c0ffee", strings.Repeat("a", 129), "4111111111111111", "41111111111111111111", "c0ffee00 c0ffee00c0ffee00", "c0ffee00c0ffee00\x00"} {
+		wantField(t, card.ValidatePANHash(bad), "pan_hash")
+	}
+}

@@ -70,6 +70,7 @@ type CardData struct {
 	ExternalID          string `json:"external_id,omitempty"`
 	ReissuedCardID      int64  `json:"reissued_card_id,omitempty"`
 	TrackNumber         int    `json:"track_number"`
+	PasswordTries       int    `json:"password_tries"` // wrong PINs since the last reset (SPEC 12)
 	OperationType       string `json:"operation_type"`
 	Version             int64  `json:"version"`
 }
@@ -104,6 +105,7 @@ func DataOf(c *card.Card, op card.Operation) CardData {
 		ExternalID:          c.ExternalID,
 		ReissuedCardID:      c.ReissuedCardID,
 		TrackNumber:         c.TrackNumber,
+		PasswordTries:       c.PasswordTries,
 		OperationType:       op.OperationType(),
 		Version:             c.Version,
 	}

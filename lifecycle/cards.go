@@ -67,9 +67,14 @@ type CreateRequest struct {
 	CustomerID string
 	ProgramID  int64 // default: program 1
 
-	Type        card.Type // required
-	Mode        card.Mode // default CREDIT
-	Name        string    // alias, required but for PLASTIC (always "PLASTIC")
+	Type card.Type // required
+	// Status zero is the type's initial status; UNNUMBERED makes an
+	// issuer-numbered card (PLASTIC, printed name required). Omitted from
+	// the request's idempotency fingerprint when zero, so a key kept by an
+	// earlier version still replays.
+	Status      card.Status `json:",omitzero"`
+	Mode        card.Mode   // default CREDIT
+	Name        string      // alias, required but for PLASTIC (always "PLASTIC")
 	PrintedName string
 
 	ExpirationDate      string // yymm; default: issuing month + the program's months
@@ -160,6 +165,16 @@ func (s *Cards) newCard(req CreateRequest, now time.Time) (card.Card, error) {
 	}
 	c := p.NewCard(req.OrgID, req.Type, now)
 	c.AccountID, c.CustomerID = req.AccountID, req.CustomerID
+	switch req.Status {
+	case card.Status{}:
+	case card.Unnumbered:
+		if err := card.ValidateUnnumbered(req.Type); err != nil {
+			return card.Card{}, err
+		}
+		c.Status = card.Unnumbered
+	default:
+		return card.Card{}, card.Invalid("status", "may only be UNNUMBERED (an issuer-numbered card); a new card otherwise starts in its type's status")
+	}
 	if !req.Mode.IsZero() {
 		c.Mode = req.Mode
 	}

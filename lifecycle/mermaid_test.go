@@ -34,7 +34,9 @@ func TestMermaidIsStable(t *testing.T) {
 			t.Fatal("lifecycle.Mermaid() differs between calls")
 		}
 	}
-	for _, want := range []string{"stateDiagram-v2", "CREATED --> NORMAL: activate", "INOPERATIVE --> NORMAL: renew_validity"} {
+	for _, want := range []string{"stateDiagram-v2", "CREATED --> NORMAL: activate", "INOPERATIVE --> NORMAL: renew_validity",
+		"NORMAL --> BLOCKED: pin_tries_exceeded", "BLOCKED --> NORMAL: reset_pin_tries", "CREATED --> CREATED: increase_pin_tries",
+		"UNNUMBERED --> UNNUMBERED: update_info"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("the diagram lacks %q", want)
 		}

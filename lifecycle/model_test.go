@@ -17,10 +17,15 @@ import (
 )
 
 // TestModel runs random sequences of the use cases (create, replay a
-// create, update status, activate, renew validity, sweep) while a clock
-// moves forward, and checks the store against a plain model written from
-// SPEC sections 1, 2 and 5 after every step, each check on a database or
-// an org of its own (testdb.Checks).
+// create, update status, activate, renew validity, sweep, and SPEC 12's
+// wrong PINs, PIN-try resets, information updates and numbering) while a
+// clock moves forward, and checks the store against a plain model written
+// from SPEC sections 1, 2, 5 and 12 after every step, each check on a
+// database or an org of its own (testdb.Checks). Besides the model's own
+// state, the checks hold the properties of SPEC 12: the PIN-try count is
+// never below 0, a card blocked by its PIN tries returns to NORMAL only by
+// a reset or a status update the table allows, and a terminated card is
+// never changed but by a status update to another termination.
 func TestModel(t *testing.T) {
 	testdb.Checks(t, org, runModel)
 }
@@ -41,6 +46,8 @@ type modelCard struct {
 	validity   int           // hours, 0 for none
 	validUntil time.Time
 	expiresAt  time.Time // the first instant after the expiration month
+	tries      int       // wrong PINs since the last reset
+	printed    string    // the printed name
 }
 
 func (c *modelCard) version() int64 { return int64(len(c.history)) }
@@ -83,6 +90,10 @@ func runModel(t *rapid.T, db *bun.DB, orgID string) {
 		"renew":    m.renew,
 		"advance":  m.advance,
 		"sweep":    m.sweep,
+		"wrongPIN": m.wrongPIN,
+		"resetPIN": m.resetPIN,
+		"info":     m.info,
+		"number":   m.number,
 		"":         m.check,
 	})
 }
@@ -105,6 +116,9 @@ func (m *model) createOne(t *rapid.T) {
 	}
 	if typ == card.Virtual {
 		req.CVVRotationIntervalHours = cardtest.Ptr(rapid.IntRange(0, 72).Draw(t, "cvv rotation"))
+	}
+	if typ == card.Plastic && rapid.IntRange(1, 3).Draw(t, "issuer-numbered?") == 1 {
+		req.Status, req.PrintedName = card.Unnumbered, "GRACE HOPPER"
 	}
 	// Mostly where it applies; sometimes on TEMPORARY or RECURRING, a 400.
 	if odds := map[bool]int{true: 2, false: 10}[card.ValidityApplies(typ)]; rapid.IntRange(1, odds).Draw(t, "validity?") == 1 {
@@ -191,6 +205,9 @@ func (m *model) send(t *rapid.T, req lifecycle.CreateRequest) {
 	if req.Type == card.Plastic {
 		status, alias = card.Created, card.PlasticName
 	}
+	if req.Status == card.Unnumbered {
+		status = card.Unnumbered
+	}
 	if got.Status != status || got.Name != alias || got.Version != 1 || !got.ValidUntil.Equal(validUntil) || !got.ExpiresAt().Equal(expiresAt) {
 		t.Fatalf("created %+v; want %s %q, valid until %v, expiring at %v", got, status, alias, validUntil, expiresAt)
 	}
@@ -199,7 +216,7 @@ func (m *model) send(t *rapid.T, req lifecycle.CreateRequest) {
 	}
 	m.cards[got.ID] = &modelCard{
 		typ: req.Type, customer: req.CustomerID, alias: alias, status: status, history: []card.Status{status},
-		validity: req.ValidityPeriodHours, validUntil: validUntil, expiresAt: expiresAt,
+		validity: req.ValidityPeriodHours, validUntil: validUntil, expiresAt: expiresAt, printed: req.PrintedName,
 	}
 	m.ids = append(m.ids, got.ID)
 	if req.IdempotencyKey != "" {
@@ -353,6 +370,10 @@ func (m *model) check(t *rapid.T) {
 		if !ok {
 			t.Fatalf("card %d is not in the store", id)
 		}
+		if c.PasswordTries < 0 || c.PasswordTries != mc.tries || c.Name != mc.alias || c.PrintedName != mc.printed {
+			t.Fatalf("card %d: %d PIN tries, alias %q, printed %q; model %d, %q, %q",
+				id, c.PasswordTries, c.Name, c.PrintedName, mc.tries, mc.alias, mc.printed)
+		}
 		if c.Status != mc.status || c.PreviousStatus != mc.previous || c.Version != mc.version() {
 			t.Fatalf("card %d: stored %s (previous %s) version %d; model %s (previous %s) version %d",
 				id, c.Status, c.PreviousStatus, c.Version, mc.status, mc.previous, mc.version())
@@ -365,6 +386,7 @@ func (m *model) check(t *rapid.T) {
 		}
 		m.terminated[id] = m.terminated[id] || c.Status.Terminated()
 		cardtest.CheckVersions(t, id, evs[id], c)
+		checkSpec12(t, id, evs[id])
 		for i, e := range evs[id] {
 			if e.Card.CardStatus != mc.history[i].String() {
 				t.Fatalf("card %d: the event of version %d says %s, the model %s", id, i+1, e.Card.CardStatus, mc.history[i])
@@ -374,5 +396,124 @@ func (m *model) check(t *rapid.T) {
 	}
 	if n := len(all); n != counted {
 		t.Fatalf("the outbox holds %d events of org %s, %d of them for the model's cards", n, m.org, counted)
+	}
+}
+
+// checkSpec12 holds SPEC 12's properties over a card's events: the count
+// of wrong PINs is never below 0; a card blocked by its PIN tries returns
+// to NORMAL only by a reset or a status update the table allows (and
+// nothing else moves BLOCKED to NORMAL); once terminated, a card changes
+// only by a status update to another termination.
+func checkSpec12(t *rapid.T, id int64, evs cardtest.Events) {
+	terminated, last := false, ""
+	for _, e := range evs {
+		d := e.Card
+		if d.PasswordTries < 0 {
+			t.Fatalf("card %d: version %d has %d PIN tries", id, d.Version, d.PasswordTries)
+		}
+		if last == "BLOCKED" && d.CardStatus == "NORMAL" && d.OperationType != "PIN_TRIES_RESET" &&
+			(d.OperationType != "STATUS_UPDATE" || !spec.Allows(card.UpdateStatus, card.Blocked, card.Normal)) {
+			t.Fatalf("card %d: BLOCKED -> NORMAL by %s at version %d", id, d.OperationType, d.Version)
+		}
+		last = d.CardStatus
+		status, _ := card.ParseStatus(d.CardStatus)
+		if terminated && (d.OperationType != "STATUS_UPDATE" || !spec.Terminated(status)) {
+			t.Fatalf("card %d: terminated, then changed by %s to %s at version %d", id, d.OperationType, d.CardStatus, d.Version)
+		}
+		terminated = terminated || spec.Terminated(status)
+	}
+}
+
+// modelPINs is the program of the model's cards: program 1, 3 tries, blocks.
+const modelPINs = 3
+
+func (m *model) wrongPIN(t *rapid.T) {
+	id, c := m.pick(t)
+	got, err := m.e.Cards.IncreasePINTries(t.Context(), m.org, id)
+	ok, to := spec.PINTry(c.status, c.tries+1, modelPINs, true)
+	if !ok {
+		refused(t, "count a wrong PIN on", err, id, c)
+		return
+	}
+	if err != nil {
+		t.Fatalf("wrong PIN on card %d in %s: %v", id, c.status, err)
+	}
+	c.tries++
+	status, _ := card.ParseStatus(to)
+	c.change(status)
+	if got.Status != c.status || got.Version != c.version() || got.PasswordTries != c.tries {
+		t.Fatalf("wrong PIN on card %d: %s version %d, %d tries; want %s version %d, %d tries",
+			id, got.Status, got.Version, got.PasswordTries, c.status, c.version(), c.tries)
+	}
+}
+
+func (m *model) resetPIN(t *rapid.T) {
+	id, c := m.pick(t)
+	got, err := m.e.Cards.ResetPINTries(t.Context(), m.org, id)
+	ok, to := spec.PINReset(c.status)
+	if !ok {
+		refused(t, "reset the PIN tries of", err, id, c)
+		return
+	}
+	if err != nil {
+		t.Fatalf("reset card %d in %s: %v", id, c.status, err)
+	}
+	if status, _ := card.ParseStatus(to); status != c.status || c.tries != 0 {
+		c.tries = 0
+		c.change(status)
+	}
+	if got.Status != c.status || got.Version != c.version() || got.PasswordTries != 0 {
+		t.Fatalf("reset card %d: %s version %d, %d tries; want %s version %d", id, got.Status, got.Version, got.PasswordTries, c.status, c.version())
+	}
+}
+
+func (m *model) info(t *rapid.T) {
+	id, c := m.pick(t)
+	printed := rapid.SampledFrom([]string{"JANE DOE", "GRACE HOPPER", "ADA KING"}).Draw(t, "printed name")
+	alias := rapid.SampledFrom([]string{"online", "travel", "gift"}).Draw(t, "alias")
+	got, err := m.e.Cards.UpdateInfo(t.Context(), m.org, id, lifecycle.InfoUpdate{PrintedName: &printed, Name: &alias})
+	if !spec.Keeps(card.UpdateInfo, c.status) {
+		refused(t, "update the information of", err, id, c)
+		return
+	}
+	newAlias := c.alias
+	if c.typ != card.Plastic {
+		newAlias = alias
+	}
+	if c.typ == card.Virtual && newAlias != c.alias {
+		for oid, o := range m.cards {
+			if oid != id && o.typ == card.Virtual && o.customer == c.customer && o.alias == newAlias && !spec.Terminated(o.status) {
+				if !errors.Is(err, card.ErrConflict) {
+					t.Fatalf("rename card %d to %q, taken by card %d: %v; want a conflict", id, newAlias, oid, err)
+				}
+				return
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("update the information of card %d in %s: %v", id, c.status, err)
+	}
+	if printed != c.printed || newAlias != c.alias {
+		c.printed, c.alias = printed, newAlias
+		c.change(c.status)
+	}
+	if got.Version != c.version() || got.PrintedName != c.printed || got.Name != c.alias {
+		t.Fatalf("updated card %d: version %d %q %q; want version %d %q %q", id, got.Version, got.PrintedName, got.Name, c.version(), c.printed, c.alias)
+	}
+}
+
+func (m *model) number(t *rapid.T) {
+	id, c := m.pick(t)
+	got, err := m.e.Cards.Number(t.Context(), m.org, id, lifecycle.Numbering{Last4: "4242", PANHash: "c0ffee00c0ffee00c0ffee00"})
+	if !spec.Allows(card.Number, c.status, card.Created) {
+		refused(t, "number", err, id, c)
+		return
+	}
+	if err != nil {
+		t.Fatalf("number card %d: %v", id, err)
+	}
+	c.change(card.Created)
+	if got.Status != card.Created || got.Version != c.version() || got.Last4 != "4242" {
+		t.Fatalf("numbered card %d: %+v", id, got)
 	}
 }

@@ -91,3 +91,62 @@ func TestConcurrentChangesOfOneCard(t *testing.T) {
 		t.Logf("%d calls made %d changes", goroutines*calls, changes)
 	})
 }
+
+// TestConcurrentPINTries has 16 goroutines count wrong PINs on one NORMAL
+// card at once, under a program that blocks at 5: every call succeeds, the
+// count is the number of calls, each call answers a count of its own, and
+// the card is blocked exactly once, by the call that reached 5.
+func TestConcurrentPINTries(t *testing.T) {
+	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
+		req := request(card.Virtual, "pins")
+		req.ProgramID = fiveTries.ID
+		c := mustCreate(t, e, req)
+
+		const goroutines, calls = 16, 4
+		answers := make([][]card.Card, goroutines)
+		errs := cardtest.Race(goroutines, func(g int) error {
+			for i := range calls {
+				got, err := e.Cards.IncreasePINTries(t.Context(), org, c.ID)
+				if err != nil {
+					return fmt.Errorf("goroutine %d call %d: %w", g, i, err)
+				}
+				answers[g] = append(answers[g], got)
+			}
+			return nil
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		final := e.Card(t, org, c.ID)
+		if final.PasswordTries != goroutines*calls || final.Version != 1+goroutines*calls || final.Status != card.Blocked {
+			t.Fatalf("after %d wrong PINs: %d tries, version %d, %s", goroutines*calls, final.PasswordTries, final.Version, final.Status)
+		}
+		seen := map[int]bool{}
+		for _, as := range answers {
+			for _, a := range as {
+				if seen[a.PasswordTries] || a.Version != int64(1+a.PasswordTries) {
+					t.Fatalf("answer with %d tries at version %d (seen before: %v)", a.PasswordTries, a.Version, seen[a.PasswordTries])
+				}
+				seen[a.PasswordTries] = true
+				if want := map[bool]card.Status{true: card.Blocked, false: card.Normal}[a.PasswordTries >= 5]; a.Status != want {
+					t.Fatalf("answer with %d tries is %s, want %s", a.PasswordTries, a.Status, want)
+				}
+			}
+		}
+		blocked := 0
+		for _, ev := range e.Outbox(t, org).ByCard()[c.ID] {
+			if ev.Card.OperationType == card.PINTriesExceeded.OperationType() {
+				blocked++
+				if ev.Card.PasswordTries != 5 || ev.Card.CardStatus != "BLOCKED" || ev.Card.CardPreviousStatus != "NORMAL" {
+					t.Errorf("the blocking event: %+v", ev.Card)
+				}
+			}
+		}
+		if blocked != 1 {
+			t.Fatalf("the card was blocked %d times, want once", blocked)
+		}
+		cardtest.CheckVersions(t, c.ID, e.Outbox(t, org).ByCard()[c.ID], final)
+	}, cardtest.Programs(fiveTries))
+}

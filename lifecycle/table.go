@@ -8,8 +8,10 @@ import (
 	"github.com/looplab/fsm"
 )
 
-// row is one line of SPEC section 2's table: op moves a card from any of
-// from to to.
+// row is one line of SPEC section 2's table (and section 12's): op moves a
+// card from any of from to to. A row whose from is its to alone is a
+// stay: op is accepted in that status and leaves the status as it is
+// (a wrong PIN counted, a card's information updated).
 type row struct {
 	op   card.Operation
 	from []card.Status
@@ -23,6 +25,9 @@ var (
 	termination = []card.Status{card.Lost, card.Robbed, card.Theft, card.Canceled, card.Fraud,
 		card.Damaged, card.Expired, card.Deleted, card.Broken, card.Defect}
 	nonTerminated = join(initial, active, handBlocks, []card.Status{card.Inoperative})
+	// pinCounting are the statuses in which a wrong PIN is counted: a card
+	// with a cardholder and a PAN that is not terminated.
+	pinCounting = join([]card.Status{card.Created}, active, handBlocks, []card.Status{card.Inoperative})
 )
 
 // rows is the transition table, written once. Everything else (the looplab
@@ -32,6 +37,11 @@ func rows() []row {
 	to := func(op card.Operation, from []card.Status, dsts ...card.Status) {
 		for _, d := range dsts {
 			rs = append(rs, row{op, without(from, d), d})
+		}
+	}
+	stay := func(op card.Operation, in ...card.Status) {
+		for _, s := range in {
+			rs = append(rs, row{op, []card.Status{s}, s})
 		}
 	}
 	// Update status, by the group of the current status.
@@ -53,12 +63,21 @@ func rows() []row {
 	to(card.ValidityElapses, join(active, handBlocks), card.Inoperative)
 	to(card.RenewValidity, []card.Status{card.Inoperative}, card.Normal)
 	to(card.Expire, nonTerminated, card.Expired)
+	// More of Pismo's lifecycle (SPEC 12): PIN tries and card information.
+	stay(card.IncreasePINTries, pinCounting...)
+	to(card.PINTriesExceeded, active, card.Blocked)
+	to(card.ResetPINTries, []card.Status{card.Blocked}, card.Normal)
+	stay(card.ResetPINTries, card.Normal, card.Pending, card.Warning)
+	stay(card.UpdateInfo, nonTerminated...)
 	return rs
 }
 
-// eventName is the FSM event of op towards to. looplab/fsm events have one
-// destination, so an operation with several destinations has one event per
-// destination.
+// eventName is the FSM event of op towards to. A looplab/fsm event leads
+// each of its sources to one destination, so an operation that leads one
+// status to several (reissue: NORMAL to REISSUED or CANCELED) has one
+// event per destination; any other operation is one event, whose
+// destination depends on the source (reset_pin_tries: BLOCKED to NORMAL,
+// PENDING stays PENDING).
 func eventName(op card.Operation, to card.Status) string {
 	if !multiDestination[op] {
 		return op.String()
@@ -66,30 +85,39 @@ func eventName(op card.Operation, to card.Status) string {
 	return op.String() + "_" + strings.ToLower(to.String())
 }
 
-// multiDestination holds the operations that lead to more than one status.
+// multiDestination holds the operations that lead one status to more than
+// one status.
 var multiDestination = func() map[card.Operation]bool {
-	dsts := map[card.Operation]card.Status{}
+	type source struct {
+		op   card.Operation
+		from card.Status
+	}
+	dsts := map[source]card.Status{}
 	multi := map[card.Operation]bool{}
 	for _, r := range rows() {
-		if d, ok := dsts[r.op]; ok && d != r.to {
-			multi[r.op] = true
+		for _, from := range r.from {
+			k := source{r.op, from}
+			if d, ok := dsts[k]; ok && d != r.to {
+				multi[r.op] = true
+			}
+			dsts[k] = r.to
 		}
-		dsts[r.op] = r.to
 	}
 	return multi
 }()
 
-// definition is the looplab/fsm form of the table.
+// definition is the looplab/fsm form of the table: one EventDesc per event
+// and destination.
 var definition = func() fsm.Events {
 	var evs fsm.Events
-	index := map[string]int{}
+	index := map[edge]int{}
 	for _, r := range rows() {
-		name := eventName(r.op, r.to)
-		i, ok := index[name]
+		k := edge{r.op, r.to}
+		i, ok := index[k]
 		if !ok {
 			i = len(evs)
-			index[name] = i
-			evs = append(evs, fsm.EventDesc{Name: name, Dst: r.to.String()})
+			index[k] = i
+			evs = append(evs, fsm.EventDesc{Name: eventName(r.op, r.to), Dst: r.to.String()})
 		}
 		for _, s := range r.from {
 			evs[i].Src = append(evs[i].Src, s.String())
@@ -101,38 +129,45 @@ var definition = func() fsm.Events {
 	return evs
 }()
 
-// edge is an operation towards a destination: what one FSM event means.
+// edge is an operation towards a destination: what one FSM event means
+// from one source.
 type edge struct {
 	op card.Operation
 	to card.Status
 }
 
-// edgeOf maps an FSM event name back to its operation and destination.
-var edgeOf = func() map[string]edge {
-	m := map[string]edge{}
+// edgeOf maps an FSM event name and its source back to its operation and
+// destination.
+var edgeOf = func() map[[2]string]edge {
+	m := map[[2]string]edge{}
 	for _, r := range rows() {
-		m[eventName(r.op, r.to)] = edge{r.op, r.to}
+		for _, from := range r.from {
+			m[[2]string{eventName(r.op, r.to), from.String()}] = edge{r.op, r.to}
+		}
 	}
 	return m
 }()
 
 // table[op][from] is the set of statuses op may move a card in from to, one
-// bit per status. It is filled by asking the looplab FSM, started in each
-// status, which events it can take: the FSM is the authority and the table
-// its cache.
+// bit per status; the bit of from itself is a stay. It is filled by asking
+// the looplab FSM, started in each status, which events it can take: the
+// FSM is the authority and the table its cache.
 var table = func() (t [card.NumOperations + 1][card.NumStatuses + 1]uint32) {
 	for _, from := range card.Statuses() {
 		f := fsm.NewFSM(from.String(), definition, nil)
 		for _, ev := range f.AvailableTransitions() {
-			e := edgeOf[ev]
+			e := edgeOf[[2]string{ev, from.String()}]
 			t[e.op.Index()+1][from.Index()+1] |= 1 << uint(e.to.Index())
 		}
 	}
 	return t
 }()
 
-// Allowed reports whether op may move a card from from to to. It does not
-// apply the "same status" rule; see Decide.
+// Allowed reports whether op may move a card from from to to; with to ==
+// from, whether op is accepted in from and leaves the status as it is (a
+// stay of SPEC 12: a wrong PIN counted, a reset count, an information
+// update). It does not apply update status's "same status" rule; see
+// Decide.
 func Allowed(op card.Operation, from, to card.Status) bool {
 	if op.IsZero() || op.Index() >= card.NumOperations || from.IsZero() || to.IsZero() {
 		return false
@@ -146,13 +181,14 @@ func Allowed(op card.Operation, from, to card.Status) bool {
 //   - a status update to the status the card already has succeeds and
 //     changes nothing (checked first);
 //   - a move the table holds succeeds and changes the status;
+//   - a stay the table holds (to == from) succeeds and changes no status;
 //   - anything else is a *card.ConflictError naming from and to.
 func Decide(op card.Operation, from, to card.Status) (changed bool, err error) {
 	if op == card.UpdateStatus && from == to && !from.IsZero() {
 		return false, nil
 	}
 	if Allowed(op, from, to) {
-		return true, nil
+		return from != to, nil
 	}
 	ce := &card.ConflictError{Operation: op.String(), Status: from, Reason: refusal(op, from, to)}
 	if op == card.UpdateStatus {
@@ -165,6 +201,8 @@ func refusal(op card.Operation, from, to card.Status) string {
 	switch {
 	case to == card.Inoperative && op == card.UpdateStatus:
 		return "INOPERATIVE is set only when the validity period elapses"
+	case from.Terminated() && from == to:
+		return "a terminated card never changes again"
 	case from.Terminated():
 		return "a terminated card never returns to an active or temporary status"
 	case op == card.UpdateStatus && from == card.Created && to == card.Normal:
@@ -181,6 +219,14 @@ func refusal(op card.Operation, from, to card.Status) string {
 		return "only an UNBOUND card is canceled with its bulk"
 	case op == card.RenewValidity:
 		return "only an INOPERATIVE card returns to NORMAL by renewal"
+	case op == card.IncreasePINTries:
+		return "wrong PINs are counted only on a card with a cardholder and a PAN: not UNBOUND or UNNUMBERED"
+	case op == card.PINTriesExceeded:
+		return "only an active card (NORMAL, REISSUED) is blocked by its PIN tries"
+	case op == card.ResetPINTries:
+		return "the PIN tries are reset only on a BLOCKED, NORMAL, PENDING or WARNING card"
+	case op == card.Number:
+		return "only an UNNUMBERED card is numbered"
 	}
 	return "the transition table does not allow " + op.String() + " from " + from.String() + " to " + to.String()
 }
@@ -191,7 +237,8 @@ type Transition struct {
 	From, To  card.Status
 }
 
-// Transitions lists every edge of the table, ordered by operation, from and to.
+// Transitions lists every edge of the table, ordered by operation, from and
+// to; a stay is an edge whose From is its To.
 func Transitions() []Transition {
 	var ts []Transition
 	for _, op := range card.Operations() {

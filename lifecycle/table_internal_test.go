@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -27,10 +28,15 @@ func TestFSMAgreesWithAllowed(t *testing.T) {
 
 // fire runs op towards to on a fresh FSM in status from. Tests use it to
 // prove the table and the FSM agree; the context is never canceled, because
-// a canceled context wedges a looplab FSM (looplab/fsm#115).
+// a canceled context wedges a looplab FSM (looplab/fsm#115). A stay (to ==
+// from) is an event looplab takes and answers with NoTransitionError.
 func fire(op card.Operation, from, to card.Status) error {
 	f := fsm.NewFSM(from.String(), definition, nil)
 	err := f.Event(context.Background(), eventName(op, to))
+	var stayed fsm.NoTransitionError
+	if errors.As(err, &stayed) && from == to {
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("fsm: %v", err)
 	}

@@ -19,7 +19,7 @@ func TestAllowedMatchesSpec(t *testing.T) {
 	for _, op := range card.Operations() {
 		for _, from := range card.Statuses() {
 			for _, to := range card.Statuses() {
-				want := spec.Allows(op, from, to)
+				want := spec.Allows(op, from, to) || from == to && spec.Keeps(op, from)
 				if got := lifecycle.Allowed(op, from, to); got != want {
 					t.Errorf("Allowed(%s, %s, %s) = %v, the spec says %v", op, from, to, got, want)
 				}
@@ -40,7 +40,8 @@ func TestAllowedMatchesSpec(t *testing.T) {
 }
 
 // TestDecide checks the order of Decide's rules: same status first (for a
-// status update only), then the table, then a conflict naming both statuses.
+// status update only), then the table's moves and stays, then a conflict
+// naming both statuses.
 func TestDecide(t *testing.T) {
 	for _, op := range card.Operations() {
 		for _, from := range card.Statuses() {
@@ -54,6 +55,10 @@ func TestDecide(t *testing.T) {
 				case spec.Allows(op, from, to):
 					if !changed || err != nil {
 						t.Errorf("Decide(%s, %s, %s) = %v, %v; want a change", op, from, to, changed, err)
+					}
+				case from == to && spec.Keeps(op, from):
+					if changed || err != nil {
+						t.Errorf("Decide(%s, %s, %s) = %v, %v; want a stay: no change, no error", op, from, to, changed, err)
 					}
 				default:
 					var ce *card.ConflictError

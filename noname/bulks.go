@@ -3,6 +3,8 @@ package noname
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
@@ -17,11 +19,15 @@ import (
 // Service runs the noname use cases: bulks (create, start, increment,
 // cancel, get) and Bind. It is safe for concurrent use.
 type Service struct {
-	store  storage.Store
-	cards  *lifecycle.Cards
-	batch  int
-	meters metric.MeterProvider
-	bulks  metric.Int64Counter // cardcore.bulks
+	store      storage.Store
+	cards      *lifecycle.Cards
+	batch      int
+	chunkCards int           // the most cards a chunk of a start makes
+	chunkTime  time.Duration // a chunk ends at its first batch past this
+	progress   func(ctx context.Context, b card.Bulk)
+	running    sync.Map // the ids of the bulks this Service is starting
+	meters     metric.MeterProvider
+	bulks      metric.Int64Counter // cardcore.bulks
 }
 
 // Option configures a Service.
@@ -30,6 +36,31 @@ type Option func(*Service)
 // WithBatch sets how many cards a bulk operation builds and writes at a
 // time (default 1000); it bounds the memory a bulk of any size takes.
 func WithBatch(n int) Option { return func(s *Service) { s.batch = n } }
+
+// Default chunk bounds of a bulk start (see WithChunk).
+const (
+	DefaultChunkCards = 10000
+	DefaultChunkTime  = 100 * time.Millisecond
+)
+
+// WithChunk bounds each chunk of a bulk start, the transaction that
+// commits some of its cards with their events: it makes at most cards
+// cards, and ends with the first batch (WithBatch) that finishes after d
+// has passed since it began, whichever comes first (defaults
+// DefaultChunkCards and DefaultChunkTime). Other writers run between two
+// chunks: on SQLite, which has one writer, a write waits at most about one
+// chunk for a start.
+func WithChunk(cards int, d time.Duration) Option {
+	return func(s *Service) { s.chunkCards, s.chunkTime = cards, d }
+}
+
+// WithProgress sets a function called after each chunk of a bulk start
+// commits, with the bulk as committed: PROCESSING with its CardsMade, and
+// STARTED after the last chunk. It runs on the starting goroutine, so it
+// should return quickly. Default: none.
+func WithProgress(f func(ctx context.Context, b card.Bulk)) Option {
+	return func(s *Service) { s.progress = f }
+}
 
 // WithMeterProvider sets where the counter cardcore.bulks goes: the bulks
 // that reached a status, by status, counted once committed (CREATED by
@@ -44,12 +75,15 @@ func New(store storage.Store, cards *lifecycle.Cards, opts ...Option) (*Service,
 	if store == nil || cards == nil {
 		return nil, errors.New("noname: New needs a store and the lifecycle use cases")
 	}
-	s := &Service{store: store, cards: cards, batch: 1000}
+	s := &Service{store: store, cards: cards, batch: 1000, chunkCards: DefaultChunkCards, chunkTime: DefaultChunkTime}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.batch <= 0 {
 		return nil, errors.New("noname: batch must be positive")
+	}
+	if s.chunkCards <= 0 || s.chunkTime <= 0 {
+		return nil, errors.New("noname: chunk cards and time must be positive")
 	}
 	if s.meters == nil {
 		s.meters = noop.NewMeterProvider()
@@ -119,35 +153,141 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (card.Bulk, err
 
 // Start makes one UNBOUND card per external id of a CREATED bulk, each
 // with a Card created carrying bulk_id and external_id, and marks the bulk
-// STARTED, all in one transaction. It reads the external ids and writes the
-// cards a batch at a time, so memory does not grow with the bulk.
+// STARTED once every card exists.
+//
+// The cards are made chunk by chunk (WithChunk), each chunk one
+// transaction committing its cards, their events and the bulk's count of
+// cards made (Bulk.CardsMade), so other writers go on between chunks and
+// memory does not grow with the bulk. Meanwhile the bulk is PROCESSING. A
+// Start that stops midway (its context canceled, its process killed, a
+// failed chunk) leaves the bulk PROCESSING with the cards of its committed
+// chunks; Start on a PROCESSING bulk (or Resume) finishes it from there,
+// never making a second card for an external id. Start returns once the
+// bulk is STARTED; a bulk canceled (FULL) while its cards are being made
+// stops at the next chunk, and Start then answers a conflict. Starting a
+// STARTED or CANCELED bulk is a conflict, and so is starting one this
+// Service is starting already. Two Services (two processes) starting one
+// bulk at once both finish it, chunk after chunk, each chunk under the
+// bulk's lock, so neither makes a card the other made.
 func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) {
-	b, err := s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
-		if b.Status != card.BulkCreated {
-			return time.Time{}, &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is " + b.Status.String() + ", not CREATED"}
-		}
-		now := s.cards.Now()
-		var after int64
-		for {
-			ids, next, err := tx.ExternalIDs(ctx, b.ID, after, s.batch)
-			if err != nil {
-				return time.Time{}, err
-			}
-			if err := s.makeCards(ctx, tx, b, ids, now); err != nil {
-				return time.Time{}, err
-			}
-			if len(ids) < s.batch {
-				break
-			}
-			after = next
-		}
-		b.Status = card.BulkStarted
-		return now, nil
-	})
-	if err == nil {
-		s.reached(ctx, card.BulkStarted)
+	if _, running := s.running.LoadOrStore(id, struct{}{}); running {
+		return card.Bulk{}, &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is being started already"}
 	}
-	return b, err
+	defer s.running.Delete(id)
+	return s.finish(events.EnsureCorrelationID(ctx), org, id, true)
+}
+
+// finish makes the cards of bulk id a chunk at a time until the bulk is
+// STARTED (or canceled, or another Start finished it). The first chunk
+// moves a CREATED bulk to PROCESSING when first is set, so a bulk of one
+// chunk starts in one transaction; a PROCESSING bulk is resumed.
+func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.Bulk, error) {
+	left := -1 // the cards not made yet, as the last chunk left them; -1 before the first
+	for ; ; first = false {
+		var (
+			b        card.Bulk
+			made     int  // cards made by this chunk
+			finished bool // by this chunk
+		)
+		// A chunk that cannot be the last commits lazily: the last
+		// one's durable commit makes it durable, and a crash that loses
+		// it loses its count of cards made with its cards.
+		chunkCtx := ctx
+		if left > s.chunkCards {
+			chunkCtx = storage.WithLazyCommit(ctx)
+		}
+		err := s.store.Update(chunkCtx, func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			made, finished = 0, false
+			if b, err = tx.Bulk(ctx, org, id); err != nil {
+				return err
+			}
+			switch {
+			case b.Status == card.BulkProcessing:
+			case first && b.Status == card.BulkCreated:
+				b.Status = card.BulkProcessing
+			case first:
+				return &card.ConflictError{Operation: "start bulk", Reason: "bulk " + id + " is " + b.Status.String() + ", not CREATED"}
+			default:
+				return nil // finished by another start, or canceled
+			}
+			begun := time.Now()
+			now := s.cards.Now()
+			for {
+				want := min(s.batch, s.chunkCards-made)
+				ids, _, err := tx.ExternalIDs(ctx, b.ID, int64(b.CardsMade), want)
+				if err != nil {
+					return err
+				}
+				if err := s.makeCards(ctx, tx, &b, ids, now); err != nil {
+					return err
+				}
+				b.CardsMade += len(ids)
+				made += len(ids)
+				if len(ids) < want || b.CardsMade >= b.ExternalIDs {
+					b.Status = card.BulkStarted
+					finished = true
+					break
+				}
+				if made >= s.chunkCards || time.Since(begun) >= s.chunkTime {
+					break
+				}
+			}
+			b.Version++
+			b.UpdatedAt = now
+			return tx.SaveBulk(ctx, &b)
+		})
+		if err != nil {
+			return card.Bulk{}, err
+		}
+		switch b.Status {
+		case card.BulkProcessing:
+			left = b.ExternalIDs - b.CardsMade
+			s.report(ctx, b)
+			continue
+		case card.BulkStarted:
+			if finished {
+				s.report(ctx, b)
+				s.reached(ctx, card.BulkStarted)
+			}
+			return b, nil
+		}
+		return card.Bulk{}, &card.ConflictError{Operation: "start bulk",
+			Reason: "bulk " + id + " became " + b.Status.String() + " while its cards were being made"}
+	}
+}
+
+func (s *Service) report(ctx context.Context, b card.Bulk) {
+	if s.progress != nil {
+		s.progress(ctx, b)
+	}
+}
+
+// Resume finishes every PROCESSING bulk of every org, one after the
+// other, as Start does, and returns the bulks it finished: those a Start
+// left PROCESSING when its process stopped. A service calls it when it
+// starts. A bulk canceled or finished meanwhile is skipped.
+func (s *Service) Resume(ctx context.Context) ([]card.Bulk, error) {
+	bulks, err := s.store.ProcessingBulks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var done []card.Bulk
+	for _, b := range bulks {
+		if _, running := s.running.LoadOrStore(b.ID, struct{}{}); running {
+			continue
+		}
+		out, err := s.finish(events.EnsureCorrelationID(ctx), b.OrgID, b.ID, false)
+		s.running.Delete(b.ID)
+		if errors.Is(err, card.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done = append(done, out)
+	}
+	return done, nil
 }
 
 // changeBulk runs change on bulk id of org, read in a store transaction,
@@ -175,14 +315,21 @@ func (s *Service) changeBulk(ctx context.Context, org, id string, change func(ct
 
 // Increment adds external ids to a CREATED or STARTED bulk. The ids must be
 // distinct and new to the bulk (an id it holds is a conflict). A STARTED
-// bulk makes their UNBOUND cards at once, with their events.
+// bulk makes their UNBOUND cards at once, with their events. A PROCESSING
+// bulk is a conflict, as a CANCELED one: increment it once its start has
+// finished.
 func (s *Service) Increment(ctx context.Context, org, id string, externalIDs []string) (card.Bulk, error) {
 	if err := checkExternalIDs(externalIDs); err != nil {
 		return card.Bulk{}, err
 	}
 	return s.changeBulk(ctx, org, id, func(ctx context.Context, tx storage.Tx, b *card.Bulk) (time.Time, error) {
-		if b.Status == card.BulkCanceled {
+		switch b.Status {
+		case card.BulkCanceled:
 			return time.Time{}, &card.ConflictError{Operation: "increment bulk", Reason: "bulk " + id + " is CANCELED"}
+		case card.BulkProcessing:
+			return time.Time{}, &card.ConflictError{Operation: "increment bulk",
+				Reason: "bulk " + id + " is PROCESSING (its start has made " + strconv.Itoa(b.CardsMade) + " of " +
+					strconv.Itoa(b.ExternalIDs) + " cards); increment it once it is STARTED"}
 		}
 		if err := tx.AddExternalIDs(ctx, b.ID, externalIDs); err != nil {
 			return time.Time{}, err
@@ -194,6 +341,7 @@ func (s *Service) Increment(ctx context.Context, org, id string, externalIDs []s
 					return time.Time{}, err
 				}
 			}
+			b.CardsMade += len(externalIDs)
 		}
 		b.ExternalIDs += len(externalIDs)
 		return now, nil
@@ -230,7 +378,9 @@ const (
 // bulk stays as it is). Bound cards are never touched. It emits one Noname
 // cancellation naming the canceled cards and a Card updated per card. A
 // FULL cancel of a CREATED bulk cancels it before any card exists; a
-// PARTIAL cancel needs a STARTED bulk; a CANCELED bulk is a conflict.
+// FULL cancel of a PROCESSING bulk cancels the cards made so far and stops
+// its start, which makes no more (it answers a conflict); a PARTIAL cancel
+// needs a STARTED bulk; a CANCELED bulk is a conflict.
 func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, externalIDs []string) (card.Bulk, []int64, error) {
 	var filter []string
 	switch cancelType {

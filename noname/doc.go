@@ -3,9 +3,21 @@
 //
 // A bulk collects external ids (distinct within the bulk) while CREATED.
 // Start makes one UNBOUND PLASTIC card per external id, each with its Card
-// created event carrying bulk_id and external_id, reading ids and writing
-// cards a batch at a time inside one transaction, so a bulk of a million
-// cards commits whole or not at all without holding its cards in memory.
+// created event carrying bulk_id and external_id. It commits them chunk by
+// chunk (WithChunk bounds a chunk's cards and time), each chunk its cards,
+// their events and the bulk's count of cards made, reading ids and writing
+// cards a batch at a time, so a bulk of a million cards neither holds its
+// cards in memory nor keeps other writers out for its whole run. The bulk
+// is PROCESSING meanwhile (Bulk.CardsMade tells how far it is) and STARTED
+// once every card exists. A start that stops midway leaves it PROCESSING;
+// Start again, or Resume when a service starts, finishes it from the first
+// external id without a card, so no external id ever gets two cards.
+//
+// What the other operations do to a PROCESSING bulk: Increment is a
+// conflict (increment once it is STARTED); a FULL Cancel cancels the cards
+// made so far and stops the start, which answers a conflict; a PARTIAL
+// Cancel is a conflict, as on a CREATED bulk; Start resumes it.
+//
 // Increment adds ids (and, on a STARTED bulk, their cards at once). Cancel
 // moves the bulk's UNBOUND cards to CANCELED through the transition table,
 // never touching a bound card, and emits one Noname cancellation.

@@ -1,10 +1,12 @@
 package noname_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
@@ -60,6 +62,7 @@ type modelBulk struct {
 	status card.BulkStatus
 	ids    []string
 	cards  map[string]int64 // by external id, once started
+	made   int              // the first made ids have their card
 }
 
 func (b *modelBulk) holds(ext string) bool { return slices.Contains(b.ids, ext) }
@@ -88,15 +91,16 @@ func runModel(t *rapid.T, db *bun.DB, orgID string) {
 	batch := rapid.SampledFrom([]int{1, 2, 1000}).Draw(t, "batch")
 	m := &model{e: cardtest.New(t, db, cardtest.BulkBatch(batch)), org: orgID, cards: map[int64]*modelCard{}}
 	t.Repeat(map[string]func(*rapid.T){
-		"create bulk": m.createBulk,
-		"start":       m.start,
-		"increment":   m.increment,
-		"cancel":      m.cancel,
-		"bind":        m.bind,
-		"named card":  m.named,
-		"activate":    m.activate,
-		"set status":  m.setStatus,
-		"":            m.check,
+		"create bulk":   m.createBulk,
+		"start":         m.start,
+		"stopped start": m.stoppedStart,
+		"increment":     m.increment,
+		"cancel":        m.cancel,
+		"bind":          m.bind,
+		"named card":    m.named,
+		"activate":      m.activate,
+		"set status":    m.setStatus,
+		"":              m.check,
 	})
 }
 
@@ -202,7 +206,7 @@ func (m *model) made(t *rapid.T, b *modelBulk, ids []string) {
 func (m *model) start(t *rapid.T) {
 	b := m.pickBulk(t)
 	var kind error
-	if b.status != card.BulkCreated {
+	if b.status != card.BulkCreated && b.status != card.BulkProcessing {
 		kind = card.ErrConflict
 	}
 	before := m.expectRefusal(t, kind)
@@ -212,11 +216,53 @@ func (m *model) start(t *rapid.T) {
 		return
 	}
 	m.changed = true
-	if err != nil || got.Status != card.BulkStarted {
-		t.Fatalf("start bulk %s: %+v, %v", b.id, got, err)
+	if err != nil || got.Status != card.BulkStarted || got.CardsMade != len(b.ids) {
+		t.Fatalf("start %s bulk %s: %+v, %v", b.status, b.id, got, err)
 	}
 	b.status = card.BulkStarted
-	m.made(t, b, b.ids)
+	m.made(t, b, b.ids[b.made:])
+	b.made = len(b.ids)
+}
+
+// stoppedStart starts a CREATED or PROCESSING bulk chunk by chunk, chunk
+// cards a chunk, and stops it after its first chunk as a killed process
+// would: the bulk is PROCESSING with that chunk's cards, or STARTED when
+// one chunk finished it.
+func (m *model) stoppedStart(t *rapid.T) {
+	b := m.pickBulk(t)
+	chunk := rapid.IntRange(1, 3).Draw(t, "chunk")
+	var kind error
+	if b.status != card.BulkCreated && b.status != card.BulkProcessing {
+		kind = card.ErrConflict
+	}
+	before := m.expectRefusal(t, kind)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, err := noname.New(m.e.Store, m.e.Cards, noname.WithChunk(chunk, time.Hour),
+		noname.WithProgress(func(context.Context, card.Bulk) { cancel() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Start(ctx, m.org, b.id)
+	if kind != nil {
+		m.refused(t, "start a "+b.status.String()+" bulk", err, kind, before)
+		return
+	}
+	m.changed = true
+	n := min(chunk, len(b.ids)-b.made)
+	m.made(t, b, b.ids[b.made:b.made+n])
+	b.made += n
+	if b.made == len(b.ids) {
+		if err != nil || got.Status != card.BulkStarted {
+			t.Fatalf("a start whose first chunk finished bulk %s: %+v, %v", b.id, got, err)
+		}
+		b.status = card.BulkStarted
+		return
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a start stopped after its first chunk: %v; want context.Canceled", err)
+	}
+	b.status = card.BulkProcessing
 }
 
 func (m *model) increment(t *rapid.T) {
@@ -226,7 +272,7 @@ func (m *model) increment(t *rapid.T) {
 	switch {
 	case !distinct(ids):
 		kind = card.ErrInvalid
-	case b.status == card.BulkCanceled || slices.ContainsFunc(ids, b.holds):
+	case b.status == card.BulkCanceled || b.status == card.BulkProcessing || slices.ContainsFunc(ids, b.holds):
 		kind = card.ErrConflict
 	}
 	before := m.expectRefusal(t, kind)
@@ -243,6 +289,7 @@ func (m *model) increment(t *rapid.T) {
 	b.ids = append(b.ids, ids...)
 	if b.status == card.BulkStarted {
 		m.made(t, b, ids)
+		b.made = len(b.ids)
 	}
 }
 
@@ -521,9 +568,9 @@ func (m *model) check(t *rapid.T) {
 		for _, id := range b.cards {
 			counts[m.cards[id].status]++
 		}
-		if v.Status != b.status || v.ExternalIDs != len(b.ids) || !mapsEqual(v.Cards, counts) {
-			t.Fatalf("bulk %s: %s with %d ids and %v; model %s with %d and %v",
-				b.id, v.Status, v.ExternalIDs, v.Cards, b.status, len(b.ids), counts)
+		if v.Status != b.status || v.ExternalIDs != len(b.ids) || !mapsEqual(v.Cards, counts) || v.CardsMade != b.made {
+			t.Fatalf("bulk %s: %s with %d ids, %d made and %v; model %s with %d, %d and %v",
+				b.id, v.Status, v.ExternalIDs, v.CardsMade, v.Cards, b.status, len(b.ids), b.made, counts)
 		}
 	}
 

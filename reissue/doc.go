@@ -13,4 +13,11 @@
 // idempotency key replays the first result of the same request; the same
 // key with another request is a conflict. The README's "Rules" section lists
 // the choices made where the spec is silent.
+//
+// Options override the old card's fields on the new one, SPEC 12's
+// included: cvv_rotation_interval_hours (0 or 1-4320) and template_id are
+// kept on the successor, and Status UNNUMBERED with a printed name and a
+// Brand makes it an issuer-numbered PLASTIC card, UNNUMBERED until
+// lifecycle.Cards.Number gives it its PAN data. The successor's count of
+// wrong PINs starts at 0.
 package reissue

@@ -40,6 +40,21 @@ type Options struct {
 	PINLength            int
 	ExpirationDate       string // yymm
 	ValidityPeriodHours  int    // VIRTUAL and PLASTIC only
+	// CVVRotationIntervalHours is the new card's CVV rotation: 0 (never
+	// rotate) or 1-4320 hours; nil keeps the old card's.
+	//
+	// The fields of SPEC 12 are left out of the request's idempotency
+	// fingerprint when zero, so a key kept by an earlier version replays.
+	CVVRotationIntervalHours *int   `json:",omitempty"`
+	TemplateID               string `json:",omitempty"` // at most 64 printable characters
+	// Status UNNUMBERED makes the new card an issuer-numbered one (SPEC
+	// 12): it starts UNNUMBERED until lifecycle.Cards.Number gives it its
+	// PAN data, and needs PrintedName and Brand. Only a PLASTIC card is
+	// reissued so. The zero Status is the type's initial status.
+	Status card.Status `json:",omitzero"`
+	// Brand is the new card's network (VISA, MASTERCARD, ELO, RUPAY or
+	// PRIVATE), overriding the program's; required with UNNUMBERED.
+	Brand card.Brand `json:",omitzero"`
 }
 
 // Request asks to replace card CardID of OrgID for reason ReasonID.
@@ -214,6 +229,21 @@ func (s *Service) successor(old *card.Card, o Options, now time.Time) (card.Card
 			return card.Card{}, err
 		}
 	}
+	if o.CVVRotationIntervalHours != nil {
+		c.CVVRotationIntervalHours = o.CVVRotationIntervalHours
+	}
+	if o.TemplateID != "" {
+		c.TemplateID = o.TemplateID
+	}
+	if o.Status == card.Unnumbered {
+		if err := card.ValidateUnnumbered(c.Type); err != nil {
+			return card.Card{}, err
+		}
+		c.Status = card.Unnumbered
+	}
+	if !o.Brand.IsZero() {
+		c.Brand = o.Brand
+	}
 	if o.ValidityPeriodHours != 0 {
 		if !card.ValidityApplies(c.Type) {
 			return card.Card{}, card.Invalid("validity_period_hours", "applies only to VIRTUAL and PLASTIC cards")
@@ -229,6 +259,36 @@ func (s *Service) successor(old *card.Card, o Options, now time.Time) (card.Card
 func (o *Options) validate() error {
 	if o.PrintedName != "" {
 		if err := card.ValidatePrintedName(o.PrintedName); err != nil {
+			return err
+		}
+	}
+	switch o.Status {
+	case card.Status{}:
+	case card.Unnumbered:
+		if o.PrintedName == "" {
+			return card.Invalid("printed_name", "is required to reissue as an UNNUMBERED card")
+		}
+		if o.Brand.IsZero() {
+			return card.Invalid("brand", "is required to reissue as an UNNUMBERED card")
+		}
+	default:
+		return card.Invalid("status", "may only be UNNUMBERED (an issuer-numbered new card)")
+	}
+	switch o.Brand {
+	case card.Brand{}, card.Visa, card.Mastercard, card.Elo, card.RuPay, card.Private:
+	default:
+		return card.Invalid("brand", "must be VISA, MASTERCARD, ELO, RUPAY or PRIVATE")
+	}
+	if o.CVVRotationIntervalHours != nil {
+		if err := card.ValidateCVVRotation(*o.CVVRotationIntervalHours); err != nil {
+			return err
+		}
+	}
+	if err := card.ValidateTemplateID(o.TemplateID); err != nil {
+		return err
+	}
+	if o.EmbossingCustomField != "" {
+		if err := card.ValidateEmbossingCustomField(o.EmbossingCustomField); err != nil {
 			return err
 		}
 	}

@@ -55,6 +55,10 @@ type Store interface {
 	// BulkCounts counts the cards of bulk id by status; statuses with no
 	// card are absent.
 	BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error)
+	// ProcessingBulks returns the bulks of every org in status PROCESSING
+	// (started, their cards not all made: being made, or left so by a
+	// process that stopped), by id.
+	ProcessingBulks(ctx context.Context) ([]card.Bulk, error)
 
 	// Purge applies the retention (SPEC 10.4), committing as it goes in
 	// batches of at most limit rows. It deletes the events that occurred
@@ -237,7 +241,8 @@ type BulkWriter interface {
 	Bulk(ctx context.Context, org, id string) (card.Bulk, error)
 	// SaveBulk inserts b when b.Version is 1 (setting its ID when empty),
 	// and otherwise stores it over the stored bulk with the version rule
-	// of CardWriter.Save.
+	// of CardWriter.Save. CardsMade is stored with it: a bulk's cards and
+	// the count that says they exist commit together.
 	SaveBulk(ctx context.Context, b *card.Bulk) error
 	// AddExternalIDs appends external ids to bulk id, after those it holds.
 	// An id the bulk already holds is a card.ErrConflict; some ids may
@@ -246,12 +251,40 @@ type BulkWriter interface {
 	AddExternalIDs(ctx context.Context, bulk string, ids []string) error
 	// ExternalIDs returns up to limit of bulk id's external ids in the order
 	// they were added, starting after position after (0 for the first);
-	// next is the position to pass for the following page.
+	// next is the position to pass for the following page. Positions are
+	// 1, 2, 3... in that order, so after = k skips exactly the first k ids
+	// (a bulk start resumes from its count of cards made).
 	ExternalIDs(ctx context.Context, bulk string, after int64, limit int) (ids []string, next int64, err error)
 	// UnboundCards returns up to limit UNBOUND cards of the bulk with
 	// id > afterID, by ascending id, locked. A non-nil externalIDs keeps only
 	// the cards with those external ids.
 	UnboundCards(ctx context.Context, org, bulk string, externalIDs []string, afterID int64, limit int) ([]card.Card, error)
+}
+
+// lazyCommit is the context key of WithLazyCommit.
+type lazyCommit struct{}
+
+// WithLazyCommit marks ctx so that the transaction of an Update run with
+// it may commit without waiting for its changes to reach the disk: a crash
+// of the database may then lose that transaction, whole, together with
+// those committed after it, never a part of it and never one that
+// committed durably after it (PostgreSQL's synchronous_commit = off).
+// A bulk start commits its chunks so, but the last: the last chunk's
+// durable commit makes every earlier chunk durable too, and a lost chunk
+// is made again by the next start. Nothing durable can depend on a lost
+// chunk: whatever reads its rows and writes (a bind of one of its cards,
+// PostgreSQL's feed sequencer, which positions its events before any
+// reader of the feed or relay sees them) commits durably after it, and
+// the log is flushed in order. A store may ignore the mark (the SQLite
+// store commits as it is configured).
+func WithLazyCommit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lazyCommit{}, true)
+}
+
+// LazyCommit reports whether ctx carries WithLazyCommit.
+func LazyCommit(ctx context.Context) bool {
+	v, _ := ctx.Value(lazyCommit{}).(bool)
+	return v
 }
 
 // IdempotencyKey names a request that may be replayed.

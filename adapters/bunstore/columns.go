@@ -58,6 +58,7 @@ var cardTable = []column{
 	stringCol("transaction_limit", func(r *cardRow) *string { return &r.TransactionLimit }, false),
 	stringCol("template_id", func(r *cardRow) *string { return &r.TemplateID }, false),
 	optIntCol("cvv_rotation_interval_hours", func(r *cardRow) **int { return &r.CVVRotationIntervalHours }),
+	intCol("password_tries", func(r *cardRow) *int { return &r.PasswordTries }),
 	int64Col("version", func(r *cardRow) *int64 { return &r.Version }, false),
 	timeCol("created_at", func(r *cardRow) *time.Time { return &r.CreatedAt }, false).immutable(),
 	timeCol("updated_at", func(r *cardRow) *time.Time { return &r.UpdatedAt }, false),

@@ -49,6 +49,7 @@ type cardRow struct {
 	TransactionLimit         string    `bun:"transaction_limit"`
 	TemplateID               string    `bun:"template_id"`
 	CVVRotationIntervalHours *int      `bun:"cvv_rotation_interval_hours"`
+	PasswordTries            int       `bun:"password_tries"`
 	Version                  int64     `bun:"version"`
 	CreatedAt                time.Time `bun:"created_at"`
 	UpdatedAt                time.Time `bun:"updated_at"`
@@ -85,8 +86,8 @@ func rowOf(c *card.Card) cardRow {
 		EmbossingCustomField: c.EmbossingCustomField, EmbossingGroup: c.EmbossingGroup,
 		PINLength: c.PINLength, ContactlessEnabled: c.ContactlessEnabled,
 		TransactionLimit: c.TransactionLimit, TemplateID: c.TemplateID,
-		CVVRotationIntervalHours: c.CVVRotationIntervalHours,
-		Version:                  c.Version, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
+		CVVRotationIntervalHours: c.CVVRotationIntervalHours, PasswordTries: c.PasswordTries,
+		Version: c.Version, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt),
 	}
 	r.derive(c)
 	return r
@@ -144,8 +145,8 @@ func (r *cardRow) card() (card.Card, error) {
 		EmbossingCustomField: r.EmbossingCustomField, EmbossingGroup: r.EmbossingGroup,
 		PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
 		TransactionLimit: r.TransactionLimit, TemplateID: r.TemplateID,
-		CVVRotationIntervalHours: r.CVVRotationIntervalHours,
-		Version:                  r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		CVVRotationIntervalHours: r.CVVRotationIntervalHours, PasswordTries: r.PasswordTries,
+		Version: r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 	if r.Metadata != "" {
 		c.Metadata = json.RawMessage(r.Metadata)
@@ -245,6 +246,7 @@ type bulkRow struct {
 	ProgramID          int64     `bun:"program_id"`
 	Status             string    `bun:"status"`
 	ExternalIDs        int       `bun:"external_ids"`
+	CardsMade          int       `bun:"cards_made"`
 	PINLength          int       `bun:"pin_length"`
 	ContactlessEnabled bool      `bun:"contactless_enabled"`
 	Version            int64     `bun:"version"`
@@ -254,14 +256,14 @@ type bulkRow struct {
 
 func bulkRowOf(b *card.Bulk) bulkRow {
 	return bulkRow{ID: b.ID, OrgID: b.OrgID, ProgramID: b.ProgramID, Status: b.Status.String(),
-		ExternalIDs: b.ExternalIDs, PINLength: b.PINLength, ContactlessEnabled: b.ContactlessEnabled,
+		ExternalIDs: b.ExternalIDs, CardsMade: b.CardsMade, PINLength: b.PINLength, ContactlessEnabled: b.ContactlessEnabled,
 		Version: b.Version, CreatedAt: utc(b.CreatedAt), UpdatedAt: utc(b.UpdatedAt)}
 }
 
 func (r *bulkRow) bulk() (card.Bulk, error) {
 	st, err := card.ParseBulkStatus(r.Status)
 	return card.Bulk{ID: r.ID, OrgID: r.OrgID, ProgramID: r.ProgramID, Status: st,
-		ExternalIDs: r.ExternalIDs, PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
+		ExternalIDs: r.ExternalIDs, CardsMade: r.CardsMade, PINLength: r.PINLength, ContactlessEnabled: r.ContactlessEnabled,
 		Version: r.Version, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}, err
 }
 

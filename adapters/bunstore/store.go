@@ -350,10 +350,19 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 		return nil, err
 	}
 	defer done()
-	if !s.sqlite {
+	var conn *sql.Conn // on PostgreSQL, the transaction's connection, for COPY (copyNew)
+	var tx bun.Tx
+	if s.sqlite {
+		tx, err = s.db.BeginTx(ctx, opts)
+	} else {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+		var c bun.Conn
+		if c, tx, err = s.beginOnConn(ctx, opts); err != nil {
+			return nil, translate(ctx, "begin", err)
+		}
+		defer c.Close() // after the rollback below
+		conn = c.Conn
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, translate(ctx, "begin", err)
 	}
@@ -363,8 +372,11 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 			_ = tx.Rollback()
 		}
 	}()
-	t := &txn{s: s, db: tx, tx: tx.Tx, pg: !s.sqlite}
+	t := &txn{s: s, db: tx, tx: tx.Tx, pg: !s.sqlite, conn: conn}
 	if err := t.lockSQLite(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.lazyCommit(ctx); err != nil {
 		return nil, err
 	}
 	if err := fn(ctx, t); err != nil {

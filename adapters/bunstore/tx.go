@@ -20,6 +20,9 @@ type txn struct {
 	db bun.IDB // the transaction, for bun's queries
 	tx *sql.Tx // the same transaction, for prepared statements
 	pg bool    // row locks are available
+	// conn is the connection the transaction runs on, for COPY; nil on
+	// SQLite and in a host's transaction.
+	conn *sql.Conn
 	// loaded holds the rows as this transaction read or wrote them, so
 	// Save writes only the columns that changed: on SQLite an UPDATE of an
 	// indexed column rewrites that index even when the value is the same.
@@ -194,6 +197,9 @@ func (t *txn) insert(ctx context.Context, c *card.Card, ch events.Change) error 
 func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) error {
 	if len(cs) == 0 {
 		return nil
+	}
+	if copied, err := t.copyNew(ctx, cs, ch); copied || err != nil {
+		return err
 	}
 	if err := t.insertCards(ctx, cs); err != nil {
 		return err

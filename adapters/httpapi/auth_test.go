@@ -177,6 +177,10 @@ func (e *env) testTokens(t *testing.T) {
 			{"PUT", v2Path(id) + "/noname/bind"},
 			{"POST", v2Path(id) + "/noname/bind"},
 			{"GET", v2Path(id)},
+			{"PATCH", v2Path(id)},
+			{"PUT", v2Path(id) + "/number"},
+			{"POST", v2Path(id) + "/password-tries/increase"},
+			{"POST", v2Path(id) + "/password-tries/reset"},
 			{"GET", "/events"},
 		} {
 			e.do(t, rt.method, rt.path, "", "{}").wantErr(t, http.StatusUnauthorized, "")

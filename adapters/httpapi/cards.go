@@ -17,6 +17,7 @@ import (
 // SPEC section 1.
 type createCardBody struct {
 	Type                     *string         `json:"type"`
+	Status                   *string         `json:"status"` // only UNNUMBERED (SPEC 12)
 	Name                     string          `json:"name"`
 	PrintedName              string          `json:"printed_name"`
 	Mode                     *string         `json:"mode"`
@@ -109,9 +110,13 @@ func (a *api) createCard(w http.ResponseWriter, r *http.Request, who principal) 
 	if err != nil {
 		return err
 	}
+	status, err := enum("status", in.Status, card.ParseStatus)
+	if err != nil {
+		return err
+	}
 	c, err := a.core.Cards.Create(r.Context(), lifecycle.CreateRequest{
 		OrgID: who.org, AccountID: account, CustomerID: customer, ProgramID: in.ProgramID,
-		Type: typ, Mode: mode, Name: in.Name, PrintedName: in.PrintedName,
+		Type: typ, Status: status, Mode: mode, Name: in.Name, PrintedName: in.PrintedName,
 		ExpirationDate: in.ExpirationDate, ValidityPeriodHours: in.ValidityPeriodHours,
 		Metadata: rawObject(in.Metadata), EmbossingCustomField: in.EmbossingCustomField,
 		EmbossingGroup: in.EmbossingGroup, PINLength: in.PINLength, ContactlessEnabled: in.ContactlessEnabled,
@@ -216,6 +221,10 @@ type submitReissue struct {
 	PINLength            int             `json:"pin_length"`
 	ExpirationDate       string          `json:"expiration_date"`
 	ValidityPeriodHours  int             `json:"validity_period_hours"`
+	CVVRotationHours     *int            `json:"cvv_rotation_interval_hours"`
+	TemplateID           string          `json:"template_id"`
+	Status               *string         `json:"status"`
+	Brand                *string         `json:"brand"`
 }
 
 func (a *api) reissue(w http.ResponseWriter, r *http.Request, who principal) error {
@@ -231,12 +240,22 @@ func (a *api) reissue(w http.ResponseWriter, r *http.Request, who principal) err
 	if err := decode(body, &in); err != nil {
 		return err
 	}
+	status, err := enum("status", in.Status, card.ParseStatus)
+	if err != nil {
+		return err
+	}
+	brand, err := enum("brand", in.Brand, card.ParseBrand)
+	if err != nil {
+		return err
+	}
 	req := reissue.Request{OrgID: who.org, CardID: o.card, ReasonID: in.ReasonID, IdempotencyKey: key,
 		Options: reissue.Options{
 			PrintedName: in.PrintedName, EmbossingCustomField: in.EmbossingCustomField,
 			EmbossingGroup: in.EmbossingGroup, ContactlessEnabled: in.ContactlessEnabled,
 			Metadata: rawObject(in.Metadata), PINLength: in.PINLength,
 			ExpirationDate: in.ExpirationDate, ValidityPeriodHours: in.ValidityPeriodHours,
+			CVVRotationIntervalHours: in.CVVRotationHours, TemplateID: in.TemplateID,
+			Status: status, Brand: brand,
 		}}
 	if _, err := a.ownedCard(r.Context(), who, o); err != nil {
 		if !errors.Is(err, card.ErrNotFound) {

@@ -70,9 +70,20 @@
 //     always PLASTIC whatever is sent.
 //   - Reissue options are the SubmitReissue fields the library overrides:
 //     printed_name, embossing_custom_field, embossing_group,
-//     contactless_enabled, metadata, pin_length, expiration_date and
-//     validity_period_hours. The others (cvv_rotation_interval_hours,
-//     template_id, brand, status...) are ignored.
+//     contactless_enabled, metadata, pin_length, expiration_date,
+//     validity_period_hours, cvv_rotation_interval_hours, template_id,
+//     status (UNNUMBERED only) and brand (VISA, MASTERCARD, ELO, RUPAY,
+//     PRIVATE). The others (abu_enabled, mode_type, update_tokens...) are
+//     ignored. The answer adds cvv_rotation_interval_hours and template_id
+//     to ReissueCardResponse's fields.
+//   - SPEC 12 routes. PATCH /wallet/v2/cards/{cardId} (card information)
+//     takes a server token or an account token on its account's cards
+//     (another card is the 404 of a card that does not exist); the PIN-try
+//     routes (increase, reset) and PUT .../number take a server token:
+//     the authorizer counts wrong PINs, the back office resets them and
+//     numbers cards. They answer 200 with the card. Card answers carry
+//     password_tries, always. The numbering body never takes a clear PAN:
+//     pan or card_number is a 400.
 //   - Idempotency. x-idempotency-key (at most 36 printable characters) is
 //     scoped to the org and the account on create, to the org and the card
 //     on reissue; a replay answers 201 or 200 with the body of the first

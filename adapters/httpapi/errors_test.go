@@ -192,7 +192,7 @@ func TestRoutesAnswerErrorsAsJSON(t *testing.T) {
 	}{
 		{"GET", "/nowhere", 404, ""},
 		{"GET", "/wallet/v2/cards/", 404, ""},
-		{"DELETE", "/wallet/v2/cards/1", 405, "GET, HEAD"},
+		{"DELETE", "/wallet/v2/cards/1", 405, "GET, HEAD, PATCH"},
 		{"GET", "/wallet/v2/cards/1/noname/bind", 405, "POST, PUT"},
 		{"POST", "/events", 405, "GET, HEAD"},
 		{"GET", "/events", 401, ""},

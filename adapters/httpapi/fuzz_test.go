@@ -12,7 +12,7 @@ import (
 	"github.com/cardcore/cardcore/internal/testdb"
 )
 
-// fuzzRoutes are the routes of SPEC sections 7, 8 and 9; {a}, {b} and {c}
+// fuzzRoutes are the routes of SPEC sections 7, 8, 9 and 12; {a}, {b} and {c}
 // stand for the fuzzed path ids (customer, account, card or bulk), {q} for
 // a fuzzed query. The last one is a fuzzed path of its own.
 var fuzzRoutes = []struct{ method, path string }{
@@ -39,6 +39,10 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"PATCH", "/simulator/cards/{c}/issue"},
 	{"PATCH", "/simulator/cards/{c}/fail"},
 	{"GET", "/cards/{c}"},
+	{"PATCH", "/wallet/v2/cards/{c}"},
+	{"PUT", "/wallet/v2/cards/{c}/number"},
+	{"POST", "/wallet/v2/cards/{c}/password-tries/increase"},
+	{"POST", "/wallet/v2/cards/{c}/password-tries/reset"},
 	{"GET", "{a}"},
 }
 

@@ -69,13 +69,16 @@ var updateCardStatusResponse = map[string]schemaKind{
 	"mode": kString, "dual_message_debit": kBool,
 }
 
-// reissueCardResponse are the properties of the seed's ReissueCardResponse.
+// reissueCardResponse are the properties of the seed's ReissueCardResponse,
+// and the two SubmitReissue fields SPEC 12 has a reissue return
+// (cvv_rotation_interval_hours, template_id).
 var reissueCardResponse = map[string]schemaKind{
 	"program": kIDString, "account": kIDInteger, "customer": kIDInteger, "org": kIDString,
 	"id": kInteger, "status": kString, "issuing_date": kString, "expiration_date": kString,
 	"printed_name": kString, "name": kString, "mode": kString, "track_number": kInteger,
 	"transaction_limit": kString, "embossing_custom_field": kString, "contactless_enabled": kBool,
 	"abu_enabled": kBool, "type": kString, "validity_period_hours": kInteger, "valid_until": kString,
+	"cvv_rotation_interval_hours": kInteger, "template_id": kString,
 }
 
 // checkSchema checks that every field of m is a property of schema, typed

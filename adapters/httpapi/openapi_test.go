@@ -107,6 +107,7 @@ func TestOpenAPI(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *bun.DB) {
 		c := &contract{e: newEnv(t, db), router: router, seen: map[string]bool{}}
 		exercise(t, c)
+		exerciseLifecycle(t, c)
 		exerciseSync(t, c)
 		exerciseSandbox(t, c)
 		exerciseWebhooks(t, c)
@@ -421,6 +422,10 @@ func brokenStore(t *testing.T, c *contract, db *bun.DB) {
 		{method: "GET", path: "/wallet/v2/cards/1"},
 		{method: "POST", path: "/wallet/v2/cards/1/noname/bind", header: owner},
 		{method: "PUT", path: "/wallet/v2/cards/1/noname/bind", header: owner},
+		{method: "PATCH", path: "/wallet/v2/cards/1", body: map[string]any{"printed_name": "ADA KING"}},
+		{method: "PUT", path: "/wallet/v2/cards/1/number", body: map[string]any{"last_4_digits": "4242", "pan_hash": panHash}},
+		{method: "POST", path: "/wallet/v2/cards/1/password-tries/increase"},
+		{method: "POST", path: "/wallet/v2/cards/1/password-tries/reset"},
 		{method: "GET", path: card},
 		{method: "PUT", path: card + "/status", body: map[string]any{"status": "BLOCKED"}},
 		{method: "PUT", path: card + "/activate"},

@@ -60,6 +60,14 @@ func TestAccountLearnsNothingOfOtherAccounts(t *testing.T) {
 			}},
 			{"history", func(id int64) answer { return e.do(t, "GET", cardPath(cust, acct, id)+"/events", acc, nil) }},
 			{"v2 read", func(id int64) answer { return e.do(t, "GET", v2Path(id), acc, nil) }},
+			{"update its information", func(id int64) answer {
+				return e.do(t, "PATCH", v2Path(id), acc, map[string]any{"printed_name": "EVE SPY"})
+			}},
+			{"count a wrong PIN", func(id int64) answer { return e.do(t, "POST", v2Path(id)+"/password-tries/increase", acc, nil) }},
+			{"reset its PIN tries", func(id int64) answer { return e.do(t, "POST", v2Path(id)+"/password-tries/reset", acc, nil) }},
+			{"number it", func(id int64) answer {
+				return e.do(t, "PUT", v2Path(id)+"/number", acc, map[string]any{"last_4_digits": "4242", "pan_hash": panHash})
+			}},
 			{"bind it (POST)", func(id int64) answer {
 				return e.do(t, "POST", v2Path(id)+"/noname/bind", acc, `{}`, hdr...)
 			}},

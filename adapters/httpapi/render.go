@@ -65,8 +65,11 @@ func issueFieldsOf(c *card.Card) issueFields {
 // usageFields are what both card answers say of the card's use, in the
 // order they answer them.
 type usageFields struct {
-	TrackNumber          int    `json:"track_number"`
-	TransactionLimit     string `json:"transaction_limit,omitempty"`
+	TrackNumber      int    `json:"track_number"`
+	TransactionLimit string `json:"transaction_limit,omitempty"`
+	// PasswordTries is in UpdateCardStatusResponse only (always, 0
+	// included), not in ReissueCardResponse.
+	PasswordTries        *int   `json:"password_tries,omitempty"`
 	EmbossingCustomField string `json:"embossing_custom_field,omitempty"`
 	ContactlessEnabled   bool   `json:"contactless_enabled"`
 }
@@ -97,6 +100,8 @@ func cardBodyOf(c *card.Card) cardBody {
 		ExternalID:     c.ExternalID,
 		Mode:           c.Mode.String(),
 	}
+	tries := c.PasswordTries
+	b.PasswordTries = &tries
 	if !c.Brand.IsZero() {
 		b.Brand = c.Brand.String()
 	}
@@ -122,6 +127,9 @@ type reissueBody struct {
 	Type                string `json:"type"`
 	ValidityPeriodHours int    `json:"validity_period_hours,omitempty"`
 	ValidUntil          string `json:"valid_until,omitempty"`
+	// SPEC 12: the reissue keeps and returns these SubmitReissue fields.
+	CVVRotationIntervalHours *int   `json:"cvv_rotation_interval_hours,omitempty"`
+	TemplateID               string `json:"template_id,omitempty"`
 }
 
 func reissueBodyOf(c *card.Card) reissueBody {
@@ -136,6 +144,11 @@ func reissueBodyOf(c *card.Card) reissueBody {
 		Type:                c.Type.String(),
 		ValidityPeriodHours: c.ValidityPeriodHours,
 		ValidUntil:          timestamp(c.ValidUntil),
+		TemplateID:          c.TemplateID,
+	}
+	if h := c.CVVRotationIntervalHours; h != nil {
+		v := *h
+		b.CVVRotationIntervalHours = &v
 	}
 	// The route admits only cards of decimal accounts and customers, so
 	// these parse; a card made outside the API with other ids omits them

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,11 +77,18 @@ type benchConfig struct {
 	n, bindN         int
 	cpuProfile       string
 	natsURL          string // the relay workload's NATS server
+	chunkCards       int    // the bulk's chunk bounds (0: the library's defaults)
+	chunkTime        time.Duration
+	synchronous      bunstore.Synchronous // a SQLite file's
+	ceilingRows      []int                // the rows of the ceiling's SQLite INSERTs, one measurement each
 }
 
 // benchWorkloads are the workloads of "all"; relay, which needs a NATS
 // server, is run only when named.
 var benchWorkloads = []string{"read", "transition", "bind", "reissue", "bulk"}
+
+// namedWorkloads are run only when named.
+var namedWorkloads = []string{"relay", "bulk-ceiling", "bulk+transition"}
 
 // setupBench is "cardcore bench": the library's real use cases under load,
 // shaped like the raw-SQL baseline's workloads.
@@ -91,6 +99,8 @@ func setupBench(fs *flag.FlagSet) runFunc {
 		"read: get a card by id; transition: update status NORMAL<->BLOCKED on random cards;\n"+
 		"bind: bind pre-made UNBOUND noname cards; reissue: reissue pre-made cards;\n"+
 		"bulk: start a noname bulk of -n cards (cards/s, one run);\n"+
+		"bulk-ceiling: the same card and event rows written raw into cardcore's tables (COPY; multi-row INSERTs), the bulk's ceiling;\n"+
+		"bulk+transition: status updates (transition) while a bulk of -n cards runs (their latency);\n"+
 		"relay: deliver the creations of -n cards to JetStream (--nats) as \"cardcore relay\" does (events/s),\n"+
 		"then the transition workload with the relay running (lag of each event, commit to acknowledgement)")
 	workers := fs.String("workers", "", "comma list of worker counts (default 1,16; bulk always 1; relay 16)")
@@ -99,6 +109,10 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&cfg.n, "n", 100000, "cards made for read, transition and relay (its backlog of events), and the size of the bulk")
 	fs.IntVar(&cfg.bindN, "bind-n", 50000, "cards made for each bind and reissue measurement (it stops early if they run out)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file (read it with go tool pprof)")
+	fs.IntVar(&cfg.chunkCards, "bulk-chunk", 0, "the most cards a chunk of a bulk start commits (default: the library's, "+strconv.Itoa(noname.DefaultChunkCards)+")")
+	fs.DurationVar(&cfg.chunkTime, "bulk-chunk-time", 0, "a chunk of a bulk start ends with its first batch past this (default: the library's, "+noname.DefaultChunkTime.String()+")")
+	ceilingRows := fs.String("ceiling-rows", "8", "bulk-ceiling on SQLite: comma list of the rows of one INSERT, each measured after the other in the same database (the best is reported)")
+	fs.TextVar(&cfg.synchronous, "sqlite-synchronous", bunstore.SynchronousFull, "SQLite only, `FULL|NORMAL`, as for serve")
 	fs.StringVar(&cfg.natsURL, "nats", "nats://127.0.0.1:4222", "the NATS server with JetStream of the relay workload: it makes a stream of its own there, and deletes it at the end")
 	return func(ctx context.Context, out io.Writer, log *slog.Logger) error {
 		var err error
@@ -107,6 +121,9 @@ func setupBench(fs *flag.FlagSet) runFunc {
 		}
 		if cfg.workers, err = parseWorkers(*workers); err != nil {
 			return err
+		}
+		if cfg.ceilingRows, err = parseWorkers(*ceilingRows); err != nil {
+			return usageErrorf("--ceiling-rows: %q is not a list of row counts (1-256)", *ceilingRows)
 		}
 		if cfg.duration <= 0 || cfg.warmup < 0 || cfg.n <= 0 || cfg.bindN <= 0 {
 			return usageErrorf("--duration, --n and --bind-n must be positive, --warmup not negative")
@@ -121,7 +138,7 @@ func parseWorkloads(s string) ([]string, error) {
 	}
 	var out []string
 	for _, w := range strings.Split(s, ",") {
-		if !slices.Contains(benchWorkloads, w) && w != "relay" {
+		if !slices.Contains(benchWorkloads, w) && !slices.Contains(namedWorkloads, w) {
 			return nil, usageErrorf("--workload: unknown workload %q", w)
 		}
 		out = append(out, w)
@@ -154,6 +171,9 @@ type bench struct {
 	reissue *reissue.Service
 	noname  *noname.Service
 	log     *slog.Logger
+	// made is the cards made by the bulk being started, as its chunks
+	// commit.
+	made atomic.Int64
 }
 
 func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchConfig) error {
@@ -166,7 +186,7 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 		defer os.RemoveAll(dir)
 		target = filepath.Join(dir, "cardcore.db")
 	}
-	db, desc, err := openDB(ctx, target, true)
+	db, desc, err := openDB(ctx, target, true, bunstore.WithSynchronous(cfg.synchronous))
 	if err != nil {
 		return err
 	}
@@ -175,7 +195,13 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 	if isPostgres(target) {
 		b.kind = "postgres"
 	}
-	core, err := cardcore.New(ctx, db, cardcore.WithLogger(log))
+	opts := []cardcore.Option{cardcore.WithLogger(log), cardcore.WithBulkProgress(func(_ context.Context, bulk card.Bulk) {
+		b.made.Store(int64(bulk.CardsMade))
+	})}
+	if cfg.chunkCards != 0 || cfg.chunkTime != 0 {
+		opts = append(opts, cardcore.WithBulkChunk(cmp.Or(cfg.chunkCards, noname.DefaultChunkCards), cmp.Or(cfg.chunkTime, noname.DefaultChunkTime)))
+	}
+	core, err := cardcore.New(ctx, db, opts...)
 	if err != nil {
 		return err
 	}
@@ -209,9 +235,14 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 
 // run measures workload w at each worker count.
 func (b *bench) run(ctx context.Context, w string) ([]benchResult, error) {
-	if w == "bulk" {
+	switch w {
+	case "bulk":
 		r, err := b.bulk(ctx)
 		return []benchResult{r}, err
+	case "bulk-ceiling":
+		return b.ceiling(ctx)
+	case "bulk+transition":
+		return b.bulkTransition(ctx)
 	}
 	counts := b.cfg.workers
 	if counts == nil {
@@ -464,14 +495,14 @@ func (b *bench) measure(ctx context.Context, w string, workers int, op func(ctx 
 		Conflicts: conflicts.Load(), Errors: failures.Load()}, nil
 }
 
-// bulk starts a noname bulk of n cards, the ids collected beforehand.
-func (b *bench) bulk(ctx context.Context) (benchResult, error) {
-	org := "bench-" + randomHex(4)
+// createBulk creates a noname bulk of n external ids for org, 10,000 a
+// transaction.
+func (b *bench) createBulk(ctx context.Context, org string, n int) (card.Bulk, error) {
 	ids := make([]string, 0, 10000)
 	var bulk card.Bulk
-	for start := 0; start < b.cfg.n; start += cap(ids) {
+	for start := 0; start < n; start += cap(ids) {
 		ids = ids[:0]
-		for i := start; i < min(start+cap(ids), b.cfg.n); i++ {
+		for i := start; i < min(start+cap(ids), n); i++ {
 			ids = append(ids, "ext-"+strconv.Itoa(i))
 		}
 		var err error
@@ -481,13 +512,26 @@ func (b *bench) bulk(ctx context.Context) (benchResult, error) {
 			bulk, err = b.noname.Increment(ctx, org, bulk.ID, ids)
 		}
 		if err != nil {
-			return benchResult{}, err
+			return card.Bulk{}, err
 		}
 	}
-	var done atomic.Int64
-	stop := b.progress("bulk", 1, &done)
+	return bulk, nil
+}
+
+// bulk starts a noname bulk of n cards, the ids collected beforehand.
+func (b *bench) bulk(ctx context.Context) (benchResult, error) {
+	org := "bench-" + randomHex(4)
+	bulk, err := b.createBulk(ctx, org, b.cfg.n)
+	if err != nil {
+		return benchResult{}, err
+	}
+	if err := b.settle(ctx); err != nil {
+		return benchResult{}, err
+	}
+	b.made.Store(0)
+	stop := b.progress("bulk", 1, &b.made)
 	t0 := time.Now()
-	_, err := b.noname.Start(ctx, org, bulk.ID)
+	_, err = b.noname.Start(ctx, org, bulk.ID)
 	elapsed := time.Since(t0)
 	stop()
 	if err != nil {

@@ -125,7 +125,7 @@ func TestReadmeQuickStart(t *testing.T) {
 			t.Fatalf("the quick start exited %d; output:\n%s", code, out)
 		}
 		for _, want := range []string{`{"status":"ok"}`, `"status":"BLOCKED"`, `"previous_status":"BLOCKED"`,
-			`"track_number":2`, `"event_type":"create-1"`, `"next_after":5`, "msg=stopped"} {
+			`"track_number":2`, `"event_type":"create-1"`, `"next_after":5`, `"password_tries":3`, "msg=stopped"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the quick start's output lacks %s:\n%s", want, out)
 			}

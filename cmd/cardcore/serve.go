@@ -41,7 +41,7 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	target := dbFlag(fs, defaultDB)
 	secretValue := secretFlag(fs)
-	programsFile := fs.String("programs", "", `a JSON file of programs to add to program 1, e.g. [{"id":2,"bin":"12345678","brand":"VISA","expiration_months":36,"plastic_starts_normal":false,"bulk_size_limit":1000}]`)
+	programsFile := fs.String("programs", "", `a JSON file of programs to add to program 1, e.g. [{"id":2,"bin":"12345678","brand":"VISA","expiration_months":36,"plastic_starts_normal":false,"bulk_size_limit":1000,"max_pin_tries":3,"pin_tries_keep_status":false}]`)
 	sweepEvery := fs.Duration("sweep-every", 0, `run the sweep (expiration, validity) on this schedule, e.g. 1h (default: never; run "cardcore sweep" from a scheduler)`)
 	clientKeysFile := fs.String("client-keys", "", `a JSON file of the ed25519 public keys that sign sandbox requests, by key id, e.g. {"client-1":"<base64 of the 32-byte key>"} ("cardcore keys generate" writes one); the sandbox routes are served only with it and the PAN key`)
 	panKeyValue := panKeyFlag(fs)
@@ -94,7 +94,8 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		db = db.WithQueryHook(tel.queryHook())
 		relayCfg.webhookOpts = append(relayCfg.webhookOpts, tel.webhookOption())
 		log.Info("migrating", "db", desc)
-		opts := append(tel.coreOptions(), cardcore.WithLogger(log), cardcore.WithPrograms(slices.Collect(maps.Values(programs))...))
+		opts := append(tel.coreOptions(), cardcore.WithLogger(log), cardcore.WithPrograms(slices.Collect(maps.Values(programs))...),
+			cardcore.WithBulkProgress(bulkProgress(log)))
 		if p != nil {
 			opts = append(opts, cardcore.WithIssuance(p))
 		}
@@ -151,6 +152,10 @@ func setupServe(fs *flag.FlagSet) runFunc {
 			// On relayCtx, so that it stops before wg.Wait on every path.
 			wg.Go(func() { purgeOnSchedule(relayCtx, log, core.Store, relayCfg.purge) })
 		}
+		// Bulks a stopped process left PROCESSING are finished in the
+		// background; stopping serve stops that too, and the next start
+		// goes on from there.
+		wg.Go(func() { resumeBulks(relayCtx, log, core.Noname) })
 		if *relay {
 			relayed = make(chan error, 1)
 			go func() { relayed <- runRelay(relayCtx, log, core, relayCfg) }()
@@ -234,6 +239,8 @@ type programJSON struct {
 	ExpirationMonths    int        `json:"expiration_months"`
 	PlasticStartsNormal bool       `json:"plastic_starts_normal"`
 	BulkSizeLimit       int        `json:"bulk_size_limit"`
+	MaxPINTries         int        `json:"max_pin_tries"`
+	PINTriesKeepStatus  bool       `json:"pin_tries_keep_status"`
 }
 
 // loadPrograms reads the --programs file and returns the catalogue: program
@@ -264,7 +271,8 @@ func loadPrograms(path string) (card.Programs, error) {
 		}
 		seen[e.ID] = true
 		ps = append(ps, card.Program{ID: e.ID, BIN: e.BIN, Brand: e.Brand, ExpirationMonths: e.ExpirationMonths,
-			PlasticStartsNormal: e.PlasticStartsNormal, BulkSizeLimit: e.BulkSizeLimit})
+			PlasticStartsNormal: e.PlasticStartsNormal, BulkSizeLimit: e.BulkSizeLimit,
+			MaxPINTries: e.MaxPINTries, PINTriesKeepStatus: e.PINTriesKeepStatus})
 	}
 	programs, err := card.NewPrograms(ps...)
 	if err != nil {

@@ -201,7 +201,8 @@ func TestServeRefused(t *testing.T) {
 
 func TestLoadPrograms(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "programs.json")
-	content := `[{"id":2,"bin":"12345678","brand":"VISA","expiration_months":36,"plastic_starts_normal":true,"bulk_size_limit":50},
+	content := `[{"id":2,"bin":"12345678","brand":"VISA","expiration_months":36,"plastic_starts_normal":true,"bulk_size_limit":50,
+		 "max_pin_tries":5,"pin_tries_keep_status":true},
 		{"id":3,"bin":"654321","brand":"ELO"}]`
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -214,10 +215,11 @@ func TestLoadPrograms(t *testing.T) {
 		t.Fatalf("got programs %v, want 1, 2 and 3", ps)
 	}
 	p := ps[2]
-	if p.BIN != "12345678" || p.Brand.String() != "VISA" || p.Months() != 36 || !p.PlasticStartsNormal || p.BulkLimit() != 50 {
+	if p.BIN != "12345678" || p.Brand.String() != "VISA" || p.Months() != 36 || !p.PlasticStartsNormal || p.BulkLimit() != 50 ||
+		p.PINTriesLimit() != 5 || p.BlocksOnPINTries() {
 		t.Errorf("program 2 is %+v", p)
 	}
-	if p := ps[3]; p.Months() != 72 || p.BulkLimit() != 1000 || p.PlasticStartsNormal {
+	if p := ps[3]; p.Months() != 72 || p.BulkLimit() != 1000 || p.PlasticStartsNormal || p.PINTriesLimit() != 3 || !p.BlocksOnPINTries() {
 		t.Errorf("program 3 is %+v, want the defaults", p)
 	}
 	if p := ps[1]; p.BIN != "999999" {

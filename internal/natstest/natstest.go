@@ -31,7 +31,7 @@ func StartServer(tb testing.TB, dir string, port int, configure ...func(*server.
 		tb.Fatal(err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(30 * time.Second) { // generous: three nodes under -race on a loaded machine
 		tb.Fatal("nats server not ready")
 	}
 	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })

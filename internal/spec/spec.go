@@ -66,6 +66,69 @@ var rows = []struct {
 	{card.RenewValidity, "INOPERATIVE", "NORMAL"},
 	// expiration date passes | any non-terminated | EXPIRED
 	{card.Expire, NonTerminated, "EXPIRED"},
+	// Section 12. PIN tries reach the program's maximum | NORMAL -> BLOCKED;
+	// REISSUED, the other active status, is not named: it blocks too (the
+	// library's decision, an active card must not take unlimited PINs).
+	{card.PINTriesExceeded, Active, "BLOCKED"},
+	// reset PIN tries | BLOCKED | NORMAL
+	{card.ResetPINTries, "BLOCKED", "NORMAL"},
+}
+
+// stays are section 12's operations accepted in a status that they leave
+// as it is: op is accepted in each status of in.
+var stays = []struct {
+	op card.Operation
+	in string
+}{
+	// increase PIN tries: "a CREATED card only counts"; a NORMAL card
+	// counts (and may block, a row above). The spec is silent on the
+	// others: the library counts on every card with a cardholder and a PAN
+	// that is not terminated, refusing UNBOUND and UNNUMBERED.
+	{card.IncreasePINTries, "CREATED " + Active + " " + Temporary},
+	// reset PIN tries: "on a NORMAL, PENDING or WARNING card it only
+	// resets; any other status -> 409".
+	{card.ResetPINTries, "NORMAL PENDING WARNING"},
+	// update card information: "a terminated card -> 409".
+	{card.UpdateInfo, NonTerminated},
+}
+
+// Keeps reports whether op is accepted on a card in s and leaves its
+// status as it is (section 12).
+func Keeps(op card.Operation, s card.Status) bool {
+	for _, st := range stays {
+		if st.op == op && In(s, st.in) {
+			return true
+		}
+	}
+	return false
+}
+
+// PINTry is what section 12 says of a wrong PIN counted on a card in from
+// whose count becomes tries, under a program whose maximum is max and that
+// blocks when block: refused (a conflict) where no wrong PIN is counted;
+// else BLOCKED when the count reached the maximum, the program blocks and
+// the card is active; else the status kept.
+func PINTry(from card.Status, tries, max int, block bool) (ok bool, to string) {
+	if !Keeps(card.IncreasePINTries, from) {
+		return false, from.String()
+	}
+	if tries >= max && block && Allows(card.PINTriesExceeded, from, card.Blocked) {
+		return true, "BLOCKED"
+	}
+	return true, from.String()
+}
+
+// PINReset is what section 12 says of a reset of the PIN tries of a card
+// in from: BLOCKED becomes NORMAL, NORMAL, PENDING and WARNING keep their
+// status, anything else is refused.
+func PINReset(from card.Status) (ok bool, to string) {
+	switch {
+	case Allows(card.ResetPINTries, from, card.Normal):
+		return true, "NORMAL"
+	case Keeps(card.ResetPINTries, from):
+		return true, from.String()
+	}
+	return false, from.String()
 }
 
 // Allows reports whether a row of the table moves a card from from to to

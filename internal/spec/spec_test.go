@@ -42,10 +42,20 @@ func TestSpecTableNamesEveryStatus(t *testing.T) {
 			t.Fatalf("section 3: %v", err)
 		}
 	}
+	for _, st := range stays {
+		for _, n := range strings.Fields(st.in) {
+			if _, err := card.ParseStatus(n); err != nil {
+				t.Fatalf("stay %s: %v", st.op, err)
+			}
+		}
+	}
 	for _, op := range card.Operations() {
 		has := false
 		for _, r := range rows {
 			has = has || r.op == op
+		}
+		for _, st := range stays {
+			has = has || st.op == op
 		}
 		if maker := slices.Contains(Makers, op); has == maker {
 			t.Errorf("operation %s: a row in the spec's table %v, makes cards %v", op, has, maker)

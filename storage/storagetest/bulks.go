@@ -3,6 +3,8 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +32,8 @@ var bulkChecks = []check{
 	{"ExternalIDsSameIDInTwoBulks", externalIDsSameIDInTwoBulks},
 	{"ExternalIDsPaging", externalIDsPaging},
 	{"ExternalIDsLargeLists", externalIDsLargeLists},
+	{"ExternalIDsPositionsCountTheIDs", externalIDsPositionsCount},
+	{"ProcessingBulksOfEveryOrg", processingBulksOfEveryOrg},
 }
 
 // newBulk returns a new bulk of org in status CREATED, as the use case
@@ -101,6 +105,7 @@ func bulkInsertStoresEveryField(t *testing.T, s storage.Store) {
 		ProgramID:          7,
 		Status:             card.BulkStarted,
 		ExternalIDs:        1234,
+		CardsMade:          1000,
 		PINLength:          6,
 		ContactlessEnabled: true,
 		Version:            1,
@@ -109,7 +114,7 @@ func bulkInsertStoresEveryField(t *testing.T, s storage.Store) {
 	}
 	mustSetEveryField(t, "the full bulk", full)
 	var wants []card.Bulk
-	for _, st := range []card.BulkStatus{card.BulkCreated, card.BulkStarted, card.BulkCanceled} {
+	for _, st := range []card.BulkStatus{card.BulkCreated, card.BulkProcessing, card.BulkStarted, card.BulkCanceled} {
 		b := full
 		b.Status = st
 		wants = append(wants, b)
@@ -345,4 +350,54 @@ func unboundCardsPages(t *testing.T, s storage.Store) {
 		after = page[len(page)-1].ID
 	}
 	mustEqualAll(t, "UnboundCards read in pages of 4", unbound, all)
+}
+
+// ExternalIDs skips exactly the first after ids: positions are 1, 2, 3...
+// in the order the ids were added, across calls of AddExternalIDs, so a
+// bulk start resumes from its count of cards made.
+func externalIDsPositionsCount(t *testing.T, s storage.Store) {
+	bulk := uuid.NewString()
+	addExternalIDs(t, s, bulk, "g", "f", "e")
+	addExternalIDs(t, s, uuid.NewString(), "z1", "z2")
+	addExternalIDs(t, s, bulk, "d", "c", "b", "a")
+	all := []string{"g", "f", "e", "d", "c", "b", "a"}
+	update(t, s, func(ctx context.Context, tx storage.Tx) error {
+		for k := 0; k <= len(all); k++ {
+			ids, _, err := tx.ExternalIDs(ctx, bulk, int64(k), 100)
+			if err != nil {
+				return err
+			}
+			mustEqualIDs(t, fmt.Sprintf("ExternalIDs(after %d)", k), all[k:], ids)
+		}
+		return nil
+	})
+}
+
+// ProcessingBulks lists the PROCESSING bulks of every org, by id, with
+// their count of cards made, and no bulk in another status.
+func processingBulksOfEveryOrg(t *testing.T, s storage.Store) {
+	var want []card.Bulk
+	for i, st := range []card.BulkStatus{card.BulkProcessing, card.BulkCreated, card.BulkProcessing, card.BulkStarted, card.BulkCanceled} {
+		org := orgA
+		if i%2 == 1 || i == 2 {
+			org = orgB
+		}
+		b := newBulk(org)
+		b.Status, b.ExternalIDs, b.CardsMade = st, 10, i
+		b = insertBulks(t, s, b)[0]
+		if st == card.BulkProcessing {
+			want = append(want, b)
+		}
+	}
+	slices.SortFunc(want, func(a, b card.Bulk) int { return strings.Compare(a.ID, b.ID) })
+	got, err := s.ProcessingBulks(t.Context())
+	if err != nil {
+		t.Fatalf("ProcessingBulks: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ProcessingBulks returned %d bulks, want the %d PROCESSING ones: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		mustEqual(t, fmt.Sprintf("ProcessingBulks[%d]", i), want[i], got[i])
+	}
 }

@@ -123,6 +123,7 @@ func fullCard(org string, predecessor int64) card.Card {
 	c.TransactionLimit = "1500.00"
 	c.TemplateID = "template-3"
 	c.CVVRotationIntervalHours = &cvv
+	c.PasswordTries = 2
 	c.CreatedAt = c.IssuingDate
 	c.UpdatedAt = c.ActivationDate
 	return c

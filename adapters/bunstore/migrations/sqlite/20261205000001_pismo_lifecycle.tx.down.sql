@@ -1,0 +1,1 @@
+ALTER TABLE cardcore_cards DROP COLUMN password_tries;

@@ -1,0 +1,1 @@
+ALTER TABLE cardcore_cards ADD COLUMN password_tries INTEGER NOT NULL DEFAULT 0;
