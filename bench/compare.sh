@@ -16,6 +16,8 @@
 #   DURATION  measured time per line (default 10s); WARMUP (default 1s)
 #   TARGETS   "sqlite postgres" (default both)
 #   BIG       set to 0 to skip the 1,000,000-card bulk
+#   SQLITE_SYNC  SQLite's synchronous settings to measure, each against the
+#             baseline at the same one (default "FULL NORMAL"; serve runs FULL)
 #
 # Example: bench/compare.sh | tee bench/results/$(date +%F).txt
 set -euo pipefail
@@ -47,15 +49,20 @@ C=("$work/cardcore" bench --duration "$DURATION" --warmup "$WARMUP")
 for t in $TARGETS; do
   case $t in
   sqlite)
-    log "== sqlite (modernc, WAL, synchronous NORMAL)"
-    for w in read transition bind; do
-      "${B[@]}" -db sqlite -driver modernc -workload "$w" -workers 1,16 >>"$raw"
-      "${C[@]}" --workload "$w" --workers 1,16 >>"$lib"
+    # Each synchronous setting against the raw baseline at the same one:
+    # serve's default FULL, and NORMAL (--sqlite-synchronous NORMAL).
+    for sync in ${SQLITE_SYNC:-FULL NORMAL}; do
+      log "== sqlite (modernc, WAL, synchronous $sync)"
+      tag() { sed "s/\"db\":\"sqlite\"/\"db\":\"sqlite\/$sync\"/"; }
+      for w in read transition bind; do
+        "${B[@]}" -db sqlite -driver modernc -sync "$sync" -workload "$w" -workers 1,16 | tag >>"$raw"
+        "${C[@]}" --sqlite-synchronous "$sync" --workload "$w" --workers 1,16 | tag >>"$lib"
+      done
+      "${B[@]}" -db sqlite -driver modernc -sync "$sync" -workload bulk -mode multirow -n 100000 | tag >>"$raw"
+      "${C[@]}" --sqlite-synchronous "$sync" --workload bulk --n 100000 | tag >>"$lib"
+      "${C[@]}" --sqlite-synchronous "$sync" --workload bulk-ceiling --n 100000 | tag >>"$ceil"
+      "${C[@]}" --sqlite-synchronous "$sync" --workload reissue --workers 1,16 | tag >>"$lib"
     done
-    "${B[@]}" -db sqlite -driver modernc -workload bulk -mode multirow -n 100000 >>"$raw"
-    "${C[@]}" --workload bulk --n 100000 >>"$lib"
-    "${C[@]}" --workload bulk-ceiling --n 100000 >>"$ceil"
-    "${C[@]}" --workload reissue --workers 1,16 >>"$lib"
     ;;
   postgres)
     log "== postgres (fsync and synchronous_commit on)"
@@ -92,14 +99,14 @@ def key(r):
     w = "bulk" if r["workload"].startswith("bulk") else r["workload"]
     return (r["db"], w, r["workers"])
 base = {key(r): r for r in raw}
-print(f'{"db":9} {"workload":10} {"workers":>7} {"cardcore":>11} {"raw":>11} {"ratio":>6} {"p50 µs":>9} {"p99 µs":>9} {"rss MiB":>8}')
+print(f'{"db":13} {"workload":10} {"workers":>7} {"cardcore":>11} {"raw":>11} {"ratio":>6} {"p50 µs":>9} {"p99 µs":>9} {"rss MiB":>8}')
 for r in lib:
     b = base.get(key(r))
     if r["workload"] == "bulk+transition":
         b = None  # status updates during a bulk: no baseline; see its p99
     ratio = f'{r["ops_per_s"] / b["ops_per_s"]:.2f}' if b else "n/a"
     rawops = f'{b["ops_per_s"]:.0f}' if b else "-"
-    print(f'{r["db"]:9} {r["workload"]:10} {r["workers"]:>7} {r["ops_per_s"]:>11.0f} {rawops:>11} {ratio:>6} {r["p50_us"]:>9.0f} {r["p99_us"]:>9.0f} {r["peak_rss_mib"]:>8.1f}')
+    print(f'{r["db"]:13} {r["workload"]:10} {r["workers"]:>7} {r["ops_per_s"]:>11.0f} {rawops:>11} {ratio:>6} {r["p50_us"]:>9.0f} {r["p99_us"]:>9.0f} {r["peak_rss_mib"]:>8.1f}')
 try:
     for l in open(sys.argv[3]):
         if l.strip():
@@ -108,9 +115,9 @@ try:
 except FileNotFoundError:
     pass
 if ceil:
-    print(f'\n{"db":9} {"bulk":>8} {"ceiling":>8} {"ratio":>6}  (ceiling: the same card and event rows written raw into cardcore\'s tables; target >= 0.80)')
+    print(f'\n{"db":13} {"bulk":>8} {"ceiling":>8} {"ratio":>6}  (ceiling: the same card and event rows written raw into cardcore\'s tables; target >= 0.80)')
     for r in lib:
         c = ceil.get(r["db"])
         if r["workload"] == "bulk" and c:
-            print(f'{r["db"]:9} {r["ops_per_s"]:>8.0f} {c["ops_per_s"]:>8.0f} {r["ops_per_s"] / c["ops_per_s"]:>6.2f}')
+            print(f'{r["db"]:13} {r["ops_per_s"]:>8.0f} {c["ops_per_s"]:>8.0f} {r["ops_per_s"] / c["ops_per_s"]:>6.2f}')
 PY
