@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,14 +79,8 @@ type rowTemplate struct {
 	vals []any
 }
 
-func (t *rowTemplate) index(col string) int {
-	for i, c := range t.cols {
-		if c == col {
-			return i
-		}
-	}
-	return -1
-}
+// index is the position of col among t's columns, -1 when absent.
+func (t *rowTemplate) index(col string) int { return slices.Index(t.cols, col) }
 
 // ceilingTpl is a card row and its event row, with the event's data cut
 // where the card's own values go.
