@@ -77,6 +77,26 @@ func TestFailedTransactionReleasesConnection(t *testing.T) {
 	if _, err := s.Card(t.Context(), "org", 1); !errors.Is(err, card.ErrNotFound) {
 		t.Fatalf("after failures, Card = %v, want not found", err)
 	}
+	// Canceled once the change is written (SQLite runs the statements
+	// after the write lock without ctx's cancellation): nothing commits.
+	ctx, cancel = context.WithCancel(t.Context())
+	c := validCard(testNow())
+	err = s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.Save(ctx, &c, created); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update canceled after its save returned %v, want context.Canceled", err)
+	}
+	if n, err := s.Head(t.Context()); err != nil || n != 0 {
+		t.Fatalf("after a canceled save the feed's head is %d (%v), want 0: the save committed", n, err)
+	}
+	if _, err := s.Card(t.Context(), "org", c.ID); c.ID != 0 && !errors.Is(err, card.ErrNotFound) {
+		t.Fatalf("after a canceled save, Card = %v, want not found", err)
+	}
 	if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return nil }); err != nil {
 		t.Fatalf("Update after failures: %v", err)
 	}
