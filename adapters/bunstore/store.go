@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
@@ -39,6 +40,9 @@ type Store struct {
 	// store New returns.
 	host *bun.Tx
 	tel  telemetry
+	// notPgx is set once a PostgreSQL connection of the pool turned out not
+	// to be pgx's, so cards are read through database/sql (pgxread.go).
+	notPgx *atomic.Bool
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -71,7 +75,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // on WAL; every write transaction is BEGIN IMMEDIATE, whatever the DSN says.
 // New does not migrate: call Migrate first.
 func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
-	s := &Store{db: db, retries: 3, stmts: newStmtCache(db.DB)}
+	s := &Store{db: db, retries: 3, stmts: newStmtCache(db.DB), notPgx: new(atomic.Bool)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -238,6 +242,12 @@ func ModerncDSN(path string, opts ...DSNOption) string {
 
 // Card implements storage.Store.
 func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, error) {
+	if _, c, scanned, ok, err := s.poolCard(ctx, org, id); ok {
+		if err != nil && !scanned {
+			return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
+		}
+		return c, err
+	}
 	st, err := s.stmt(ctx, s.q.card)
 	if err != nil {
 		return card.Card{}, translate(ctx, "read card", err)

@@ -72,11 +72,22 @@ func (t *txn) lock() string {
 }
 
 func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error) {
-	st, err := t.prepare(ctx, t.s.q.cardLocked)
-	if err != nil {
-		return card.Card{}, translate(ctx, "read card", err)
+	var r cardRow
+	var c card.Card
+	var scanned, ok bool
+	var err error
+	if t.conn != nil && !t.s.notPgx.Load() {
+		if r, c, scanned, ok, err = pgxCard(ctx, t.conn, t.s.q.cardLocked, org, id); !ok {
+			t.s.notPgx.Store(true)
+		}
 	}
-	r, c, scanned, err := scanCard(st.QueryRowContext(t.stmtCtx(ctx), org, id))
+	if !ok {
+		st, perr := t.prepare(ctx, t.s.q.cardLocked)
+		if perr != nil {
+			return card.Card{}, translate(ctx, "read card", perr)
+		}
+		r, c, scanned, err = scanCard(st.QueryRowContext(t.stmtCtx(ctx), org, id))
+	}
 	if err != nil {
 		if !scanned {
 			err = notFound(ctx, "card", strconv.FormatInt(id, 10), err)
