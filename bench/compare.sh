@@ -5,7 +5,13 @@
 # measures its ceiling, the same card and event rows written raw into
 # cardcore's own migrated tables (`cardcore bench --workload bulk-ceiling`:
 # pgx's COPY on PostgreSQL, multi-row INSERTs on SQLite), and prints the
-# bulk's ratio to it. Then it starts a noname bulk of 1,000,000 cards on
+# bulk's ratio to it. Likewise read, transition and bind are measured
+# next to their ceilings (`cardcore bench --workload read-ceiling`...: the
+# SQL cardcore sends for each, sent raw with database/sql, and pgx for PostgreSQL's reads as the
+# store, on cardcore's
+# tables and fixtures), and a second table prints cardcore / ceiling (what
+# the library costs) and ceiling / raw (what cardcore's schema costs
+# against the baseline's). Then it starts a noname bulk of 1,000,000 cards on
 # SQLite and prints its peak RSS, and another with status updates running
 # beside it (workload bulk+transition), whose p99 is how long an update
 # waits for the bulk's chunks.
@@ -40,6 +46,8 @@ go build -o "$work/cardcore" ./cmd/cardcore
 raw="$work/raw.jsonl"
 lib="$work/cardcore.jsonl"
 ceil="$work/ceiling.jsonl"
+reqceil="$work/reqceiling.jsonl"
+: >"$reqceil"
 : >"$raw"
 : >"$lib"
 : >"$ceil"
@@ -57,6 +65,7 @@ for t in $TARGETS; do
       for w in read transition bind; do
         "${B[@]}" -db sqlite -driver modernc -sync "$sync" -workload "$w" -workers 1,16 | tag >>"$raw"
         "${C[@]}" --sqlite-synchronous "$sync" --workload "$w" --workers 1,16 | tag >>"$lib"
+        "${C[@]}" --sqlite-synchronous "$sync" --workload "$w-ceiling" --workers 1,16 | tag >>"$reqceil"
       done
       "${B[@]}" -db sqlite -driver modernc -sync "$sync" -workload bulk -mode multirow -n 100000 | tag >>"$raw"
       "${C[@]}" --sqlite-synchronous "$sync" --workload bulk --n 100000 | tag >>"$lib"
@@ -74,6 +83,7 @@ for t in $TARGETS; do
     for w in read transition bind; do
       "${B[@]}" -db postgres -dsn "$PG_DSN" -workload "$w" -workers 1,16 >>"$raw"
       "${C[@]}" --db "$lib_dsn" --workload "$w" --workers 1,16 >>"$lib"
+      "${C[@]}" --db "$lib_dsn" --workload "$w-ceiling" --workers 1,16 >>"$reqceil"
     done
     "${B[@]}" -db postgres -dsn "$PG_DSN" -workload bulk -mode copy -n 100000 >>"$raw"
     "${C[@]}" --db "$lib_dsn" --workload bulk --n 100000 >>"$lib"
@@ -90,7 +100,7 @@ if [[ $BIG != 0 ]]; then
   "${C[@]}" --workload bulk+transition --n 1000000 >>"$lib"
 fi
 
-python3 - "$raw" "$lib" "$work/big.jsonl" "$ceil" <<'PY'
+python3 - "$raw" "$lib" "$work/big.jsonl" "$ceil" "$reqceil" <<'PY'
 import json, sys
 raw = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 lib = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
@@ -120,4 +130,18 @@ if ceil:
         c = ceil.get(r["db"])
         if r["workload"] == "bulk" and c:
             print(f'{r["db"]:13} {r["ops_per_s"]:>8.0f} {c["ops_per_s"]:>8.0f} {r["ops_per_s"] / c["ops_per_s"]:>6.2f}')
+reqceil = {(r["db"], r["workload"].removesuffix("-ceiling"), r["workers"]): r
+           for r in (json.loads(l) for l in open(sys.argv[5]) if l.strip())}
+if reqceil:
+    print(f'\n{"db":13} {"workload":10} {"workers":>7} {"cardcore":>9} {"ceiling":>9} {"ratio":>6} {"raw":>9} {"ceil/raw":>8}'
+          '  (ceiling: cardcore\'s SQL sent raw on its tables; ratio cardcore/ceiling is the library\'s cost, ceil/raw the schema\'s)')
+    for r in lib:
+        c = reqceil.get(key(r))
+        if r["workload"] not in ("read", "transition", "bind") or not c:
+            continue
+        b = base.get(key(r))
+        rawops = f'{b["ops_per_s"]:.0f}' if b else "-"
+        cr = f'{c["ops_per_s"] / b["ops_per_s"]:.2f}' if b else "n/a"
+        print(f'{r["db"]:13} {r["workload"]:10} {r["workers"]:>7} {r["ops_per_s"]:>9.0f} {c["ops_per_s"]:>9.0f} '
+              f'{r["ops_per_s"] / c["ops_per_s"]:>6.2f} {rawops:>9} {cr:>8}')
 PY

@@ -88,7 +88,7 @@ type benchConfig struct {
 var benchWorkloads = []string{"read", "transition", "bind", "reissue", "bulk"}
 
 // namedWorkloads are run only when named.
-var namedWorkloads = []string{"relay", "bulk-ceiling", "bulk+transition"}
+var namedWorkloads = []string{"relay", "bulk-ceiling", "bulk+transition", "read-ceiling", "transition-ceiling", "bind-ceiling"}
 
 // setupBench is "cardcore bench": the library's real use cases under load,
 // shaped like the raw-SQL baseline's workloads.
@@ -100,6 +100,8 @@ func setupBench(fs *flag.FlagSet) runFunc {
 		"bind: bind pre-made UNBOUND noname cards; reissue: reissue pre-made cards;\n"+
 		"bulk: start a noname bulk of -n cards (cards/s, one run);\n"+
 		"bulk-ceiling: the same card and event rows written raw into cardcore's tables (COPY; multi-row INSERTs), the bulk's ceiling;\n"+
+		"read-ceiling, transition-ceiling, bind-ceiling: the SQL cardcore sends for read, transition and bind, sent raw\n"+
+		"(database/sql and pgx as the store sends it, the store's prepared statements) on the same fixtures, with none of the library's work: their ceiling;\n"+
 		"bulk+transition: status updates (transition) while a bulk of -n cards runs (their latency);\n"+
 		"relay: deliver the creations of -n cards to JetStream (--nats) as \"cardcore relay\" does (events/s),\n"+
 		"then the transition workload with the relay running (lag of each event, commit to acknowledgement)")
@@ -350,6 +352,8 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 			_, err := b.reissue.Reissue(ctx, reissue.Request{OrgID: org, CardID: ids[i], ReasonID: reason.ID})
 			return err
 		}), nil
+	case "read-ceiling", "transition-ceiling", "bind-ceiling":
+		return b.prepareReqCeiling(ctx, w, org, workers)
 	}
 	return nil, fmt.Errorf("unknown workload %q", w)
 }

@@ -1,0 +1,80 @@
+package bunstore
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CeilingStatements are the texts of the prepared statements the store
+// sends to read a card, and to save a card's change with its event, for
+// one dialect. They are here for the ceiling of cardcore bench's
+// per-request workloads (read-ceiling, transition-ceiling, bind-ceiling),
+// which sends the same SQL raw, with none of the library's work, to
+// measure what cardcore's schema costs; they are not an interface for
+// anything else.
+type CeilingStatements struct {
+	// Columns are the columns SelectCard reads, in their order.
+	Columns []string
+	// SelectCard reads one card by org and id (arguments org, id), as
+	// Store.Card does; SelectCardLocked is the same for a write
+	// transaction's read (FOR UPDATE on PostgreSQL).
+	SelectCard, SelectCardLocked string
+	// InsertEvent appends one outbox row; its arguments are those of
+	// EventColumns, in that order.
+	InsertEvent  string
+	EventColumns []string
+	// WriteLock is the first statement of a SQLite write transaction; ""
+	// on PostgreSQL.
+	WriteLock string
+	// Update saves UpdateColumns over a card's previous version: their
+	// values, then id, org and the previous version; the store sends it
+	// on SQLite, followed by InsertEvent.
+	Update        string
+	UpdateColumns []string
+	// SaveWithEvent is Update and InsertEvent in one statement, the
+	// event's arguments after the UPDATE's, as the store sends it on
+	// PostgreSQL; "" on SQLite.
+	SaveWithEvent string
+	// TimeArg is the argument the store sends for a time column.
+	TimeArg func(t time.Time) any
+}
+
+// CeilingSQL returns the statements of one dialect (PostgreSQL when pg),
+// with the UPDATE of the changed columns, in any order: a save of the
+// store writes the columns that changed, in the table's order. A column
+// that is not one of cardcore_cards or never changes is an error.
+func CeilingSQL(pg bool, changed []string) (CeilingStatements, error) {
+	d := sqlText{pg: pg}
+	var cols []int
+	for i, c := range cardTable {
+		if slices.Contains(changed, c.name) {
+			if c.imm {
+				return CeilingStatements{}, fmt.Errorf("bunstore: column %s never changes", c.name)
+			}
+			cols = append(cols, i)
+		}
+	}
+	if len(cols) != len(changed) {
+		return CeilingStatements{}, fmt.Errorf("bunstore: %v are not all columns of cardcore_cards", changed)
+	}
+	s := CeilingStatements{
+		Columns:          strings.Split(cardColumnList, ", "),
+		SelectCard:       d.selectCard(false),
+		SelectCardLocked: d.selectCard(true),
+		InsertEvent:      d.insertEvent(),
+		EventColumns:     slices.Clone(eventInsert.cols),
+		Update:           d.updateCard(cols),
+		TimeArg:          func(t time.Time) any { return d.time(t, false) },
+	}
+	for _, i := range cols {
+		s.UpdateColumns = append(s.UpdateColumns, cardTable[i].name)
+	}
+	if pg {
+		s.SaveWithEvent = d.saveWithEvent(cols)
+	} else {
+		s.WriteLock = writeLock
+	}
+	return s, nil
+}
