@@ -76,7 +76,7 @@ func WithSweepBatch(n int) Option {
 }
 
 // WithBulkBatch sets how many cards a noname bulk builds and writes at a
-// time (default 1000): it bounds the memory a bulk of any size takes.
+// time (default noname.DefaultBatch, 5000): it bounds the memory a bulk of any size takes.
 func WithBulkBatch(n int) Option {
 	return func(o *options) { o.noname = append(o.noname, noname.WithBatch(n)) }
 }

@@ -171,7 +171,7 @@ func (t *txn) ExternalIDs(ctx context.Context, bulk string, after int64, limit i
 		return nil, after, card.Invalid("limit", "must be positive")
 	}
 	var rows []externalIDRow
-	err := t.db.NewSelect().Model(&rows).Where("bulk_id = ? AND position > ?", bulk, after).
+	err := t.db.NewSelect().Model(&rows).Where("bulk_id = ? AND position > ? AND position <= ?", bulk, after, after+int64(limit)).
 		OrderExpr("position").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, after, translate(ctx, "read external ids", err)
