@@ -30,11 +30,15 @@ func startServe(t *testing.T, bin string, env []string, args ...string) (string,
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// waitHealthy may take the process's exit from exited: the cleanup
+	// waits on done, so that a serve that exits early fails the test at
+	// once instead of blocking it until the test binary's timeout.
 	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
+	done := make(chan struct{})
+	go func() { err := srv.Wait(); close(done); exited <- err }()
 	t.Cleanup(func() {
 		_ = srv.Process.Kill()
-		<-exited
+		<-done
 	})
 	base := "http://" + addr
 	waitHealthy(t, base, exited, &stderr)

@@ -29,16 +29,21 @@ func serveInProcess(t *testing.T, args ...string) (base string, logs *syncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	logs = &syncBuffer{}
 	var code int
+	// waitHealthy may take the exit from exited: stop waits on done, so
+	// that a serve that returns early fails the test at once instead of
+	// blocking it until the test binary's timeout.
 	exited := make(chan error, 1)
+	done := make(chan struct{})
 	go func() {
 		code = run(ctx, append([]string{"serve", "--addr", addr}, args...), io.Discard, logs)
+		close(done)
 		exited <- fmt.Errorf("exit code %d", code)
 	}()
 	var once sync.Once
 	stop = func() int {
 		once.Do(func() {
 			cancel()
-			<-exited
+			<-done
 		})
 		return code
 	}
