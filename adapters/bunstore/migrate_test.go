@@ -3,12 +3,14 @@ package bunstore_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,13 +18,16 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/internal/faultdb"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/internal/testdb/pgschema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/migrate"
+	"modernc.org/sqlite"
 )
 
 // freshDatabase returns a function that opens a pool of its own, as a
@@ -246,22 +251,46 @@ func TestMigrateAfterAMigratorDiesPostgres(t *testing.T) {
 }
 
 // holdEnv names the SQLite file a helper process of
-// TestMigrateAfterAMigratorIsKilledSQLite migrates halfway and holds.
+// TestMigrateAfterAMigratorIsKilledSQLite migrates halfway and holds, and
+// the statement it stops at: "path|N".
 const holdEnv = "CARDCORE_TEST_HOLD_MIGRATION"
 
 // On SQLite a migrating process holds the database's write lock in one
 // transaction: when it is killed halfway, the operating system releases
 // the lock, its writes are rolled back (the WAL frames of a transaction
 // that never committed are ignored), and a process waiting to migrate
-// goes on and migrates the whole database.
+// goes on and migrates the whole database. The process killed runs the
+// real Migrate, stopped (faultdb's Stall) at the middle statement of its
+// transaction: an earlier Migrate, bun's migrator with its lock table,
+// left its lock row there and every later Migrate failed.
 func TestMigrateAfterAMigratorIsKilledSQLite(t *testing.T) {
-	if path := os.Getenv(holdEnv); path != "" {
-		holdMigration(t, path)
+	if v := os.Getenv(holdEnv); v != "" {
+		path, n, _ := strings.Cut(v, "|")
+		holdMigration(t, path, n)
 		return
 	}
+	// The statements of a whole Migrate of a fresh file, counted.
+	plan := faultdb.NewPlan()
+	counted := holdDB(t, filepath.Join(t.TempDir(), "counted.db"), plan)
+	plan.Start(nil)
+	if err := bunstore.Migrate(t.Context(), counted); err != nil {
+		t.Fatal(err)
+	}
+	var ddl []faultdb.Op // the statements of the migrations' schema
+	for _, op := range plan.Stop().Trace {
+		if q := strings.ToUpper(strings.TrimSpace(op.Query)); op.Kind == faultdb.Statement && strings.HasPrefix(q, "CREATE") {
+			ddl = append(ddl, op)
+		}
+	}
+	if len(ddl) < 3 {
+		t.Fatalf("Migrate ran %d CREATE statements, want many", len(ddl))
+	}
+	at := ddl[len(ddl)/2]
+	t.Logf("the killed Migrate stops at its CREATE %d of %d: %s", len(ddl)/2+1, len(ddl), strings.SplitN(strings.TrimSpace(at.Query), "\n", 2)[0])
+
 	path := filepath.Join(t.TempDir(), "killed.db")
 	holder := exec.Command(os.Args[0], "-test.run=^TestMigrateAfterAMigratorIsKilledSQLite$")
-	holder.Env = append(os.Environ(), holdEnv+"="+path)
+	holder.Env = append(os.Environ(), holdEnv+"="+path+"|"+strconv.Itoa(at.N))
 	holder.Stderr = os.Stderr
 	out, err := holder.StdoutPipe()
 	if err != nil {
@@ -285,6 +314,11 @@ func TestMigrateAfterAMigratorIsKilledSQLite(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- bunstore.Migrate(t.Context(), db) }()
 	time.Sleep(200 * time.Millisecond) // Migrate waits in the busy handler meanwhile
+	select {
+	case err := <-done:
+		t.Fatalf("Migrate returned (%v) while another process was migrating", err)
+	default:
+	}
 	if err := holder.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -295,27 +329,33 @@ func TestMigrateAfterAMigratorIsKilledSQLite(t *testing.T) {
 	migratedOnce(t, db, "sqlite")
 }
 
-// holdMigration is the helper process: it begins a migration of the file
-// at path (the first migration's SQL in an exclusive transaction, with a
-// page cache so small that the writes spill to the WAL), says so, and
-// waits to be killed.
-func holdMigration(t *testing.T, path string) {
-	db := testdb.SQLite(t, path)
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
+// holdDB opens the SQLite file at path through plan, with a page cache so
+// small that a transaction's writes spill to the WAL before it commits.
+func holdDB(t *testing.T, path string, plan *faultdb.Plan) *bun.DB {
+	t.Helper()
+	dsn := bunstore.ModerncDSN(path) + "&_pragma=cache_size(1)"
+	db := bun.NewDB(sql.OpenDB(faultdb.NewConnector(faultdb.DSNConnector(&sqlite.Driver{}, dsn), plan)), sqlitedialect.New())
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// holdMigration is the helper process: it runs Migrate on the file at
+// path, stopped before its nth statement, says so, and waits to be
+// killed.
+func holdMigration(t *testing.T, path, n string) {
+	at, err := strconv.Atoi(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range firstMigration(t, db) {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
+	plan := faultdb.NewPlan()
+	db := holdDB(t, path, plan)
+	plan.Start(&faultdb.Fault{Kind: faultdb.Statement, N: at, Mode: faultdb.Stall})
+	done := make(chan error, 1)
+	go func() { done <- bunstore.Migrate(context.Background(), db) }()
+	select {
+	case <-plan.Stalled():
+	case err := <-done:
+		t.Fatalf("Migrate ended (%v) before its statement %d", err, at)
 	}
 	fmt.Println("holding")
 	time.Sleep(time.Minute)

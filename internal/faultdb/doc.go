@@ -23,6 +23,9 @@
 //   - Retryable: refused before it runs with *SerializationFailure, which
 //     reports SQLSTATE 40001 as PostgreSQL's serialization failure does; a
 //     commit is rolled back first.
+//   - Stall: the operation blocks before it runs and never returns, and
+//     Plan.Stalled is closed: a process stopped in the middle of a
+//     transaction, for a test that then kills it (SIGKILL).
 //
 // Statements are every Exec and Query, on a connection or through a
 // prepared statement; Prepare, Begin and Commit are counted apart, and

@@ -106,6 +106,8 @@ func (c *conn) check(k Kind, query string) (lost *Error, err error) {
 	case Break:
 		c.lose()
 		return nil, driver.ErrBadConn
+	case Stall:
+		c.p.stall()
 	}
 	return nil, &SerializationFailure{Fault: e}
 }

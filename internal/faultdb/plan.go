@@ -43,6 +43,7 @@ const (
 	Lost
 	Break
 	Retryable
+	Stall
 )
 
 func (m Mode) String() string {
@@ -55,6 +56,8 @@ func (m Mode) String() string {
 		return "break"
 	case Retryable:
 		return "retryable"
+	case Stall:
+		return "stall"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -109,7 +112,29 @@ type Plan struct {
 	on      bool
 	fault   *Fault
 	run     Run
-	faulted int // faults fired since the plan was made
+	faulted int           // faults fired since the plan was made
+	stalled chan struct{} // closed when a Stall fault fires
+	once    sync.Once
+}
+
+// Stalled returns a channel closed when a Stall fault of the plan fired:
+// its operation is blocked, in the middle of what the caller was doing.
+func (p *Plan) Stalled() <-chan struct{} { return p.stalledChan() }
+
+func (p *Plan) stalledChan() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled == nil {
+		p.stalled = make(chan struct{})
+	}
+	return p.stalled
+}
+
+// stall reports a Stall fault and blocks the operation for good.
+func (p *Plan) stall() {
+	s := p.stalledChan()
+	p.once.Do(func() { close(s) })
+	select {}
 }
 
 // NewPlan returns a plan that counts nothing until Start.
