@@ -7,11 +7,11 @@
 # pgx's COPY on PostgreSQL, multi-row INSERTs on SQLite), and prints the
 # bulk's ratio to it. Likewise read, transition and bind are measured
 # next to their ceilings (`cardcore bench --workload read-ceiling`...: the
-# SQL cardcore sends for each, sent raw with database/sql, and pgx for PostgreSQL's reads as the
-# store, on cardcore's
-# tables and fixtures), and a second table prints cardcore / ceiling (what
-# the library costs) and ceiling / raw (what cardcore's schema costs
-# against the baseline's). Then it starts a noname bulk of 1,000,000 cards on
+# SQL cardcore sends for each, sent raw with database/sql, and pgx's API
+# for PostgreSQL's reads as the store, on cardcore's tables and fixtures),
+# and a second table prints cardcore / ceiling (what the library costs)
+# and ceiling / raw (what cardcore's schema costs against the
+# baseline's). Then it starts a noname bulk of 1,000,000 cards on
 # SQLite and prints its peak RSS, and another with status updates running
 # beside it (workload bulk+transition), whose p99 is how long an update
 # waits for the bulk's chunks.
