@@ -175,7 +175,11 @@ func TestStoppedStartResumes(t *testing.T) {
 }
 
 // Two Services (two processes) finishing one PROCESSING bulk at once make
-// each card once between them.
+// each card once between them. Each resumer, once it committed its first
+// chunk, waits (up to 10 s) for the other's first chunk, so that their
+// chunks interleave: without it the first could finish the bulk before the
+// second reads it, and the second's Start would rightly find it STARTED
+// (a conflict, as any Start of a STARTED bulk).
 func TestTwoResumersMakeEachCardOnce(t *testing.T) {
 	cardtest.Each(t, func(t *testing.T, e *cardtest.Env) {
 		ids := extIDs("two", 40)
@@ -186,14 +190,33 @@ func TestTwoResumersMakeEachCardOnce(t *testing.T) {
 		if _, err := s.Start(ctx, org, b.ID); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Start canceled after chunk 1: %v", err)
 		}
-		a, c := chunked(t, e, 3, nil), chunked(t, e, 3, nil)
+		var chunked1 [2]chan struct{} // closed at a resumer's first chunk
+		var once [2]sync.Once
+		resumers := make([]*noname.Service, 2)
+		for g := range resumers {
+			chunked1[g] = make(chan struct{})
+			resumers[g] = chunked(t, e, 3, func(context.Context, card.Bulk) {
+				once[g].Do(func() { close(chunked1[g]) })
+				select {
+				case <-chunked1[1-g]:
+				case <-time.After(10 * time.Second):
+				}
+			})
+		}
 		errs := cardtest.Race(2, func(g int) error {
-			_, err := []*noname.Service{a, c}[g].Start(t.Context(), org, b.ID)
+			_, err := resumers[g].Start(t.Context(), org, b.ID)
 			return err
 		})
 		for g, err := range errs {
 			if err != nil {
 				t.Fatalf("resumer %d: %v", g, err)
+			}
+		}
+		for g, c := range chunked1 {
+			select {
+			case <-c:
+			default:
+				t.Errorf("resumer %d made no chunk: the resumers did not interleave", g)
 			}
 		}
 		wantWhole(t, e, b.ID, ids, seq)
