@@ -233,7 +233,7 @@ func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.
 			begun := time.Now()
 			now := s.cards.Now()
 			for {
-				want := s.batchFor(min(s.batch, s.chunkCards-made), rate, s.chunkTime-time.Since(begun))
+				want := startBatch(min(s.batch, s.chunkCards-made), rate, s.chunkTime-time.Since(begun))
 				t0 := time.Now()
 				ids, err := ahead.take(ctx, tx, b.ID, b.CardsMade, want)
 				if err != nil {
@@ -280,11 +280,11 @@ func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.
 	}
 }
 
-// batchFor returns the cards of a start's next batch: as many as rate
+// startBatch returns the cards of a start's next batch: as many as rate
 // (cards per second, 0 when unknown) makes in a quarter more than left,
 // the time left to the chunk's bound, within [min(most, leastStartBatch), most]. The first
 // batch of a start, of unknown rate, is the least.
-func (s *Service) batchFor(most int, rate float64, left time.Duration) int {
+func startBatch(most int, rate float64, left time.Duration) int {
 	least := min(most, leastStartBatch)
 	fit := rate * left.Seconds() * 1.25 // ending a little past the bound, not a least batch past it
 	switch {

@@ -65,7 +65,6 @@ func TestReadAheadTakesByPosition(t *testing.T) {
 // [min(most, leastStartBatch), most]; the first, of unknown rate, is the
 // least.
 func TestBatchFitsTheChunkTime(t *testing.T) {
-	s := &Service{}
 	for _, c := range []struct {
 		most int
 		rate float64
@@ -82,8 +81,8 @@ func TestBatchFitsTheChunkTime(t *testing.T) {
 		{300, 40000, 100 * time.Millisecond, 300},     // the chunk's last cards
 		{5000, 12345.6, 200 * time.Millisecond, 3086}, // truncated
 	} {
-		if got := s.batchFor(c.most, c.rate, c.left); got != c.want {
-			t.Errorf("batchFor(%d, %g, %v) = %d; want %d", c.most, c.rate, c.left, got, c.want)
+		if got := startBatch(c.most, c.rate, c.left); got != c.want {
+			t.Errorf("startBatch(%d, %g, %v) = %d; want %d", c.most, c.rate, c.left, got, c.want)
 		}
 	}
 }

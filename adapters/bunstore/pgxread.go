@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/jackc/pgx/v5"
@@ -19,14 +18,15 @@ import (
 // the connection and kept in pgx's statement cache (QueryExecModeCacheStatement),
 // as database/sql's prepared statements are, whatever query mode the host
 // chose for its own queries (cardcore's command uses the simple protocol,
-// as bun writes arguments into the SQL text). The store reaches pgx's connection as COPY does (bulk_copy.go):
-// sql.Conn.Raw, and the interface pgxConner, when the host opened the
+// as bun writes arguments into the SQL text). The store reaches pgx's
+// connection as COPY does (bulk_copy.go): sql.Conn.Raw, and the interface pgxConner, when the host opened the
 // database with pgx's database/sql driver. With another driver, and in a
 // host's transaction (InTx), the card is read through database/sql.
 
 // pgxCard reads one card with query (a selectCard text), org and id on
-// conn, through pgx's API; ok is false, with nothing read, when conn is
-// not pgx's. A connection that fails before its driver's is reached is
+// conn, through pgx's API, as scanCard reads it (pgx.ErrNoRows is
+// sql.ErrNoRows to errors.Is); ok is false, with nothing read, when conn
+// is not pgx's. A connection that fails before its driver's is reached is
 // an error of the read, with ok true.
 func pgxCard(ctx context.Context, conn *sql.Conn, query, org string, id int64) (r cardRow, c card.Card, scanned, ok bool, err error) {
 	ok = true
@@ -36,41 +36,28 @@ func pgxCard(ctx context.Context, conn *sql.Conn, query, org string, id int64) (
 			ok = false
 			return nil
 		}
-		var dests [44]any
-		if err := pc.Conn().QueryRow(ctx, query, pgx.QueryExecModeCacheStatement, org, id).Scan(cardDests(&r, dests[:0])...); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return sql.ErrNoRows
-			}
-			return err
-		}
-		scanned = true
-		return nil
+		var serr error
+		r, c, scanned, serr = scanCard(pc.Conn().QueryRow(ctx, query, pgx.QueryExecModeCacheStatement, org, id))
+		return serr
 	})
-	if !ok || !scanned {
-		return r, c, false, ok, err
-	}
-	if c, err = r.card(); err != nil {
-		return r, c, true, true, err
-	}
-	r.derive(&c)
-	return r, c, true, true, nil
+	return r, c, scanned, ok, err
 }
 
 // poolCard reads one card on a connection of the pool through pgx's API
 // (see pgxCard); ok is false, with nothing read, when the pool's
 // connections are not pgx's.
-func (s *Store) poolCard(ctx context.Context, org string, id int64) (r cardRow, c card.Card, scanned, ok bool, err error) {
+func (s *Store) poolCard(ctx context.Context, org string, id int64) (c card.Card, scanned, ok bool, err error) {
 	if s.sqlite || s.host != nil || s.notPgx.Load() {
-		return r, c, false, false, nil
+		return c, false, false, nil
 	}
 	conn, err := s.db.DB.Conn(ctx)
 	if err != nil {
-		return r, c, false, true, err
+		return c, false, true, err
 	}
 	defer conn.Close()
-	r, c, scanned, ok, err = pgxCard(ctx, conn, s.q.card, org, id)
+	_, c, scanned, ok, err = pgxCard(ctx, conn, s.q.card, org, id)
 	if !ok {
 		s.notPgx.Store(true)
 	}
-	return r, c, scanned, ok, err
+	return c, scanned, ok, err
 }

@@ -165,7 +165,7 @@ func newQueries(pg bool) queries {
 // stored. The keys derived from the status are not read but derived again,
 // as every write derives them. A card of names it does not know is an
 // error, returned with scanned = true.
-func scanCard(row *sql.Row) (r cardRow, c card.Card, scanned bool, err error) {
+func scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, c card.Card, scanned bool, err error) {
 	var dests [44]any
 	if err := row.Scan(cardDests(&r, dests[:0])...); err != nil {
 		return r, c, false, err

@@ -242,17 +242,14 @@ func ModerncDSN(path string, opts ...DSNOption) string {
 
 // Card implements storage.Store.
 func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, error) {
-	if _, c, scanned, ok, err := s.poolCard(ctx, org, id); ok {
-		if err != nil && !scanned {
-			return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
+	c, scanned, ok, err := s.poolCard(ctx, org, id)
+	if !ok {
+		st, serr := s.stmt(ctx, s.q.card)
+		if serr != nil {
+			return card.Card{}, translate(ctx, "read card", serr)
 		}
-		return c, err
+		_, c, scanned, err = scanCard(st.QueryRowContext(ctx, org, id))
 	}
-	st, err := s.stmt(ctx, s.q.card)
-	if err != nil {
-		return card.Card{}, translate(ctx, "read card", err)
-	}
-	_, c, scanned, err := scanCard(st.QueryRowContext(ctx, org, id))
 	if err != nil && !scanned {
 		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)
 	}

@@ -333,7 +333,7 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 		if err != nil {
 			return nil, err
 		}
-		return eachOnce(len(ids), func(ctx context.Context, i int) error {
+		return eachOnce(len(ids), func(ctx context.Context, _, i int) error {
 			_, err := b.noname.Bind(ctx, noname.BindRequest{OrgID: org, CardID: ids[i],
 				AccountID: "1001", CustomerID: strconv.Itoa(i)})
 			return err
@@ -348,7 +348,7 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 		if err != nil {
 			return nil, err
 		}
-		return eachOnce(len(ids), func(ctx context.Context, i int) error {
+		return eachOnce(len(ids), func(ctx context.Context, _, i int) error {
 			_, err := b.reissue.Reissue(ctx, reissue.Request{OrgID: org, CardID: ids[i], ReasonID: reason.ID})
 			return err
 		}), nil
@@ -359,15 +359,16 @@ func (b *bench) prepare(ctx context.Context, w, org string, workers int) (func(c
 }
 
 // eachOnce returns an operation that runs op once for each of 0 to n-1,
-// across the workers, and errExhausted once they are all used.
-func eachOnce(n int, op func(ctx context.Context, i int) error) func(ctx context.Context, worker int) error {
+// across the workers (op is told which worker runs it), and errExhausted
+// once they are all used.
+func eachOnce(n int, op func(ctx context.Context, worker, i int) error) func(ctx context.Context, worker int) error {
 	var next atomic.Int64
-	return func(ctx context.Context, _ int) error {
+	return func(ctx context.Context, worker int) error {
 		i := next.Add(1) - 1
 		if i >= int64(n) {
 			return errExhausted
 		}
-		return op(ctx, int(i))
+		return op(ctx, worker, int(i))
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
@@ -154,23 +153,11 @@ func (b *bench) prepareReqCeiling(ctx context.Context, w, org string, workers in
 		if err != nil {
 			return nil, err
 		}
-		return eachOnceWorker(len(ids), func(ctx context.Context, worker, i int) error {
+		return eachOnce(len(ids), func(ctx context.Context, worker, i int) error {
 			return c.save(ctx, bind, rows[worker], org, ids[i], "1001", strconv.Itoa(i))
 		}), nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", w)
-}
-
-// eachOnceWorker is eachOnce with the worker passed on.
-func eachOnceWorker(n int, op func(ctx context.Context, worker, i int) error) func(ctx context.Context, worker int) error {
-	var next atomic.Int64
-	return func(ctx context.Context, worker int) error {
-		i := next.Add(1) - 1
-		if i >= int64(n) {
-			return errExhausted
-		}
-		return op(ctx, worker, int(i))
-	}
 }
 
 func (b *bench) newReqCeiling(ctx context.Context) (*reqCeiling, error) {

@@ -114,31 +114,21 @@ type Plan struct {
 	run     Run
 	faulted int           // faults fired since the plan was made
 	stalled chan struct{} // closed when a Stall fault fires
-	once    sync.Once
+	once    sync.Once     // closes stalled
 }
 
 // Stalled returns a channel closed when a Stall fault of the plan fired:
 // its operation is blocked, in the middle of what the caller was doing.
-func (p *Plan) Stalled() <-chan struct{} { return p.stalledChan() }
-
-func (p *Plan) stalledChan() chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stalled == nil {
-		p.stalled = make(chan struct{})
-	}
-	return p.stalled
-}
+func (p *Plan) Stalled() <-chan struct{} { return p.stalled }
 
 // stall reports a Stall fault and blocks the operation for good.
 func (p *Plan) stall() {
-	s := p.stalledChan()
-	p.once.Do(func() { close(s) })
+	p.once.Do(func() { close(p.stalled) })
 	select {}
 }
 
 // NewPlan returns a plan that counts nothing until Start.
-func NewPlan() *Plan { return &Plan{} }
+func NewPlan() *Plan { return &Plan{stalled: make(chan struct{})} }
 
 // Start begins counting from zero, failing the operation f names; nil
 // only counts.
