@@ -117,40 +117,9 @@ func TestMigrateAfterAStaleLockRow(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
 			db := freshDatabase(t, kind)()
-			files, err := bunstore.Migrations(db.Dialect().Name())
-			if err != nil {
-				t.Fatal(err)
-			}
 			// The earlier version: bun's migrator and its lock table, all
 			// migrations but the last applied, killed before it unlocked.
-			ups := embedded(t, db)
-			old := fstest.MapFS{}
-			matches, err := fs.Glob(files, "*.sql")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, name := range matches {
-				if strings.HasPrefix(name, ups[len(ups)-1]) {
-					continue
-				}
-				b, err := fs.ReadFile(files, name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old[name] = &fstest.MapFile{Data: b}
-			}
-			ms := migrate.NewMigrations()
-			if err := ms.Discover(old); err != nil {
-				t.Fatal(err)
-			}
-			m := migrate.NewMigrator(db, ms, migrate.WithTableName(bunstore.MigrationTable),
-				migrate.WithLocksTableName(bunstore.MigrationLocksTable), migrate.WithMarkAppliedOnSuccess(true))
-			if err := m.Init(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			m := migrateAllButLast(t, db)
 			if err := m.Lock(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -163,6 +132,105 @@ func TestMigrateAfterAStaleLockRow(t *testing.T) {
 				t.Errorf("%s is still there after Migrate", bunstore.MigrationLocksTable)
 			}
 		})
+	}
+}
+
+// migrateAllButLast applies the embedded migrations of db's dialect but
+// the last one with bun's migrator, as an earlier version of the store
+// did, and returns the migrator.
+func migrateAllButLast(t *testing.T, db *bun.DB) *migrate.Migrator {
+	t.Helper()
+	ups := embedded(t, db)
+	return migrateBefore(t, db, ups[len(ups)-1])
+}
+
+// migrateBefore applies the embedded migrations of db's dialect that come
+// before the one named first (its version and name, as embedded returns
+// them) with bun's migrator, as an earlier version of the store did, and
+// returns the migrator.
+func migrateBefore(t *testing.T, db *bun.DB, first string) *migrate.Migrator {
+	t.Helper()
+	if !slices.Contains(embedded(t, db), first) {
+		t.Fatalf("no migration %s", first)
+	}
+	files, err := bunstore.Migrations(db.Dialect().Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fstest.MapFS{}
+	matches, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range matches {
+		if name >= first {
+			continue
+		}
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: b}
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(old); err != nil {
+		t.Fatal(err)
+	}
+	m := migrate.NewMigrator(db, ms, migrate.WithTableName(bunstore.MigrationTable),
+		migrate.WithLocksTableName(bunstore.MigrationLocksTable), migrate.WithMarkAppliedOnSuccess(true))
+	if err := m.Init(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The SQLite outbox's seq was an AUTOINCREMENT key, which wrote
+// sqlite_sequence on every commit; the upgrade to a plain rowid keeps
+// every event and its seq, and a new event goes on above the head that
+// the purge kept.
+func TestOutboxUpgradeKeepsPositionsSQLite(t *testing.T) {
+	db := freshDatabase(t, "sqlite")()
+	ctx := t.Context()
+	migrateBefore(t, db, "20261206000001_outbox_rowid")
+	insert := func() int64 {
+		var seq int64
+		err := db.QueryRowContext(ctx, `INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data)
+			VALUES (hex(randomblob(16)), 'acme', 7, 'card.updated', 'c', '2026-12-01 00:00:00', '{"version":1}') RETURNING seq`).Scan(&seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	for range 5 {
+		insert()
+	}
+	// A purge of the old version: all but the head.
+	if _, err := db.ExecContext(ctx, `DELETE FROM cardcore_outbox WHERE seq < 5`); err != nil {
+		t.Fatal(err)
+	}
+	if err := bunstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	migratedOnce(t, db, "sqlite")
+	var ddl string
+	if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'cardcore_outbox'`).Scan(&ddl); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToUpper(ddl), "AUTOINCREMENT") {
+		t.Errorf("the outbox is still AUTOINCREMENT after the upgrade: %s", ddl)
+	}
+	var seqs []int64
+	if err := db.NewSelect().Table("cardcore_outbox").Column("seq").OrderExpr("seq").Scan(ctx, &seqs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seqs, []int64{5}) {
+		t.Fatalf("after the upgrade the outbox holds seqs %v, want the head 5", seqs)
+	}
+	if got := insert(); got != 6 {
+		t.Errorf("the first event after the upgrade takes seq %d, want 6", got)
 	}
 }
 
