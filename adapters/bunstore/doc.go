@@ -7,7 +7,7 @@
 // sqlitedialect; for PostgreSQL, pgx through database/sql with pgdialect.
 // With pgx's driver the store reaches pgx's own API through sql.Conn.Raw
 // where database/sql costs most: a bulk's rows go by COPY, and a card is
-// read with pgx's QueryRow in its statement cache (44 columns decoded once,
+// read with pgx's QueryRow in its statement cache (39 columns decoded once,
 // not converted again by database/sql), whatever query mode the host set;
 // with another driver, and in a host's transaction (InTx), it uses
 // database/sql alone.
