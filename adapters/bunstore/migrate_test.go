@@ -119,7 +119,8 @@ func TestMigrateAfterAStaleLockRow(t *testing.T) {
 			db := freshDatabase(t, kind)()
 			// The earlier version: bun's migrator and its lock table, all
 			// migrations but the last applied, killed before it unlocked.
-			m := migrateAllButLast(t, db)
+			ups := embedded(t, db)
+			m := migrateBefore(t, db, ups[len(ups)-1])
 			if err := m.Lock(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -133,15 +134,6 @@ func TestMigrateAfterAStaleLockRow(t *testing.T) {
 			}
 		})
 	}
-}
-
-// migrateAllButLast applies the embedded migrations of db's dialect but
-// the last one with bun's migrator, as an earlier version of the store
-// did, and returns the migrator.
-func migrateAllButLast(t *testing.T, db *bun.DB) *migrate.Migrator {
-	t.Helper()
-	ups := embedded(t, db)
-	return migrateBefore(t, db, ups[len(ups)-1])
 }
 
 // migrateBefore applies the embedded migrations of db's dialect that come
