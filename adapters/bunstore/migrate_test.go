@@ -18,9 +18,12 @@ import (
 	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/faultdb"
 	"github.com/cardcore/cardcore/internal/testdb"
 	"github.com/cardcore/cardcore/internal/testdb/pgschema"
+	"github.com/cardcore/cardcore/storage"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -223,6 +226,77 @@ func TestOutboxUpgradeKeepsPositionsSQLite(t *testing.T) {
 	}
 	if got := insert(); got != 6 {
 		t.Errorf("the first event after the upgrade takes seq %d, want 6", got)
+	}
+}
+
+// The SQLite card history was an index of the outbox; the upgrade to the
+// chain links every event already stored to its card's previous one, and
+// the events written after it follow on: the history reads the same
+// before and after, and an event of another org naming the card's id is
+// in neither.
+func TestCardChainUpgradeSQLite(t *testing.T) {
+	db := freshDatabase(t, "sqlite")()
+	ctx := t.Context()
+	migrateBefore(t, db, "20261206000002_card_chain")
+	s := newStore(t, db)
+	a, b := insert(t, s, virtualCard("a", card.Normal)), insert(t, s, virtualCard("b", card.Normal))
+	appendFor := func(org string, id, version int64) events.Event {
+		e, err := events.New(ctx, events.CardUpdated, org, map[string]int64{"card_id": id, "version": version}, testNow())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.CardID = id
+		if err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, e) }); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for v := int64(2); v <= 4; v++ {
+		appendFor("org", a.ID, v)
+		appendFor("org", b.ID, v)
+		appendFor("other", a.ID, 1) // a version below the card's: a walk through it would stop there
+	}
+	history := func(id, after int64) []string {
+		t.Helper()
+		evs, err := s.CardEvents(ctx, "org", id, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eventIDs(evs)
+	}
+	before := make([][]string, 2) // each card's events in org's feed
+	for _, e := range feed(t, s) {
+		for i, id := range []int64{a.ID, b.ID} {
+			if e.CardID == id {
+				before[i] = append(before[i], e.ID)
+			}
+		}
+	}
+	if len(before[0]) != 4 || len(before[1]) != 4 {
+		t.Fatalf("before the upgrade the cards have %d and %d events, want 4 each", len(before[0]), len(before[1]))
+	}
+	if err := bunstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	migratedOnce(t, db, "sqlite")
+	var indexes int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'cardcore_outbox_card_history'`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 0 {
+		t.Error("the upgrade kept the index cardcore_outbox_card_history")
+	}
+	for i, id := range []int64{a.ID, b.ID} {
+		if got := history(id, 0); !slices.Equal(got, before[i]) {
+			t.Errorf("card %d: after the upgrade the history is %v, want %v", id, got, before[i])
+		}
+		if got := history(id, 2); !slices.Equal(got, before[i][2:]) {
+			t.Errorf("card %d: after the upgrade the history after version 2 is %v, want %v", id, got, before[i][2:])
+		}
+	}
+	next := appendFor("org", a.ID, 5)
+	if got, want := history(a.ID, 0), append(before[0], next.ID); !slices.Equal(got, want) {
+		t.Errorf("after the upgrade and an event: history %v, want %v", got, want)
 	}
 }
 

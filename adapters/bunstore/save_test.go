@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,7 +67,24 @@ func TestSaveIsReadInItsTransaction(t *testing.T) {
 					i, evs[i].Type, evs[i].CardID, d.CardStatus, d.Version, w.typ, c.ID, w.status, w.version)
 			}
 		}
+		// The card's history is its events, the two saves of one
+		// transaction included.
+		hist, err := s.CardEvents(ctx, c.OrgID, c.ID, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := eventIDs(hist), eventIDs(evs); !slices.Equal(got, want) {
+			t.Errorf("CardEvents = %v, want the feed's %v", got, want)
+		}
 	})
+}
+
+func eventIDs(evs []events.Event) []string {
+	ids := make([]string, len(evs))
+	for i := range evs {
+		ids[i] = evs[i].ID
+	}
+	return ids
 }
 
 // A save that breaks a unique rule fails, and the transaction that returns
