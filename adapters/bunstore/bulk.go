@@ -63,28 +63,35 @@ var cardInsert, cardInsertCols = func() (*bulkTable, []column) {
 	return b, cols
 }()
 
-// cardInsertIDs writes every column of cardcore_cards, id included, with
-// no RETURNING: SQLite's cards, whose ids the transaction takes itself
-// (takeIDs). A RETURNING clause has SQLite build, fill and free a
-// temporary table per statement, and modernc.org/sqlite maps and unmaps
-// its pages each time: a quarter of the CPU of a bulk start went there.
-// 4 rows (168 arguments) a statement measured best of 4, 8 and 16.
-var cardInsertIDs = &bulkTable{name: "cardcore_cards", cols: append([]string{"id"}, cardInsert.cols...), sqliteRows: 4}
+// cardInsertIDs writes every column of cardcore_cards, id included, and
+// last_seq, with no RETURNING: SQLite's cards, whose ids the transaction
+// takes itself (takeIDs), as it takes the seqs of their events. A
+// RETURNING clause has SQLite build, fill and free a temporary table per
+// statement, and modernc.org/sqlite maps and unmaps its pages each time: a
+// quarter of the CPU of a bulk start went there. 4 rows (172 arguments) a
+// statement measured best of 4, 8 and 16.
+var cardInsertIDs = &bulkTable{name: "cardcore_cards", cols: append(append([]string{"id"}, cardInsert.cols...), "last_seq"), sqliteRows: 4}
 
-// takeIDs returns the first of n consecutive card ids no card ever had, on
-// SQLite: above the highest id and above the AUTOINCREMENT counter (the
-// highest id ever given). The transaction holds SQLite's write lock from
-// its start, so no other writer takes them; inserting them moves the
-// counter past them.
-func (t *txn) takeIDs(ctx context.Context) (int64, error) {
+// eventInsertSeqs writes outbox rows with their seq, on SQLite: the
+// events of SaveNew's cards, at the seqs their cards' last_seq already
+// name, so that the trigger cardcore_outbox_card_chain has nothing to do.
+var eventInsertSeqs = &bulkTable{name: "cardcore_outbox", cols: append([]string{"seq"}, eventInsert.cols...), sqliteRows: 32}
+
+// takeIDs returns, on SQLite, the first of consecutive card ids no card
+// ever had (above the highest id and above the AUTOINCREMENT counter, the
+// highest id ever given) and the first of consecutive outbox seqs no event
+// ever had (above the highest: the purge always keeps the feed's head).
+// The transaction holds SQLite's write lock from its start, so no other
+// writer takes them; inserting the cards moves the counter past their
+// ids.
+func (t *txn) takeIDs(ctx context.Context) (id, seq int64, err error) {
 	st, err := t.prepare(ctx, `SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cardcore_cards'), 0),
-		COALESCE((SELECT max(id) FROM cardcore_cards), 0)) + 1`)
+		COALESCE((SELECT max(id) FROM cardcore_cards), 0)) + 1, COALESCE((SELECT max(seq) FROM cardcore_outbox), 0) + 1`)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var first int64
-	err = st.QueryRowContext(ctx).Scan(&first)
-	return first, err
+	err = st.QueryRowContext(ctx).Scan(&id, &seq)
+	return id, seq, err
 }
 
 // pgType is the PostgreSQL type of a card column, as the migrations create
@@ -116,10 +123,12 @@ var eventInsert = &bulkTable{
 // insertCards writes the cards of SaveNew: it checks and converts up to
 // bulkBatch cards at a time, writes them, and sets their ids. On SQLite
 // the transaction takes the ids itself (takeIDs) and writes them with the
-// rows. On PostgreSQL (when COPY is not available, see copyNew) they come
-// from RETURNING, which is not promised to follow the order of the rows,
-// so ids are matched to cards by token, which is unique.
-func (t *txn) insertCards(ctx context.Context, cs []card.Card) error {
+// rows, and each card's last_seq is the seq its event is to take: seq
+// and after it one a card, in the order of cs (appendEventsAt). On
+// PostgreSQL (when COPY is not available, see copyNew) the ids come from
+// RETURNING, which is not promised to follow the order of the rows, so
+// ids are matched to cards by token, which is unique.
+func (t *txn) insertCards(ctx context.Context, cs []card.Card) (seq int64, err error) {
 	d := t.s.q.text
 	rows := make([]cardRow, 0, min(len(cs), bulkBatch))
 	ids := make(map[string]int64, min(len(cs), bulkBatch))
@@ -128,7 +137,7 @@ func (t *txn) insertCards(ctx context.Context, cs []card.Card) error {
 		rows = rows[:0]
 		for i := range batch {
 			if batch[i].ID != 0 || batch[i].Version != 1 {
-				return card.Invalid("version", "a new card has no id and version 1")
+				return 0, card.Invalid("version", "a new card has no id and version 1")
 			}
 			if batch[i].Token == "" {
 				batch[i].Token = uuid.NewString()
@@ -136,18 +145,21 @@ func (t *txn) insertCards(ctx context.Context, cs []card.Card) error {
 			rows = append(rows, rowOf(&batch[i]))
 		}
 		if !t.pg {
-			first, err := t.takeIDs(ctx)
+			first, firstSeq, err := t.takeIDs(ctx)
+			if start == 0 {
+				seq = firstSeq // no event is written until every card is
+			}
 			if err == nil {
 				err = t.insertRows(ctx, cardInsertIDs, len(rows), func(dst []any, i int) []any {
 					dst = append(dst, first+int64(i))
 					for _, c := range cardInsertCols {
 						dst = append(dst, c.arg(d, &rows[i]))
 					}
-					return dst
+					return append(dst, seq+int64(start+i))
 				}, nil)
 			}
 			if err != nil {
-				return translate(ctx, "insert cards", err)
+				return 0, translate(ctx, "insert cards", err)
 			}
 			for i := range batch {
 				batch[i].ID = first + int64(i)
@@ -174,25 +186,39 @@ func (t *txn) insertCards(ctx context.Context, cs []card.Card) error {
 				return nil
 			})
 		if err != nil {
-			return translate(ctx, "insert cards", err)
+			return 0, translate(ctx, "insert cards", err)
 		}
 		for i := range batch {
 			id, ok := ids[batch[i].Token]
 			if !ok || returned != len(batch) {
-				return &storeError{op: "insert cards", msg: "RETURNING did not name every inserted card"}
+				return 0, &storeError{op: "insert cards", msg: "RETURNING did not name every inserted card"}
 			}
 			batch[i].ID = id
 		}
 	}
-	return nil
+	return seq, nil
 }
 
 // appendEvents writes evs to the outbox in order, bulkBatch at a time.
 func (t *txn) appendEvents(ctx context.Context, evs []events.Event) error {
+	return t.appendEventsAt(ctx, evs, 0)
+}
+
+// appendEventsAt is appendEvents, at seq and after it one an event when
+// seq is not 0 (on SQLite, the seqs insertCards took).
+func (t *txn) appendEventsAt(ctx context.Context, evs []events.Event, seq int64) error {
+	table := eventInsert
+	if seq != 0 {
+		table = eventInsertSeqs
+	}
 	for start := 0; start < len(evs); start += bulkBatch {
 		batch := evs[start:min(start+bulkBatch, len(evs))]
-		err := t.insertRows(ctx, eventInsert, len(batch),
-			func(dst []any, i int) []any { return t.appendEventArgs(dst, &batch[i]) }, nil)
+		err := t.insertRows(ctx, table, len(batch), func(dst []any, i int) []any {
+			if seq != 0 {
+				dst = append(dst, seq+int64(start+i))
+			}
+			return t.appendEventArgs(dst, &batch[i])
+		}, nil)
 		if err != nil {
 			return translate(ctx, "append events", err)
 		}

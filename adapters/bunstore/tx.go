@@ -221,7 +221,8 @@ func (t *txn) insert(ctx context.Context, c *card.Card, ch events.Change) error 
 }
 
 // SaveNew inserts the cards with the multi-row statements of insertCards,
-// then their events with those of Append.
+// then their events with those of Append; on SQLite at the seqs the cards'
+// last_seq name (insertCards).
 func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) error {
 	if len(cs) == 0 {
 		return nil
@@ -229,7 +230,8 @@ func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) err
 	if copied, err := t.copyNew(ctx, cs, ch); copied || err != nil {
 		return err
 	}
-	if err := t.insertCards(ctx, cs); err != nil {
+	seq, err := t.insertCards(ctx, cs)
+	if err != nil {
 		return err
 	}
 	evs := make([]events.Event, len(cs))
@@ -240,6 +242,9 @@ func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) err
 		}
 		evs[i] = e
 		t.changed(ch.Operation, card.Status{}, cs[i].Status)
+	}
+	if seq != 0 {
+		return t.appendEventsAt(ctx, evs, seq)
 	}
 	return t.Append(ctx, evs...)
 }

@@ -123,8 +123,15 @@ func (b *bench) ceilingTemplate(ctx context.Context) (*ceilingTpl, error) {
 		return nil, err
 	}
 	// The rows the measurement writes get their seq and feed position as
-	// the library's do: from the table's default and the sequencer.
-	for _, skip := range []string{"seq", "feed_pos"} {
+	// the library's do: on PostgreSQL from the table's default and the
+	// sequencer; on SQLite the seq is taken with the ids, and each card's
+	// last_seq names its event's seq (the trigger of the card chain then
+	// has nothing to do), and prev_seq is left NULL.
+	skips := []string{"seq", "feed_pos"}
+	if b.kind != "postgres" {
+		skips = []string{"prev_seq"}
+	}
+	for _, skip := range skips {
 		if i := tpl.event.index(skip); i >= 0 {
 			tpl.event.cols = append(tpl.event.cols[:i], tpl.event.cols[i+1:]...)
 			tpl.event.vals = append(tpl.event.vals[:i], tpl.event.vals[i+1:]...)
@@ -180,7 +187,7 @@ func (b *bench) readRow(ctx context.Context, t *rowTemplate, table, cond string,
 
 // ceilingRow fills card and event with row i of the measurement: the
 // templates with card id id and the row's own values.
-func (tpl *ceilingTpl) row(card, event []any, id int64, bulk string, i int, buf []byte) []byte {
+func (tpl *ceilingTpl) row(card, event []any, id, seq int64, bulk string, i int, buf []byte) []byte {
 	copy(card, tpl.card.vals)
 	copy(event, tpl.event.vals)
 	token := uuid.NewString()
@@ -196,6 +203,8 @@ func (tpl *ceilingTpl) row(card, event []any, id int64, bulk string, i int, buf 
 	set(&tpl.card, card, "external_id", ext)
 	set(&tpl.event, event, "event_id", uuid.NewString())
 	set(&tpl.event, event, "card_id", id)
+	set(&tpl.card, card, "last_seq", seq) // SQLite's columns only
+	set(&tpl.event, event, "seq", seq)
 	buf = append(buf[:0], tpl.data[0]...)
 	for _, piece := range tpl.data[1:] {
 		switch piece[0] {
@@ -244,7 +253,7 @@ func (b *bench) ceilingCopy(ctx context.Context, tpl *ceilingTpl, bulk string) e
 			if next == n {
 				return nil, nil
 			}
-			buf = tpl.row(cardVals, eventVals, first+int64(next), bulk, next, buf)
+			buf = tpl.row(cardVals, eventVals, first+int64(next), 0, bulk, next, buf)
 			next++
 			return cardVals, nil
 		})
@@ -256,7 +265,7 @@ func (b *bench) ceilingCopy(ctx context.Context, tpl *ceilingTpl, bulk string) e
 			if next == n {
 				return nil, nil
 			}
-			buf = tpl.row(cardVals, eventVals, first+int64(next), bulk, next, buf)
+			buf = tpl.row(cardVals, eventVals, first+int64(next), 0, bulk, next, buf)
 			next++
 			return eventVals, nil
 		})
@@ -277,8 +286,8 @@ func (b *bench) ceilingInsert(ctx context.Context, tpl *ceilingTpl, bulk string,
 		return err
 	}
 	defer tx.Rollback()
-	var first int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) + 1 FROM cardcore_cards").Scan(&first); err != nil {
+	var first, firstSeq int64
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) + 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM cardcore_outbox) FROM cardcore_cards").Scan(&first, &firstSeq); err != nil {
 		return err
 	}
 	prepare := func(table string, cols []string, m int) (*sql.Stmt, error) {
@@ -313,7 +322,7 @@ func (b *bench) ceilingInsert(ctx context.Context, tpl *ceilingTpl, bulk string,
 		}
 		cardArgs, eventArgs = cardArgs[:0], eventArgs[:0]
 		for i := done; i < done+m; i++ {
-			buf = tpl.row(cardVals, eventVals, first+int64(i), bulk, i, buf)
+			buf = tpl.row(cardVals, eventVals, first+int64(i), firstSeq+int64(i), bulk, i, buf)
 			cardArgs = append(cardArgs, cardVals...)
 			eventArgs = append(eventArgs, eventVals...)
 		}

@@ -3,17 +3,20 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
+	"github.com/google/uuid"
 )
 
 // A card's history (Store.CardEvents, SPEC 10.5).
 var historyChecks = []check{
 	{"VersionOrderPagingAndScope", historyVersionOrder},
 	{"UncommittedEventsAreNotInTheHistory", historyCommittedOnly},
+	{"CardsSavedTogetherEachHaveTheirOwn", historySavedNew},
 	{"RefusesBadArguments", historyBadArguments},
 }
 
@@ -94,6 +97,30 @@ func historyCommittedOnly(t *testing.T, s storage.Store) {
 	mustEqualEvents(t, "CardEvents after the next event", []events.Event{kept, next}, cardHistory(t, s, orgA, id, 1, 10))
 	if all := cardHistory(t, s, orgA, id, 0, 10); len(all) != 3 {
 		t.Errorf("CardEvents from version 0 = %d events; want the creation and 2", len(all))
+	}
+}
+
+// Each card of a SaveNew has its creation as its history, whichever
+// statement of the batch wrote it (past the 5000 a multi-row statement
+// writes too), and its next event follows it.
+func historySavedNew(t *testing.T, s storage.Store) {
+	const n = 5003
+	cs := saveNew(t, s, nonameBatch(orgA, uuid.NewString(), "h-", n))
+	feed := feedAll(t, s, orgA, 0, 1000)
+	if len(feed) != n {
+		t.Fatalf("the feed holds %d events; want the %d creations", len(feed), n)
+	}
+	created := map[int64]events.Event{}
+	for _, e := range feed {
+		created[e.CardID] = e
+	}
+	for _, i := range []int{0, 1, 4999, 5000, n - 1} {
+		c := cs[i]
+		mustEqualEvents(t, fmt.Sprintf("CardEvents of card %d of the batch", i), []events.Event{created[c.ID]}, cardHistory(t, s, orgA, c.ID, 0, 10))
+		next := newEvent(orgA, c.ID, 2)
+		update(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.Append(ctx, next) })
+		mustEqualEvents(t, fmt.Sprintf("CardEvents of card %d of the batch after its next event", i),
+			[]events.Event{created[c.ID], next}, cardHistory(t, s, orgA, c.ID, 0, 10))
 	}
 }
 

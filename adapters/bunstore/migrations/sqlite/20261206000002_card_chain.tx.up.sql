@@ -7,7 +7,9 @@
 -- update writes two pages instead of three.
 --
 -- The trigger keeps the chain for every insert of an event, whatever wrote
--- it. A card's events are written one transaction after another (writers
+-- it. It does nothing for an event whose card already names it: a bulk
+-- writes its new cards with the seqs their events then take (SaveNew),
+-- which saves the two updates per card. A card's events are written one transaction after another (writers
 -- are serialised), so a card's last_seq is always its latest committed
 -- event. Events of another org, or of an id no card has, link to nothing
 -- and are in no card's history.
@@ -27,6 +29,7 @@ DROP INDEX cardcore_outbox_card_history;
 --bun:split
 CREATE TRIGGER cardcore_outbox_card_chain AFTER INSERT ON cardcore_outbox
 WHEN NEW.card_id IS NOT NULL
+  AND (SELECT last_seq FROM cardcore_cards WHERE id = NEW.card_id AND org_id = NEW.org_id) IS NOT NEW.seq
 BEGIN
   UPDATE cardcore_outbox SET prev_seq = (
     SELECT last_seq FROM cardcore_cards WHERE id = NEW.card_id AND org_id = NEW.org_id)
