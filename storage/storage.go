@@ -42,7 +42,9 @@ type Store interface {
 	Feed(ctx context.Context, org string, after int64, limit int) ([]events.Event, error)
 	// CardEvents returns up to limit committed events of card cardID of
 	// org whose data version is above afterVersion, in version order, each
-	// with Seq set to its feed position as Feed gives it (SPEC 10.5).
+	// with Seq set to its feed position as Feed gives it (SPEC 10.5). The
+	// history is that of a stored card: an event appended for an id no
+	// card of org has is in the feed and in no card's history.
 	CardEvents(ctx context.Context, org string, cardID int64, afterVersion int64, limit int) ([]events.Event, error)
 
 	// Reason returns reissue reason id of org, or card.ErrNotFound.
