@@ -134,7 +134,7 @@ func snapOrg(t *testing.T, db *faultdb.DB, org string) storeSnap {
 WHERE b.org_id = ? ORDER BY b.created_at, b.version, b.id, e.position`, org)
 	reasons := readRows(t, d, "SELECT * FROM cardcore_reasons WHERE org_id = ? ORDER BY id", org)
 
-	n := newNormalizer(cards, bulks)
+	n := newNormalizer(cards, bulks, evs)
 	var s storeSnap
 	var raw, rest strings.Builder
 	// The sequencer of the PostgreSQL feed numbers events when the feed is
@@ -196,10 +196,11 @@ type normalizer struct {
 	cards  map[string]int // card id -> its place in the org, by id
 	tokens map[string]int // card token -> the same
 	bulks  map[string]int // bulk id -> its place, by creation
+	events map[string]int // event seq -> its place in the org's outbox, by seq
 }
 
-func newNormalizer(cards, bulks []dbRow) *normalizer {
-	n := &normalizer{cards: map[string]int{}, tokens: map[string]int{}, bulks: map[string]int{}}
+func newNormalizer(cards, bulks, evs []dbRow) *normalizer {
+	n := &normalizer{cards: map[string]int{}, tokens: map[string]int{}, bulks: map[string]int{}, events: map[string]int{}}
 	for i, r := range cards {
 		n.cards[r.vals["id"]] = i
 		n.tokens[r.vals["token"]] = i
@@ -207,7 +208,20 @@ func newNormalizer(cards, bulks []dbRow) *normalizer {
 	for i, r := range bulks {
 		n.bulks[r.vals["id"]] = i
 	}
+	for i, r := range evs {
+		n.events[r.vals["seq"]] = i
+	}
 	return n
+}
+
+// event names the event of seq v by its place: SQLite's card chain
+// (last_seq, prev_seq) is compared by the events it links, not by seqs,
+// which differ from run to run.
+func (n *normalizer) event(v string) string {
+	if i, ok := n.events[v]; ok {
+		return "event#" + strconv.Itoa(i)
+	}
+	return v
 }
 
 func (n *normalizer) card(v string) string {
@@ -249,12 +263,12 @@ func present(v string) string {
 func (n *normalizer) cardRules() map[string]func(string) string {
 	return map[string]func(string) string{
 		"id": n.card, "token": n.token, "reissued_card_id": n.card, "bulk_id": n.bulk,
-		"name": sandboxName, "alias_key": sandboxName, "pan_hash": present,
+		"name": sandboxName, "alias_key": sandboxName, "pan_hash": present, "last_seq": n.event,
 	}
 }
 
 func (n *normalizer) eventRules() map[string]func(string) string {
-	return map[string]func(string) string{"card_id": n.card, "data": n.data}
+	return map[string]func(string) string{"card_id": n.card, "data": n.data, "prev_seq": n.event}
 }
 
 func (n *normalizer) keyRules() map[string]func(string) string {
