@@ -22,7 +22,9 @@ type CeilingStatements struct {
 	// transaction's read (FOR UPDATE on PostgreSQL).
 	SelectCard, SelectCardLocked string
 	// InsertEvent appends one outbox row; its arguments are those of
-	// EventColumns, in that order.
+	// EventColumns, in that order. On SQLite it is the chained save's: the
+	// event takes the seq the Update gave the card's last_seq, and its last
+	// column, prev_seq, is the card's last_seq as read.
 	InsertEvent  string
 	EventColumns []string
 	// WriteLock is the first statement of a SQLite write transaction; ""
@@ -30,7 +32,10 @@ type CeilingStatements struct {
 	WriteLock string
 	// Update saves UpdateColumns over a card's previous version: their
 	// values, then id, org and the previous version; the store sends it
-	// on SQLite, followed by InsertEvent.
+	// on SQLite, followed by InsertEvent. On SQLite it is the chained
+	// save's: it also sets the card's last_seq to the next event's seq,
+	// and its last argument is the card's last_seq as read (the last of
+	// Columns).
 	Update        string
 	UpdateColumns []string
 	// SaveWithEvent is Update and InsertEvent in one statement, the
@@ -67,6 +72,12 @@ func CeilingSQL(pg bool, changed []string) (CeilingStatements, error) {
 		EventColumns:     slices.Clone(eventInsert.cols),
 		Update:           d.updateCard(cols),
 		TimeArg:          func(t time.Time) any { return d.time(t, false) },
+	}
+	if !pg {
+		s.Columns = append(s.Columns, "last_seq")
+		s.InsertEvent = d.insertEventChained()
+		s.EventColumns = append(s.EventColumns, "prev_seq")
+		s.Update = d.updateCardChained(cols)
 	}
 	for _, i := range cols {
 		s.UpdateColumns = append(s.UpdateColumns, cardTable[i].name)

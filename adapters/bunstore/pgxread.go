@@ -37,7 +37,7 @@ func pgxCard(ctx context.Context, conn *sql.Conn, query, org string, id int64) (
 			return nil
 		}
 		var serr error
-		r, c, scanned, serr = scanCard(pc.Conn().QueryRow(ctx, query, pgx.QueryExecModeCacheStatement, org, id))
+		r, c, scanned, serr = sqlText{pg: true}.scanCard(pc.Conn().QueryRow(ctx, query, pgx.QueryExecModeCacheStatement, org, id))
 		return serr
 	})
 	return r, c, scanned, ok, err

@@ -154,22 +154,34 @@ type queries struct {
 	card       string // a card by org and id
 	cardLocked string // the same, locked for the transaction
 	event      string // one outbox row
+	// eventChained is one outbox row of SQLite's chained save, at the next
+	// seq with its prev_seq; "" on PostgreSQL.
+	eventChained string
 }
 
 func newQueries(pg bool) queries {
 	d := sqlText{pg: pg}
-	return queries{text: d, card: d.selectCard(false), cardLocked: d.selectCard(true), event: d.insertEvent()}
+	q := queries{text: d, card: d.selectCard(false), cardLocked: d.selectCard(true), event: d.insertEvent()}
+	if !pg {
+		q.eventChained = d.insertEventChained()
+	}
+	return q
 }
 
 // scanCard reads the row of a selectCard query: the card, and its row as
-// stored. The keys derived from the status are not read but derived again,
+// stored, with its last_seq on SQLite. The keys derived from the status are not read but derived again,
 // as every write derives them. A card of names it does not know is an
 // error, returned with scanned = true.
-func scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, c card.Card, scanned bool, err error) {
-	var dests [44]any
-	if err := row.Scan(cardDests(&r, dests[:0])...); err != nil {
+func (d sqlText) scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, c card.Card, scanned bool, err error) {
+	var dests [45]any
+	ds := cardDests(&r, dests[:0])
+	if !d.pg {
+		ds = append(ds, &r.chain.seq)
+	}
+	if err := row.Scan(ds...); err != nil {
 		return r, c, false, err
 	}
+	r.chain.known = !d.pg
 	if c, err = r.card(); err != nil {
 		return r, c, true, err
 	}
@@ -178,8 +190,14 @@ func scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, c card.Card,
 }
 
 // selectCard reads one card by org and id, locked on PostgreSQL when lock.
+// On SQLite it reads the card's last_seq too, after the card's columns,
+// for the chained save.
 func (d sqlText) selectCard(lock bool) string {
-	q := "SELECT " + cardColumnList + " FROM cardcore_cards WHERE org_id = " + d.ph(1) + " AND id = " + d.ph(2)
+	cols := cardColumnList
+	if !d.pg {
+		cols += ", last_seq"
+	}
+	q := "SELECT " + cols + " FROM cardcore_cards WHERE org_id = " + d.ph(1) + " AND id = " + d.ph(2)
 	if lock && d.pg {
 		q += " FOR UPDATE"
 	}
@@ -202,6 +220,31 @@ func (d sqlText) updateCard(cols []int) string {
 	n := len(cols)
 	b.WriteString(" WHERE id = " + d.ph(n+1) + " AND org_id = " + d.ph(n+2) + " AND version = " + d.ph(n+3))
 	return b.String()
+}
+
+// nextSeq is the seq the next event of the SQLite outbox takes: seq is a
+// plain rowid, and the purge always keeps the feed's head (migration
+// outbox_rowid), so max(seq) is the highest seq ever committed.
+const nextSeq = "(SELECT COALESCE(max(seq), 0) + 1 FROM cardcore_outbox)"
+
+// updateCardChained is updateCard on SQLite for a card whose last_seq the
+// transaction knows (the chained save): it also sets the card's last_seq
+// to the seq its event is to take, and changes the card only while its
+// last_seq is still the one known, the last argument. insertEventChained
+// then writes the event at that seq, linked to the known one, and the
+// outbox's trigger cardcore_outbox_card_chain, which would otherwise
+// update the event and the card again, has nothing to do.
+func (d sqlText) updateCardChained(cols []int) string {
+	q := d.updateCard(cols)
+	where := strings.Index(q, " WHERE ")
+	return q[:where] + ", last_seq = " + nextSeq + q[where:] + " AND last_seq IS ?"
+}
+
+// insertEventChained is insertEvent at the next seq, with prev_seq, the
+// card's last_seq before its change, as an eighth argument (SQLite only).
+func (d sqlText) insertEventChained() string {
+	return "INSERT INTO cardcore_outbox (seq, event_id, org_id, card_id, event_type, cid, occurred_at, data, prev_seq) VALUES (" +
+		nextSeq + ", ?, ?, ?, ?, ?, ?, ?, ?)"
 }
 
 // insertEvent appends one event to the outbox.

@@ -1,6 +1,7 @@
 package bunstore
 
 import (
+	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -61,6 +62,18 @@ type cardRow struct {
 	ValidityDue time.Time `bun:"validity_due,nullzero"`
 	AliasKey    string    `bun:"alias_key,nullzero"`
 	BulkStatus  string    `bun:"bulk_status,nullzero"`
+
+	// chain is the card's last_seq on SQLite (migration card_chain) as the
+	// transaction read or wrote it; it is no column of bun's model.
+	chain chainLink
+}
+
+// chainLink is a card's last_seq, the seq of its latest event, when known:
+// read with the card (selectCard, on SQLite) or written by the chained
+// save (tx.go, saveChained).
+type chainLink struct {
+	seq   sql.NullInt64
+	known bool
 }
 
 func utc(t time.Time) time.Time {

@@ -248,7 +248,7 @@ func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, erro
 		if serr != nil {
 			return card.Card{}, translate(ctx, "read card", serr)
 		}
-		_, c, scanned, err = scanCard(st.QueryRowContext(ctx, org, id))
+		_, c, scanned, err = s.q.text.scanCard(st.QueryRowContext(ctx, org, id))
 	}
 	if err != nil && !scanned {
 		return card.Card{}, notFound(ctx, "card", strconv.FormatInt(id, 10), err)

@@ -86,7 +86,7 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 		if perr != nil {
 			return card.Card{}, translate(ctx, "read card", perr)
 		}
-		r, c, scanned, err = scanCard(st.QueryRowContext(t.stmtCtx(ctx), org, id))
+		r, c, scanned, err = t.s.q.text.scanCard(st.QueryRowContext(t.stmtCtx(ctx), org, id))
 	}
 	if err != nil {
 		if !scanned {
@@ -168,7 +168,7 @@ func (t *txn) VirtualAliasTaken(ctx context.Context, org, customer, name string)
 // Save inserts a card without an ID and otherwise saves it over its stored
 // version, with the event of its change. On PostgreSQL the save of a
 // stored card and its event are one statement (saveWithEvent); on SQLite,
-// where a statement costs no round trip, they are two.
+// where a statement costs no round trip, they are two (saveSQLite).
 func (t *txn) Save(ctx context.Context, c *card.Card, ch events.Change) error {
 	if c.ID == 0 {
 		return t.insert(ctx, c, ch)
@@ -180,8 +180,8 @@ func (t *txn) Save(ctx context.Context, c *card.Card, ch events.Change) error {
 	}
 	if t.pg {
 		err = u.run(ctx, t, t.s.q.text.saveWithEvent(u.cols), t.appendEventArgs(u.args, &e))
-	} else if err = u.run(ctx, t, t.s.q.text.updateCard(u.cols), u.args); err == nil {
-		err = t.appendOne(ctx, &e)
+	} else {
+		err = t.saveSQLite(ctx, &u, &e)
 	}
 	if err != nil {
 		return err
@@ -249,6 +249,57 @@ func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) err
 	return t.Append(ctx, evs...)
 }
 
+// saveSQLite writes u, then its event e. When the transaction knows the
+// card's last_seq (it read the card, and wrote no event of it since but
+// through Save), the save is chained: the UPDATE sets the card's last_seq
+// to the seq of e, and e is written at that seq linked to the card's
+// previous event (updateCardChained, insertEventChained), so the outbox's
+// trigger, which would update both rows once more, has nothing to do; it
+// cost about 9% of a status update. The chained UPDATE changes the card
+// only while its last_seq is the one known: when it changes nothing (a
+// conflict, or an event of the card written in the transaction past the
+// store, as a host's own SQL may), the save is sent again unchained, and
+// the trigger keeps the chain.
+func (t *txn) saveSQLite(ctx context.Context, u *cardUpdate, e *events.Event) error {
+	if u.row.chain.known {
+		st, err := t.prepare(ctx, t.s.q.text.updateCardChained(u.cols))
+		if err != nil {
+			return translate(ctx, "save card", err)
+		}
+		res, err := st.ExecContext(t.stmtCtx(ctx), append(u.args, u.row.chain.seq)...)
+		if err != nil {
+			return translate(ctx, "save card", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			return t.appendChained(ctx, u, e)
+		}
+		u.row.chain = chainLink{}
+	}
+	if err := u.run(ctx, t, t.s.q.text.updateCard(u.cols), u.args); err != nil {
+		return err
+	}
+	return t.appendOne(ctx, e)
+}
+
+// appendChained writes e, the event of u's chained save, at the seq the
+// UPDATE gave the card's last_seq, linked to the card's last_seq before
+// it, and remembers the card with its new last_seq.
+func (t *txn) appendChained(ctx context.Context, u *cardUpdate, e *events.Event) error {
+	st, err := t.prepare(ctx, t.s.q.eventChained)
+	if err != nil {
+		return translate(ctx, "append events", err)
+	}
+	var args [eventArgs + 1]any
+	res, err := st.ExecContext(t.stmtCtx(ctx), append(t.appendEventArgs(args[:0], e), u.row.chain.seq)...)
+	if err != nil {
+		return translate(ctx, "append events", err)
+	}
+	seq, err := res.LastInsertId()
+	u.row.chain = chainLink{seq: sql.NullInt64{Int64: seq, Valid: true}, known: err == nil}
+	t.remember(u.row)
+	return nil
+}
+
 // cardUpdate is the UPDATE that saves a card: the columns that changed
 // since the transaction read the card (all of them for a card it did not
 // read), then id, org and the version it must still have.
@@ -263,6 +314,7 @@ func (t *txn) cardUpdate(c *card.Card) cardUpdate {
 	u := cardUpdate{row: rowOf(c), cols: mutableColumns}
 	if old, ok := t.loaded[c.ID]; ok && old.OrgID == c.OrgID && old.Version == c.Version-1 {
 		u.cols = changedColumns(&old, &u.row)
+		u.row.chain = old.chain
 		u.from, _ = card.ParseStatus(old.Status)
 	}
 	u.args = make([]any, 0, len(u.cols)+3+eventArgs)
@@ -288,6 +340,7 @@ func (u *cardUpdate) run(ctx context.Context, t *txn, query string, args []any) 
 		return &card.ConflictError{CardID: u.row.ID, Operation: "save",
 			Reason: "the card changed concurrently (version " + strconv.FormatInt(u.row.Version-1, 10) + " is not the stored one)"}
 	}
+	u.row.chain = chainLink{} // its event's trigger moves the card's last_seq
 	t.remember(u.row)
 	return nil
 }
@@ -313,6 +366,7 @@ func (t *txn) Append(ctx context.Context, evs ...events.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	t.unchain(evs)
 	if len(evs) > appendOneByOne {
 		return t.appendEvents(ctx, evs)
 	}
@@ -326,6 +380,17 @@ func (t *txn) Append(ctx context.Context, evs ...events.Event) error {
 		}
 	}
 	return nil
+}
+
+// unchain forgets the last_seq of the remembered cards evs name: the
+// outbox's trigger moves it when their events are written.
+func (t *txn) unchain(evs []events.Event) {
+	for i := range evs {
+		if r, ok := t.loaded[evs[i].CardID]; ok && r.chain.known && r.OrgID == evs[i].OrgID {
+			r.chain = chainLink{}
+			t.loaded[r.ID] = r
+		}
+	}
 }
 
 // appendOne writes e with the prepared single-row INSERT.

@@ -38,8 +38,10 @@ import (
 // id. Per transaction:
 //
 //   - SQLite: BEGIN IMMEDIATE (the DSN's _txlock); the store's write-lock
-//     statement; the card's SELECT; the UPDATE of the changed columns with
-//     the version check; the outbox INSERT; COMMIT. One write at a time in
+//     statement; the card's SELECT, with its last_seq; the UPDATE of the
+//     changed columns with the version check, which sets the card's
+//     last_seq to the next seq; the outbox INSERT at that seq, linked to
+//     the last_seq read (the store's chained save); COMMIT. One write at a time in
 //     the process, as the store's write slot admits them: without it,
 //     writers poll in SQLite's busy handler and the figure measures that.
 //   - PostgreSQL: BEGIN ISOLATION LEVEL READ COMMITTED (as the store
@@ -80,8 +82,9 @@ type rawRow struct {
 	id      *int64
 	version *int64
 	status  *string
-	args    []any  // the arguments of the save, reused
-	data    []byte // the event's data, reused
+	lastSeq *sql.NullInt64 // SQLite: the card's last_seq
+	args    []any          // the arguments of the save, reused
+	data    []byte         // the event's data, reused
 }
 
 // ceilingChange is one change of a card as the store writes it.
@@ -253,7 +256,11 @@ func (c *reqCeiling) newRow() *rawRow {
 				r.version = p
 			}
 		case col.kind == 'i':
-			d = new(sql.NullInt64)
+			p := new(sql.NullInt64)
+			d = p
+			if col.name == "last_seq" {
+				r.lastSeq = p
+			}
 		case col.kind == 'b' && col.notNull:
 			d = new(bool)
 		case col.kind == 'b':
@@ -323,6 +330,9 @@ func (c *reqCeiling) save(ctx context.Context, ch *ceilingChange, r *rawRow, org
 	r.args = ch.args(r.args[:0], r, org, now, account, customer)
 	r.data = ch.eventData(r.data[:0], id)
 	event := []any{uuid.NewString(), org, id, ch.eventType, ch.cid, now, string(r.data)}
+	if r.lastSeq != nil {
+		event = append(event, *r.lastSeq) // SQLite: prev_seq
+	}
 	var res sql.Result
 	if ch.sql.SaveWithEvent != "" {
 		res, err = tx.StmtContext(ctx, ch.update).ExecContext(ctx, append(r.args, event...)...)
@@ -391,15 +401,20 @@ func (ch *ceilingChange) args(dst []any, r *rawRow, org string, now any, account
 			dst = append(dst, customer)
 		}
 	}
-	return append(dst, *r.id, org, *r.version)
+	dst = append(dst, *r.id, org, *r.version)
+	if r.lastSeq != nil {
+		dst = append(dst, *r.lastSeq) // SQLite: the last_seq read
+	}
+	return dst
 }
 
 // ceilingWrites are the columns the ceiling knows how to write (args).
 var ceilingWrites = []string{"status", "bulk_status", "previous_status", "version", "updated_at", "account_id", "customer_id"}
 
-// schemaWrites are the columns the database keeps itself: on SQLite the
-// outbox's trigger sets a card's last_seq for each event, the ceiling's as
-// the library's (migration card_chain).
+// schemaWrites are the columns of the card chain (migration card_chain),
+// which the store's statements keep themselves: on SQLite the chained
+// save's UPDATE sets the card's last_seq (CeilingSQL), the ceiling's as
+// the library's.
 var schemaWrites = []string{"last_seq"}
 
 // eventData appends the template event's data with the card's id.
