@@ -54,3 +54,24 @@ func TestChangedColumns(t *testing.T) {
 		t.Errorf("changed columns = %v, want %v", got, want)
 	}
 }
+
+// The texts of the save statements are cached by their columns as a set
+// of cardTable's indexes in 64 bits, and each is the text its kind writes.
+func TestSaveTexts(t *testing.T) {
+	if len(cardTable) > 64 {
+		t.Fatalf("cardTable has %d columns; saveKey holds 64", len(cardTable))
+	}
+	for _, pg := range []bool{false, true} {
+		q := newQueries(pg)
+		for _, cols := range [][]int{{1, 2}, {1, 3}, {2}, mutableColumns} {
+			for kind, want := range map[uint8]string{plainSave: q.text.updateCard(cols),
+				chainedSave: q.text.updateCardChained(cols), saveAndEvent: q.text.saveWithEvent(cols)} {
+				for range 2 { // written, then cached
+					if got := q.save(kind, cols); got != want {
+						t.Errorf("pg %v, kind %d, columns %v: %q, want %q", pg, kind, cols, got, want)
+					}
+				}
+			}
+		}
+	}
+}

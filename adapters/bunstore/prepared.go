@@ -157,11 +157,61 @@ type queries struct {
 	// eventChained is one outbox row of SQLite's chained save, at the next
 	// seq with its prev_seq; "" on PostgreSQL.
 	eventChained string
+	saves        *saveTexts
+}
+
+// A save's statement: updateCard, updateCardChained or saveWithEvent.
+const (
+	plainSave = iota
+	chainedSave
+	saveAndEvent
+)
+
+// saveTexts holds the texts of the save statements by kind and columns, so
+// a save does not write its statement's text again (a few dozen texts in
+// all: one per set of changed columns).
+type saveTexts struct {
+	mu sync.Mutex
+	m  map[saveKey]string
+}
+
+// saveKey is a save statement's kind and its columns, as a set of
+// cardTable's indexes.
+type saveKey struct {
+	kind uint8
+	cols uint64
+}
+
+// save returns the text of the save statement of kind for cols.
+func (q queries) save(kind uint8, cols []int) string {
+	k := saveKey{kind: kind}
+	for _, c := range cols {
+		k.cols |= 1 << c // cardTable has fewer than 64 columns (TestSaveTexts)
+	}
+	q.saves.mu.Lock()
+	text, ok := q.saves.m[k]
+	q.saves.mu.Unlock()
+	if ok {
+		return text
+	}
+	switch kind {
+	case plainSave:
+		text = q.text.updateCard(cols)
+	case chainedSave:
+		text = q.text.updateCardChained(cols)
+	default:
+		text = q.text.saveWithEvent(cols)
+	}
+	q.saves.mu.Lock()
+	q.saves.m[k] = text
+	q.saves.mu.Unlock()
+	return text
 }
 
 func newQueries(pg bool) queries {
 	d := sqlText{pg: pg}
-	q := queries{text: d, card: d.selectCard(false), cardLocked: d.selectCard(true), event: d.insertEvent()}
+	q := queries{text: d, card: d.selectCard(false), cardLocked: d.selectCard(true), event: d.insertEvent(),
+		saves: &saveTexts{m: make(map[saveKey]string)}}
 	if !pg {
 		q.eventChained = d.insertEventChained()
 	}

@@ -179,7 +179,7 @@ func (t *txn) Save(ctx context.Context, c *card.Card, ch events.Change) error {
 		return err
 	}
 	if t.pg {
-		err = u.run(ctx, t, t.s.q.text.saveWithEvent(u.cols), t.appendEventArgs(u.args, &e))
+		err = u.run(ctx, t, t.s.q.save(saveAndEvent, u.cols), t.appendEventArgs(u.args, &e))
 	} else {
 		err = t.saveSQLite(ctx, &u, &e)
 	}
@@ -262,7 +262,7 @@ func (t *txn) SaveNew(ctx context.Context, cs []card.Card, ch events.Change) err
 // the trigger keeps the chain.
 func (t *txn) saveSQLite(ctx context.Context, u *cardUpdate, e *events.Event) error {
 	if u.row.chain.known {
-		st, err := t.prepare(ctx, t.s.q.text.updateCardChained(u.cols))
+		st, err := t.prepare(ctx, t.s.q.save(chainedSave, u.cols))
 		if err != nil {
 			return translate(ctx, "save card", err)
 		}
@@ -275,7 +275,7 @@ func (t *txn) saveSQLite(ctx context.Context, u *cardUpdate, e *events.Event) er
 		}
 		u.row.chain = chainLink{}
 	}
-	if err := u.run(ctx, t, t.s.q.text.updateCard(u.cols), u.args); err != nil {
+	if err := u.run(ctx, t, t.s.q.save(plainSave, u.cols), u.args); err != nil {
 		return err
 	}
 	return t.appendOne(ctx, e)
