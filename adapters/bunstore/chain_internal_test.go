@@ -58,27 +58,17 @@ func TestChainedSaveAfterAnotherEventOfTheCard(t *testing.T) {
 	for _, how := range []string{"Append", "own SQL"} {
 		t.Run(how, func(t *testing.T) {
 			s, _ := storeForPlan(t, "sqlite")
-			ctx := t.Context()
 			c := createForChain(t, s)
-			err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-				got, err := tx.Card(ctx, c.OrgID, c.ID)
-				if err != nil {
-					return err
-				}
+			err := readWriteSave(t.Context(), s, c, func(ctx context.Context, tx *txn) error {
 				e := events.Event{ID: uuid.NewString(), Type: events.CardUpdated, OrgID: c.OrgID, CID: "cid",
 					Timestamp: time.Now(), CardID: c.ID, Data: []byte(`{"card_id":1,"version":1}`)}
 				if how == "Append" {
-					err = tx.Append(ctx, e)
-				} else {
-					_, err = tx.(*txn).db.ExecContext(ctx, "INSERT INTO cardcore_outbox "+
-						"(event_id, org_id, card_id, event_type, cid, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-						tx.(*txn).appendEventArgs(nil, &e)...)
+					return tx.Append(ctx, e)
 				}
-				if err != nil {
-					return err
-				}
-				toggle(&got)
-				return tx.Save(ctx, &got, events.Updated(card.UpdateStatus, time.Now()))
+				_, err := tx.db.ExecContext(ctx, "INSERT INTO cardcore_outbox "+
+					"(event_id, org_id, card_id, event_type, cid, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+					tx.appendEventArgs(nil, &e)...)
+				return err
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -96,16 +86,9 @@ func TestChainedSaveConflict(t *testing.T) {
 	s, _ := storeForPlan(t, "sqlite")
 	ctx := t.Context()
 	c := createForChain(t, s)
-	err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
-		got, err := tx.Card(ctx, c.OrgID, c.ID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.(*txn).db.ExecContext(ctx, "UPDATE cardcore_cards SET version = version + 1 WHERE id = ?", c.ID); err != nil {
-			return err
-		}
-		toggle(&got)
-		return tx.Save(ctx, &got, events.Updated(card.UpdateStatus, time.Now()))
+	err := readWriteSave(ctx, s, c, func(ctx context.Context, tx *txn) error {
+		_, err := tx.db.ExecContext(ctx, "UPDATE cardcore_cards SET version = version + 1 WHERE id = ?", c.ID)
+		return err
 	})
 	if !errors.Is(err, card.ErrConflict) {
 		t.Fatalf("save over a changed version: %v, want a conflict", err)
@@ -113,6 +96,22 @@ func TestChainedSaveConflict(t *testing.T) {
 	if n := checkHistory(t, s, c); n != 1 {
 		t.Errorf("history has %d events, want 1", n)
 	}
+}
+
+// readWriteSave reads c in a transaction of s, runs write, then saves
+// c's next version.
+func readWriteSave(ctx context.Context, s *Store, c card.Card, write func(ctx context.Context, tx *txn) error) error {
+	return s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		got, err := tx.Card(ctx, c.OrgID, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := write(ctx, tx.(*txn)); err != nil {
+			return err
+		}
+		toggle(&got)
+		return tx.Save(ctx, &got, events.Updated(card.UpdateStatus, time.Now()))
+	})
 }
 
 // createForChain stores a NORMAL card with its creation event.

@@ -136,8 +136,16 @@
 // every change a b-tree insert and a WAL page; the chain's links are in
 // rows the change writes anyway (the card's page is already dirty), which
 // took a status update from 0.55 to 0.72 of the raw baseline (NORMAL, one
-// worker, back to back). A bulk writes its new cards' last_seq and their
-// events' seq itself, so the trigger skips them. An event appended for an id no card of its org
+// worker, back to back). The trigger does nothing for an event whose card
+// already names it, and the store's hot writes name it themselves: a bulk
+// writes its new cards' last_seq and their events' seq, and the save of a
+// card the transaction read (a status update, a bind) is chained: its
+// UPDATE sets the card's last_seq to the next seq, and its event is
+// written at that seq linked to the last_seq the read returned. The
+// chained UPDATE changes the card only while its last_seq is still the one
+// read; otherwise (an event of the card written in the transaction past
+// the store) the save is sent again unchained and the trigger links it, so
+// no write can break a chain. An event appended for an id no card of its org
 // has is in the feed and in no card's history, on both databases.
 //
 // # The host's transaction
