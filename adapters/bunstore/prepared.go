@@ -219,9 +219,9 @@ func newQueries(pg bool) queries {
 }
 
 // scanCard reads the row of a selectCard query: the card, and its row as
-// stored, with its last_seq on SQLite. The keys derived from the status are not read but derived again,
-// as every write derives them. A card of names it does not know is an
-// error, returned with scanned = true.
+// stored, with its last_seq on SQLite. The keys derived from the status
+// are not read but derived again, as every write derives them. A card of
+// names it does not know is an error, returned with scanned = true.
 func (d sqlText) scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, c card.Card, scanned bool, err error) {
 	var dests [45]any
 	ds := cardDests(&r, dests[:0])

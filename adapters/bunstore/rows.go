@@ -70,7 +70,7 @@ type cardRow struct {
 
 // chainLink is a card's last_seq, the seq of its latest event, when known:
 // read with the card (selectCard, on SQLite) or written by the chained
-// save (tx.go, saveChained).
+// save (tx.go, appendChained).
 type chainLink struct {
 	seq   sql.NullInt64
 	known bool
