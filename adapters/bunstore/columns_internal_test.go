@@ -4,7 +4,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
+
+	"pgregory.net/rapid"
 )
 
 // TestCardTableMatchesTheModel checks that the prepared statements' column
@@ -73,5 +76,47 @@ func TestSaveTexts(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestParseTime checks the store's own reading of SQLite's time text
+// against time.Parse: any time the store writes reads back the same, and
+// for any text parseTime accepts, time.Parse agrees on the instant.
+func TestParseTime(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		at := time.Unix(rapid.Int64Range(-62135596800+86400, 253402300799-86400).Draw(t, "sec"), rapid.Int64Range(0, 999_999_999).Draw(t, "nsec"))
+		zone := time.FixedZone("", rapid.IntRange(-23*60+1, 23*60-1).Draw(t, "zone")*60)
+		text := at.In(zone).Format(sqliteTime)
+		got, ok := parseTime(text)
+		if !ok {
+			t.Fatalf("parseTime(%q) refused a time the store writes", text)
+		}
+		want, err := time.Parse(sqliteTime, text)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Fatalf("parseTime(%q) = %v, time.Parse = %v (%v)", text, got, want, err)
+		}
+		// Any single byte changed: parseTime accepts only what time.Parse
+		// reads as the same instant.
+		b := []byte(text)
+		b[rapid.IntRange(0, len(b)-1).Draw(t, "at")] = rapid.SampledFrom([]byte("0123456789+-:. TZx")).Draw(t, "byte")
+		if got, ok := parseTime(string(b)); ok {
+			want, err := time.Parse(sqliteTime, string(b))
+			if err != nil || !got.Equal(want) {
+				t.Fatalf("parseTime(%q) = %v, time.Parse = %v (%v)", b, got, want, err)
+			}
+		}
+	})
+	for _, s := range []string{"2026-02-30 10:00:00+00:00", "2026-13-01 10:00:00+00:00", "2026-12-06 24:00:00+00:00",
+		"2026-12-06 10:00:00.+00:00", "2026-12-06 10:00:00Z", "2026-12-06T10:00:00+00:00", "2026-12-06 10:00:00.1234567891+00:00", ""} {
+		if got, ok := parseTime(s); ok {
+			t.Errorf("parseTime(%q) = %v, want it refused", s, got)
+		}
+	}
+	var d time.Time
+	if err := (timeDest{&d}).Scan("2026-12-06 10:00:00.5+02:00"); err != nil || !d.Equal(time.Date(2026, 12, 6, 8, 0, 0, 500_000_000, time.UTC)) {
+		t.Errorf("timeDest read %v (%v)", d, err)
+	}
+	if err := (timeDest{&d}).Scan("2026-12-06T10:00:00Z"); err == nil {
+		t.Errorf("timeDest read a time in another layout: %v", d)
 	}
 }

@@ -360,7 +360,13 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 	var conn *sql.Conn // on PostgreSQL, the transaction's connection, for COPY (copyNew)
 	var tx bun.Tx
 	if s.sqlite {
-		tx, err = s.db.BeginTx(ctx, opts)
+		// The BEGIN (deferred) and the COMMIT of a WAL transaction that
+		// holds the write lock wait for nothing, so they run without ctx's
+		// cancellation: modernc starts a goroutine to watch the context of
+		// each, about 4% of a status update. The wait for the write lock
+		// keeps ctx (lockSQLite), and ctx done before the commit rolls the
+		// transaction back (below), as database/sql would.
+		tx, err = s.db.BeginTx(context.WithoutCancel(ctx), opts)
 	} else {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 		var c bun.Conn
@@ -388,6 +394,9 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 	}
 	if err := fn(ctx, t); err != nil {
 		return nil, fnError{err}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, translate(ctx, "commit", err)
 	}
 	ended = true
 	return t, tx.Commit()

@@ -265,9 +265,11 @@ func (c *reqCeiling) newRow() *rawRow {
 			d = new(bool)
 		case col.kind == 'b':
 			d = new(sql.NullBool)
-		case col.kind == 't' && col.notNull:
+		// The store reads time columns as text on SQLite (+name, see
+		// its SelectCard): they scan as strings there.
+		case col.kind == 't' && col.notNull && c.pg:
 			d = new(time.Time)
-		case col.kind == 't':
+		case col.kind == 't' && c.pg:
 			d = new(sql.NullTime)
 		case col.notNull:
 			p := new(string)
