@@ -245,7 +245,7 @@ func (d sqlText) scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, 
 func (d sqlText) selectCard(lock bool) string {
 	cols := cardColumnList
 	if !d.pg {
-		cols = sqliteCardColumnList + ", last_seq"
+		cols = sqliteCardColumnList + ", " + bareColumn("last_seq")
 	}
 	q := "SELECT " + cols + " FROM cardcore_cards WHERE org_id = " + d.ph(1) + " AND id = " + d.ph(2)
 	if lock && d.pg {

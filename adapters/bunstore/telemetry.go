@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
@@ -30,6 +31,35 @@ type telemetry struct {
 	changes metric.Int64Counter // cardcore.card.changes
 	txs     metric.Int64Counter // cardcore.tx
 	ops     metric.Int64Counter // cardcore.operations
+	sets    attrSets
+}
+
+// attrSets holds the attribute sets of cardcore.operations and
+// cardcore.card.changes, each made once: there are few (operations by
+// outcomes, operations by statuses), and making one sorts and copies its
+// attributes, most of what counting costs.
+type attrSets struct {
+	mu      sync.RWMutex
+	ops     map[[2]string]metric.AddOption
+	changes map[change]metric.AddOption // by change with n zero
+}
+
+// get returns the option of key in m, made by attrs the first time.
+func get[K comparable](mu *sync.RWMutex, m *map[K]metric.AddOption, key K, attrs func(K) []attribute.KeyValue) metric.AddOption {
+	mu.RLock()
+	o, ok := (*m)[key]
+	mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = metric.WithAttributeSet(attribute.NewSet(attrs(key)...))
+	mu.Lock()
+	if *m == nil {
+		*m = make(map[K]metric.AddOption)
+	}
+	(*m)[key] = o
+	mu.Unlock()
+	return o
 }
 
 // The outcomes of the cardcore.tx counter, as attribute sets made once.
@@ -122,10 +152,9 @@ func (o *telemetry) retry(span trace.Span, err error) {
 // it committed, t is its transaction, whose card changes are counted.
 func (o *telemetry) end(ctx context.Context, span trace.Span, t *txn, err error) {
 	defer span.End()
-	op, outcome := attribute.String("operation", operationOf(t, err)), attribute.String("outcome", outcomeOf(err))
-	span.SetAttributes(attribute.String("cardcore.operation", op.Value.AsString()),
-		attribute.String("cardcore.outcome", outcome.Value.AsString()))
-	o.ops.Add(ctx, 1, metric.WithAttributes(op, outcome))
+	op, outcome := operationOf(t, err), outcomeOf(err)
+	span.SetAttributes(attribute.String("cardcore.operation", op), attribute.String("cardcore.outcome", outcome))
+	o.ops.Add(ctx, 1, get(&o.sets.mu, &o.sets.ops, [2]string{op, outcome}, opAttrs))
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -133,15 +162,9 @@ func (o *telemetry) end(ctx context.Context, span trace.Span, t *txn, err error)
 		return
 	}
 	for _, c := range t.changes {
-		attrs := make([]attribute.KeyValue, 1, 3)
-		attrs[0] = attribute.String("operation", c.op.String())
-		if !c.to.IsZero() && c.from != c.to {
-			if !c.from.IsZero() {
-				attrs = append(attrs, attribute.String("from", c.from.String()))
-			}
-			attrs = append(attrs, attribute.String("to", c.to.String()))
-		}
-		o.changes.Add(ctx, c.n, metric.WithAttributes(attrs...))
+		key := c
+		key.n = 0
+		o.changes.Add(ctx, c.n, get(&o.sets.mu, &o.sets.changes, key, change.attrs))
 	}
 	o.txs.Add(ctx, 1, committed)
 }
@@ -153,6 +176,25 @@ type change struct {
 	op       card.Operation
 	from, to card.Status
 	n        int64
+}
+
+// opAttrs are the attributes of cardcore.operations for an operation and
+// an outcome.
+func opAttrs(k [2]string) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("operation", k[0]), attribute.String("outcome", k[1])}
+}
+
+// attrs are the attributes of c in cardcore.card.changes.
+func (c change) attrs() []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 1, 3)
+	attrs[0] = attribute.String("operation", c.op.String())
+	if !c.to.IsZero() && c.from != c.to {
+		if !c.from.IsZero() {
+			attrs = append(attrs, attribute.String("from", c.from.String()))
+		}
+		attrs = append(attrs, attribute.String("to", c.to.String()))
+	}
+	return attrs
 }
 
 // changed counts a card change of the transaction, reported if it commits.
