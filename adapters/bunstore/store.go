@@ -304,6 +304,12 @@ func (s *Store) CardsByAccount(ctx context.Context, org, account string, page st
 // On a store of InTx it runs in a savepoint of the host's transaction
 // instead (see InTx).
 //
+// ctx ends the wait for a lock, and once done it rolls the transaction
+// back rather than commit it: Update then returns an error wrapping ctx's.
+// On SQLite, the statements after the write lock and the COMMIT wait for
+// nothing and are not interrupted: a ctx done while one runs takes effect
+// at the next check, before the commit.
+//
 // Each call is a span named cardcore.tx; once the transaction commits (or
 // its savepoint is released) the counter cardcore.card.changes counts its
 // card changes, cardcore.tx counts every call by outcome, and
