@@ -31,7 +31,7 @@ type telemetry struct {
 	changes metric.Int64Counter // cardcore.card.changes
 	txs     metric.Int64Counter // cardcore.tx
 	ops     metric.Int64Counter // cardcore.operations
-	sets    attrSets
+	sets    *attrSets           // shared by the stores of InTx
 }
 
 // attrSets holds the attribute sets of cardcore.operations and
@@ -77,6 +77,7 @@ func (o *telemetry) init(s *Store) error {
 		o.mp = otel.GetMeterProvider()
 	}
 	o.tracer = o.tp.Tracer(instrumentation)
+	o.sets = new(attrSets)
 	meter := o.mp.Meter(instrumentation)
 	var err error
 	o.changes, err = meter.Int64Counter("cardcore.card.changes", metric.WithUnit("{change}"),
