@@ -271,3 +271,34 @@ func TestLeasesKeepUpWithSteadyWrites(t *testing.T) {
 		}
 	}
 }
+
+// While another process holds the write lock, an Update's context ends its
+// wait: it fails with the context's error once the context is done, long
+// before the busy timeout, and its function never runs.
+func TestUpdateContextEndsTheWaitForAnotherProcesssLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	holder := openSQLite(t, path)
+	if err := bunstore.Migrate(t.Context(), holder); err != nil {
+		t.Fatal(err)
+	}
+	const wait = 5 * time.Second
+	s := newStore(t, openSQLite(t, path, bunstore.WithBusyTimeout(wait)))
+	tx := begin(t, holder) // BEGIN IMMEDIATE: the write lock
+	defer tx.Rollback()
+
+	ctx, cancel := context.WithTimeout(t.Context(), busyTimeout)
+	defer cancel()
+	ran := false
+	start := time.Now()
+	err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error { ran = true; return nil })
+	waited := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Update = %v, want context.DeadlineExceeded", err)
+	}
+	if ran {
+		t.Error("the Update's function ran: it got the write lock of another process")
+	}
+	if waited >= wait {
+		t.Errorf("the Update waited %v, the busy timeout, though its context ended after %v", waited, busyTimeout)
+	}
+}

@@ -119,11 +119,12 @@
 // which have no declared type and no name: modernc would otherwise copy
 // both out of C for each column of each read, and parse a TIMESTAMP
 // column's text by trying its own list of layouts; the store reads the
-// text in the one layout it writes. A SQLite transaction's BEGIN, its
-// statements after the write lock and its COMMIT wait for nothing, and run
-// without the context's cancellation, which modernc watches with a
-// goroutine per statement; the write lock's wait keeps it, and a context
-// done before the commit rolls the transaction back.
+// text in the one layout it writes. A SQLite transaction's statements
+// after the write lock wait for nothing, and run without the context's
+// cancellation, which modernc watches with a goroutine per statement; the
+// write lock's wait (BEGIN IMMEDIATE, or the store's first statement)
+// keeps it, and a context done before the commit rolls the transaction
+// back.
 //
 // A save writes only the columns that changed since the card was read in
 // the transaction. No index names the status: the indexes the status

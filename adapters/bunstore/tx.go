@@ -54,8 +54,8 @@ func (t *txn) lockSQLite(ctx context.Context) error {
 // runs without ctx's cancellation, so that modernc does not start a
 // goroutine per statement to watch ctx, nor database/sql one per row set:
 // they were about a tenth of a status update's allocations. The
-// transaction still ends with ctx: runTx rolls it back, rather than
-// commit it, when ctx is done by then. On PostgreSQL, where a
+// transaction still ends with ctx: database/sql rolls it back when ctx is
+// done, and runTx checks ctx before the commit. On PostgreSQL, where a
 // statement waits for row locks and the network, ctx is kept.
 func (t *txn) stmtCtx(ctx context.Context) context.Context {
 	if t.pg {
