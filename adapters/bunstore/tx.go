@@ -55,7 +55,7 @@ func (t *txn) lockSQLite(ctx context.Context) error {
 // goroutine per statement to watch ctx, nor database/sql one per row set:
 // they were about a tenth of a status update's allocations. The
 // transaction still ends with ctx: database/sql rolls it back when ctx is
-// done, and runTx checks ctx before the commit. On PostgreSQL, where a
+// done, and its next statement or its commit fails. On PostgreSQL, where a
 // statement waits for row locks and the network, ctx is kept.
 func (t *txn) stmtCtx(ctx context.Context) context.Context {
 	if t.pg {

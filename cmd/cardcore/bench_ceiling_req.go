@@ -265,8 +265,8 @@ func (c *reqCeiling) newRow() *rawRow {
 			d = new(bool)
 		case col.kind == 'b':
 			d = new(sql.NullBool)
-		// The store reads time columns as text on SQLite (+name, see
-		// its SelectCard): they scan as strings there.
+		// The store reads time columns as text on SQLite (+name AS "",
+		// see its SelectCard): they scan as strings there.
 		case col.kind == 't' && col.notNull && c.pg:
 			d = new(time.Time)
 		case col.kind == 't' && c.pg:
