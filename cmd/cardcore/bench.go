@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,7 +109,8 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each measurement")
 	fs.IntVar(&cfg.n, "n", 100000, "cards made for read, transition and relay (its backlog of events), and the size of the bulk")
 	fs.IntVar(&cfg.bindN, "bind-n", 50000, "cards made for each bind and reissue measurement (it stops early if they run out)")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file (read it with go tool pprof)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured run, its warm-up and fixtures left out, to this file (read it with go tool pprof);\n"+
+		"with more than one run, one file each: cpu.out becomes cpu-transition-1w.out, cpu-transition-16w.out, cpu-bulk.out")
 	fs.IntVar(&cfg.chunkCards, "bulk-chunk", 0, "the most cards a chunk of a bulk start commits (default: the library's, "+strconv.Itoa(noname.DefaultChunkCards)+")")
 	fs.DurationVar(&cfg.chunkTime, "bulk-chunk-time", 0, "a chunk of a bulk start ends with its first batch past this (default: the library's, "+noname.DefaultChunkTime.String()+")")
 	ceilingRows := fs.String("ceiling-rows", "8", "bulk-ceiling on SQLite: comma list of the rows of one INSERT, each measured after the other in the same database (the best is reported)")
@@ -209,17 +209,6 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 	}
 	b.store, b.cards, b.reissue, b.noname = core.Store, core.Cards, core.Reissue, core.Noname
 	log.Info("bench", "db", desc, "workloads", cfg.workloads, "duration", cfg.duration)
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	enc := json.NewEncoder(out)
 	for _, w := range cfg.workloads {
 		results, err := b.run(ctx, w)
@@ -275,7 +264,7 @@ func (b *bench) run(ctx context.Context, w string) ([]benchResult, error) {
 		if err := b.settle(ctx); err != nil {
 			return nil, err
 		}
-		r, err := b.measure(ctx, w, workers, op)
+		r, err := b.measure(ctx, w, workers, op, w+"-"+strconv.Itoa(workers)+"w")
 		if err != nil {
 			return nil, err
 		}
@@ -422,7 +411,7 @@ func (b *bench) storeCards(ctx context.Context, org string, n int, t card.Type, 
 
 // measure runs op on workers goroutines for the warm-up and the duration
 // and reports the operations that started after the warm-up.
-func (b *bench) measure(ctx context.Context, w string, workers int, op func(ctx context.Context, worker int) error) (benchResult, error) {
+func (b *bench) measure(ctx context.Context, w string, workers int, op func(ctx context.Context, worker int) error, profile string) (benchResult, error) {
 	start := time.Now()
 	measureFrom := start.Add(b.cfg.warmup)
 	deadline := measureFrom.Add(b.cfg.duration)
@@ -438,6 +427,9 @@ func (b *bench) measure(ctx context.Context, w string, workers int, op func(ctx 
 	)
 	stopProgress := b.progress(w, workers, &done)
 	defer stopProgress()
+	prof := b.profile(profile)
+	prof.startAfter(b.cfg.warmup)
+	defer prof.stop() // on an early return; the measurement's own stop reports
 	for worker := range workers {
 		wg.Add(1)
 		go func() {
@@ -482,6 +474,9 @@ func (b *bench) measure(ctx context.Context, w string, workers int, op func(ctx 
 		}()
 	}
 	wg.Wait()
+	if err := prof.stop(); err != nil {
+		return benchResult{}, err
+	}
 	if ctx.Err() != nil {
 		return benchResult{}, ctx.Err()
 	}
@@ -535,11 +530,13 @@ func (b *bench) bulk(ctx context.Context) (benchResult, error) {
 	}
 	b.made.Store(0)
 	stop := b.progress("bulk", 1, &b.made)
+	prof := b.profile("bulk")
+	prof.start()
 	t0 := time.Now()
 	_, err = b.noname.Start(ctx, org, bulk.ID)
 	elapsed := time.Since(t0)
 	stop()
-	if err != nil {
+	if err := errors.Join(err, prof.stop()); err != nil {
 		return benchResult{}, err
 	}
 	return benchResult{DB: b.kind, Workload: "bulk", Workers: 1,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -92,12 +93,14 @@ func (b *bench) bulkTransition(ctx context.Context) ([]benchResult, error) {
 			}
 		}()
 	}
+	prof := b.profile("bulk+transition")
+	prof.start()
 	t0 := time.Now()
 	_, err = b.noname.Start(ctx, org, bulk.ID)
 	elapsed := time.Since(t0)
 	close(bulkDone)
 	wg.Wait()
-	if err != nil {
+	if err := errors.Join(err, prof.stop()); err != nil {
 		return nil, err
 	}
 	if firstErr != nil {

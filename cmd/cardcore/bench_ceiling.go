@@ -39,6 +39,9 @@ func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
 		return nil, err
 	}
 	var best benchResult
+	prof := b.profile("bulk-ceiling") // all its measurements, and the counts between them
+	defer prof.stop()                 // on an early return
+	prof.start()
 	for _, rows := range b.cfg.ceilingRows {
 		if err := b.settle(ctx); err != nil {
 			return nil, err
@@ -68,6 +71,9 @@ func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
 		if r.OpsPerS > best.OpsPerS {
 			best = r
 		}
+	}
+	if err := prof.stop(); err != nil {
+		return nil, err
 	}
 	return []benchResult{best}, nil
 }

@@ -99,6 +99,9 @@ func (b *bench) relay(ctx context.Context, workers int) (_ []benchResult, err er
 		stop()
 		<-stopped
 	}()
+	prof := b.profile("relay-backlog-" + strconv.Itoa(workers) + "w")
+	defer prof.stop() // on an early return
+	prof.start()
 	t0 := time.Now()
 	go func() {
 		defer close(stopped)
@@ -108,6 +111,9 @@ func (b *bench) relay(ctx context.Context, workers int) (_ []benchResult, err er
 		return nil, err
 	}
 	elapsed := time.Since(t0)
+	if err := prof.stop(); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -125,7 +131,7 @@ func (b *bench) relay(ctx context.Context, workers int) (_ []benchResult, err er
 	// The lag: transitions while the deliverer runs.
 	rec.recordFrom(time.Now().Add(b.cfg.warmup))
 	sampled := b.sampleHeadLag(runCtx, d)
-	load, err := b.measure(ctx, "transition", workers, counted)
+	load, err := b.measure(ctx, "transition", workers, counted, "relay-lag-"+strconv.Itoa(workers)+"w")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// --cpuprofile profiles each measured run and nothing else: one file per
+// run when there are several, named after the run; the path itself when
+// there is one. A profile's duration is its run's measured time, not the
+// fixtures' or the warm-up's.
+func TestBenchCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	const warmup, duration = time.Second, 300 * time.Millisecond
+	bench := func(path string, args ...string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args = append([]string{"bench", "--db", filepath.Join(dir, "bench.db"), "--warmup", warmup.String(),
+			"--duration", duration.String(), "--n", "300", "--bind-n", "300", "--cpuprofile", path}, args...)
+		if code := run(t.Context(), args, &out, &errOut); code != exitOK {
+			t.Fatalf("bench exited %d; stderr:\n%s", code, errOut.String())
+		}
+	}
+
+	bench(filepath.Join(dir, "one.out"), "--workload", "transition", "--workers", "1")
+	if d := profileDuration(t, filepath.Join(dir, "one.out")); d < duration*9/10 || d >= warmup {
+		t.Errorf("the profile of one transition run lasts %v: want its %v measured, without the %v warm-up", d, duration, warmup)
+	}
+
+	bench(filepath.Join(dir, "cpu.out"), "--workload", "transition,bulk", "--workers", "1,2")
+	for _, name := range []string{"cpu-transition-1w.out", "cpu-transition-2w.out"} {
+		if d := profileDuration(t, filepath.Join(dir, name)); d < duration*9/10 || d >= warmup {
+			t.Errorf("%s lasts %v: want its %v measured, without the %v warm-up", name, d, duration, warmup)
+		}
+	}
+	// The bulk is measured from its start to its end, its fixtures left out.
+	if d := profileDuration(t, filepath.Join(dir, "cpu-bulk.out")); d <= 0 || d >= warmup {
+		t.Errorf("cpu-bulk.out lasts %v", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cpu.out")); !os.IsNotExist(err) {
+		t.Errorf("cpu.out was written beside the runs' profiles (%v)", err)
+	}
+}
+
+// profileDuration is the duration_nanos of the pprof profile in path, a
+// gzipped profile.proto message (field 10).
+func profileDuration(t *testing.T, path string) time.Duration {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var d time.Duration = -1
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("%s: not a profile: %v", path, protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num == 10 && typ == protowire.VarintType {
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				t.Fatalf("%s: %v", path, protowire.ParseError(m))
+			}
+			d = time.Duration(v)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			t.Fatalf("%s: not a profile: %v", path, protowire.ParseError(m))
+		}
+		b = b[m:]
+	}
+	if d < 0 {
+		t.Fatalf("%s has no duration", path)
+	}
+	return d
+}
