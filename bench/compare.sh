@@ -30,6 +30,9 @@
 #             drifts over minutes does not favour one of them; each ratio is
 #             then the median of the rounds' ratios (each round's cardcore
 #             over the same round's raw), with their min-max beside it.
+#   JSONL_DIR set: every measurement's JSON line is kept there (raw.jsonl,
+#             cardcore.jsonl, ceiling.jsonl, reqceiling.jsonl), each with its
+#             round
 #
 # Example: bench/compare.sh | tee bench/results/$(date +%F).txt
 set -euo pipefail
@@ -133,6 +136,11 @@ if [[ $BIG != 0 ]]; then
   "${C[@]}" --workload bulk --n 1000000 >"$work/big.jsonl"
   log "== status updates during a 1,000,000-card noname bulk on SQLite"
   "${C[@]}" --workload bulk+transition --n 1000000 | sed 's/^{/{"round":1,/' >>"$lib"
+fi
+
+if [[ -n ${JSONL_DIR:-} ]]; then
+  mkdir -p "$JSONL_DIR"
+  cp "$raw" "$lib" "$ceil" "$reqceil" "$JSONL_DIR"/
 fi
 
 python3 - "$raw" "$lib" "$work/big.jsonl" "$ceil" "$reqceil" <<'PY'
