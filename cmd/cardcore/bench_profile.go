@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -19,6 +20,7 @@ import (
 // run (profilePath).
 type cpuProfile struct {
 	path  string
+	log   *slog.Logger
 	mu    sync.Mutex
 	f     *os.File
 	timer *time.Timer
@@ -32,7 +34,7 @@ func (b *bench) profile(name string) *cpuProfile {
 	if b.cfg.cpuProfile == "" {
 		return nil
 	}
-	return &cpuProfile{path: profilePath(b.cfg.cpuProfile, name, b.cfg.measuredRuns())}
+	return &cpuProfile{path: profilePath(b.cfg.cpuProfile, name, b.cfg.measuredRuns()), log: b.log}
 }
 
 // profilePath is the file of the profile of the measured run name: path
@@ -115,6 +117,10 @@ func (p *cpuProfile) stop() error {
 	if p.f != nil {
 		pprof.StopCPUProfile()
 		p.err = errors.Join(p.err, p.f.Close())
+	} else if p.err == nil {
+		// The run ended before its warm-up did (its pre-made cards ran
+		// out): it measured nothing, and there is nothing to profile.
+		p.log.Warn("no CPU profile written: the run ended before its warm-up did", "file", p.path)
 	}
 	if p.err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", p.path, p.err)

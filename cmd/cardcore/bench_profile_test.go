@@ -91,3 +91,23 @@ func profileDuration(t *testing.T, path string) time.Duration {
 	}
 	return d
 }
+
+// A run that ends before its warm-up does (its pre-made cards ran out)
+// measured nothing: it writes no profile and says so (the bench then fails
+// on the empty measurement, as it does without a profile).
+func TestBenchCPUProfileOfAnEmptyRun(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	path := filepath.Join(dir, "cpu.out")
+	args := []string{"bench", "--db", filepath.Join(dir, "bench.db"), "--workload", "bind", "--workers", "1",
+		"--warmup", "10s", "--duration", "100ms", "--bind-n", "20", "--cpuprofile", path}
+	if code := run(t.Context(), args, &out, &errOut); code == exitOK {
+		t.Fatalf("a bench that measured nothing succeeded: %s", out.String())
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a profile was written for a run that measured nothing (%v)", err)
+	}
+	if !bytes.Contains(errOut.Bytes(), []byte("no CPU profile written")) {
+		t.Errorf("the bench did not say that it wrote no profile; stderr:\n%s", errOut.String())
+	}
+}
