@@ -39,26 +39,31 @@ type telemetry struct {
 // outcomes, operations by statuses), and making one sorts and copies its
 // attributes, most of what counting costs.
 type attrSets struct {
-	mu      sync.RWMutex
-	ops     map[[2]string]metric.AddOption
-	changes map[change]metric.AddOption // by change with n zero
+	ops     attrCache[[2]string] // by operation and outcome
+	changes attrCache[change]    // by change with n zero
 }
 
-// get returns the option of key in m, made by attrs the first time.
-func get[K comparable](mu *sync.RWMutex, m *map[K]metric.AddOption, key K, attrs func(K) []attribute.KeyValue) metric.AddOption {
-	mu.RLock()
-	o, ok := (*m)[key]
-	mu.RUnlock()
+// attrCache is the attribute sets of one counter, by key.
+type attrCache[K comparable] struct {
+	mu sync.RWMutex
+	m  map[K]metric.AddOption
+}
+
+// get returns the option of key, made by attrs the first time.
+func (c *attrCache[K]) get(key K, attrs func(K) []attribute.KeyValue) metric.AddOption {
+	c.mu.RLock()
+	o, ok := c.m[key]
+	c.mu.RUnlock()
 	if ok {
 		return o
 	}
 	o = metric.WithAttributeSet(attribute.NewSet(attrs(key)...))
-	mu.Lock()
-	if *m == nil {
-		*m = make(map[K]metric.AddOption)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[K]metric.AddOption)
 	}
-	(*m)[key] = o
-	mu.Unlock()
+	c.m[key] = o
+	c.mu.Unlock()
 	return o
 }
 
@@ -155,7 +160,7 @@ func (o *telemetry) end(ctx context.Context, span trace.Span, t *txn, err error)
 	defer span.End()
 	op, outcome := operationOf(t, err), outcomeOf(err)
 	span.SetAttributes(attribute.String("cardcore.operation", op), attribute.String("cardcore.outcome", outcome))
-	o.ops.Add(ctx, 1, get(&o.sets.mu, &o.sets.ops, [2]string{op, outcome}, opAttrs))
+	o.ops.Add(ctx, 1, o.sets.ops.get([2]string{op, outcome}, opAttrs))
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -165,7 +170,7 @@ func (o *telemetry) end(ctx context.Context, span trace.Span, t *txn, err error)
 	for _, c := range t.changes {
 		key := c
 		key.n = 0
-		o.changes.Add(ctx, c.n, get(&o.sets.mu, &o.sets.changes, key, change.attrs))
+		o.changes.Add(ctx, c.n, o.sets.changes.get(key, change.attrs))
 	}
 	o.txs.Add(ctx, 1, committed)
 }
