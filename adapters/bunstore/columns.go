@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // column is one column of cardcore_cards as the prepared statements read
@@ -209,6 +211,14 @@ func timeCol(name string, f func(*cardRow) *time.Time, nullable bool) column {
 // Scan destinations. Each holds one pointer, so it fits in an interface
 // without an allocation; NULL scans as the zero value, as bun's nullzero
 // does.
+//
+// Each is a sql.Scanner for database/sql, and also a scanner of pgx's own
+// types (pgtype.TextScanner and the like) for the card read through pgx's
+// API (pgxread.go). pgx plans a scan for each column of each row: for a
+// sql.Scanner it allocates the plan and boxes each value for Scan(any)
+// (DecodeDatabaseSQLValue), 39 plans and about 40 more allocations per
+// card; for its own scanner interfaces the plans are empty structs
+// (timestamps aside) and the values arrive unboxed.
 type (
 	stringDest struct{ p *string }
 	int64Dest  struct{ p *int64 }
@@ -292,6 +302,48 @@ func (d timeDest) Scan(v any) error {
 		return d.parse(string(v))
 	default:
 		return fmt.Errorf("cannot scan %T into a time", v)
+	}
+	return nil
+}
+
+func (d stringDest) ScanText(v pgtype.Text) error {
+	*d.p = v.String // "" when NULL
+	return nil
+}
+
+func (d int64Dest) ScanInt64(v pgtype.Int8) error {
+	*d.p = v.Int64 // 0 when NULL
+	return nil
+}
+
+func (d intDest) ScanInt64(v pgtype.Int8) error {
+	*d.p = int(v.Int64)
+	return nil
+}
+
+func (d optIntDest) ScanInt64(v pgtype.Int8) error {
+	if !v.Valid {
+		*d.p = nil
+		return nil
+	}
+	n := int(v.Int64)
+	*d.p = &n
+	return nil
+}
+
+func (d boolDest) ScanBool(v pgtype.Bool) error {
+	*d.p = v.Bool // false when NULL
+	return nil
+}
+
+func (d timeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+	switch {
+	case !v.Valid:
+		*d.p = time.Time{}
+	case v.InfinityModifier != pgtype.Finite:
+		return fmt.Errorf("cannot scan an infinite timestamp into a time")
+	default:
+		*d.p = utc(v.Time)
 	}
 	return nil
 }
