@@ -133,7 +133,7 @@ func storeForPlan(t *testing.T, kind string) (*Store, *bun.DB) {
 // openForPlan opens a migrated database of kind. The package's own tests
 // cannot use internal/testdb, which imports this package; they can use
 // its pgschema.
-func openForPlan(t *testing.T, kind string) *bun.DB {
+func openForPlan(t testing.TB, kind string) *bun.DB {
 	t.Helper()
 	var db *bun.DB
 	switch kind {

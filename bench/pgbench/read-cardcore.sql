@@ -1,0 +1,2 @@
+\set id random(:lo, :hi)
+SELECT id, token, org_id, program_id, account_id, customer_id, type, mode, status, previous_status, name, printed_name, brand, bin, last4, pan_hash, issuing_date, expiration_date, activation_date, validity_period_hours, valid_until, track_number, reissued_card_id, bulk_id, external_id, synced, close_date, metadata, embossing_custom_field, embossing_group, pin_length, contactless_enabled, transaction_limit, template_id, cvv_rotation_interval_hours, password_tries, version, created_at, updated_at FROM cardcore_cards WHERE org_id = :org AND id = :id;

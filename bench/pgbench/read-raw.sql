@@ -1,0 +1,2 @@
+\set id random(:lo, :hi)
+SELECT * FROM cards WHERE id = :id;
