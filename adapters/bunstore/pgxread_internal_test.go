@@ -69,7 +69,7 @@ func TestPgxCardReadsWhatDatabaseSQLReads(t *testing.T) {
 // TestPgxCardAllocations counts the allocations of a card read through
 // pgx. With pgx planning the destinations as sql.Scanners it was about 80
 // (a plan per column and each value boxed); through pgx's scanner
-// interfaces, about 20.
+// interfaces, 24.
 func TestPgxCardAllocations(t *testing.T) {
 	db := openForPlan(t, "postgres")
 	ctx := t.Context()
