@@ -3,7 +3,8 @@
 # pgbench (a C client, whose own CPU is small) instead of Go: 16 clients,
 # prepared statements, alternating runs. It needs the tables and fixtures
 # of a `cardcore bench` run in schema CARDCORE_SCHEMA and of a baseline run
-# in RAW_SCHEMA, both of database test (see ../README's Performance).
+# in RAW_SCHEMA, both of database test; the defaults are those that
+# bench/compare.sh leaves (see the README's Performance).
 #
 #   WORKLOADS  "read transition" (default); T seconds per run (10); R rounds (3)
 set -euo pipefail
