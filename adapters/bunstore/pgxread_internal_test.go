@@ -71,22 +71,9 @@ func TestPgxCardReadsWhatDatabaseSQLReads(t *testing.T) {
 // (a plan per column and each value boxed); through pgx's scanner
 // interfaces, 24.
 func TestPgxCardAllocations(t *testing.T) {
-	db := openForPlan(t, "postgres")
-	ctx := t.Context()
-	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
-	r := cardRow{ID: 1, Token: "t", OrgID: "org", Type: "VIRTUAL", Mode: "DEBIT", Status: "NORMAL", Name: "n",
-		IssuingDate: at, Version: 1, CreatedAt: at, UpdatedAt: at}
-	if _, err := db.NewInsert().Model(&r).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.DB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	q := newQueries(true).card
+	read := oneCardThroughPgx(t)
 	allocs := testing.AllocsPerRun(200, func() {
-		if _, _, _, _, err := pgxCard(ctx, conn, q, "org", 1); err != nil {
+		if err := read(); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -99,24 +86,34 @@ func TestPgxCardAllocations(t *testing.T) {
 // BenchmarkPgxCard reads one card through pgx, over and over, on
 // PostgreSQL (CARDCORE_TEST_PG_DSN).
 func BenchmarkPgxCard(b *testing.B) {
-	db := openForPlan(b, "postgres")
-	ctx := b.Context()
+	read := oneCardThroughPgx(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := read(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// oneCardThroughPgx stores one card on PostgreSQL and returns a read of
+// it through pgx, on a connection held until tb ends.
+func oneCardThroughPgx(tb testing.TB) (read func() error) {
+	db := openForPlan(tb, "postgres")
+	ctx := tb.Context()
 	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
 	r := cardRow{ID: 1, Token: "t", OrgID: "org", Type: "VIRTUAL", Mode: "DEBIT", Status: "NORMAL", Name: "n",
 		IssuingDate: at, Version: 1, CreatedAt: at, UpdatedAt: at}
 	if _, err := db.NewInsert().Model(&r).Exec(ctx); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	conn, err := db.DB.Conn(ctx)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer conn.Close()
+	tb.Cleanup(func() { conn.Close() })
 	q := newQueries(true).card
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, _, _, err := pgxCard(ctx, conn, q, "org", 1); err != nil {
-			b.Fatal(err)
-		}
+	return func() error {
+		_, _, _, _, err := pgxCard(ctx, conn, q, "org", 1)
+		return err
 	}
 }
