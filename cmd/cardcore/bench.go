@@ -110,7 +110,8 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&cfg.n, "n", 100000, "cards made for read, transition and relay (its backlog of events), and the size of the bulk")
 	fs.IntVar(&cfg.bindN, "bind-n", 50000, "cards made for each bind and reissue measurement (it stops early if they run out)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured run, its warm-up and fixtures left out, to this file (read it with go tool pprof);\n"+
-		"with more than one run, one file each: cpu.out becomes cpu-transition-1w.out, cpu-transition-16w.out, cpu-bulk.out")
+		"with more than one run, one file each: cpu.out becomes cpu-transition-1w.out, cpu-transition-16w.out, cpu-bulk.out\n"+
+		"(and, for a bulk-ceiling of several --ceiling-rows, cpu-bulk-ceiling-8rows.out and the like)")
 	fs.IntVar(&cfg.chunkCards, "bulk-chunk", 0, "the most cards a chunk of a bulk start commits (default: the library's, "+strconv.Itoa(noname.DefaultChunkCards)+")")
 	fs.DurationVar(&cfg.chunkTime, "bulk-chunk-time", 0, "a chunk of a bulk start ends with its first batch past this (default: the library's, "+noname.DefaultChunkTime.String()+")")
 	ceilingRows := fs.String("ceiling-rows", "8", "bulk-ceiling on SQLite: comma list of the rows of one INSERT, each measured after the other in the same database (the best is reported)")

@@ -39,14 +39,17 @@ func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
 		return nil, err
 	}
 	var best benchResult
-	prof := b.profile("bulk-ceiling") // all its measurements, and the counts between them
-	defer prof.stop()                 // on an early return
-	prof.start()
 	for _, rows := range b.cfg.ceilingRows {
 		if err := b.settle(ctx); err != nil {
 			return nil, err
 		}
+		name := "bulk-ceiling"
+		if len(b.cfg.ceilingRows) > 1 {
+			name += "-" + strconv.Itoa(rows) + "rows"
+		}
+		prof := b.profile(name) // the writing only, not the settling or the count
 		bulk := "ceiling-" + randomHex(8)
+		prof.start()
 		t0 := time.Now()
 		if b.kind == "postgres" {
 			err = b.ceilingCopy(ctx, tpl, bulk)
@@ -54,6 +57,9 @@ func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
 			err = b.ceilingInsert(ctx, tpl, bulk, rows)
 		}
 		elapsed := time.Since(t0)
+		if perr := prof.stop(); err == nil {
+			err = perr
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -71,9 +77,6 @@ func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
 		if r.OpsPerS > best.OpsPerS {
 			best = r
 		}
-	}
-	if err := prof.stop(); err != nil {
-		return nil, err
 	}
 	return []benchResult{best}, nil
 }

@@ -53,8 +53,10 @@ func (cfg benchConfig) measuredRuns() int {
 	runs := 0
 	for _, w := range cfg.workloads {
 		switch w {
-		case "bulk", "bulk-ceiling", "bulk+transition":
+		case "bulk", "bulk+transition":
 			runs++
+		case "bulk-ceiling": // one per --ceiling-rows
+			runs += max(len(cfg.ceilingRows), 1)
 		case "relay": // a backlog and a lag phase per worker count
 			runs += 2 * cmp.Or(len(cfg.workers), 1)
 		default: // the default worker counts are 1 and 16

@@ -47,6 +47,18 @@ func TestBenchCPUProfile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "cpu.out")); !os.IsNotExist(err) {
 		t.Errorf("cpu.out was written beside the runs' profiles (%v)", err)
 	}
+
+	// A bulk-ceiling with two row counts is two measurements, one profile
+	// each; their settling and counts are in neither.
+	bench(filepath.Join(dir, "ceil.out"), "--workload", "bulk-ceiling", "--ceiling-rows", "4,8")
+	for _, name := range []string{"ceil-bulk-ceiling-4rows.out", "ceil-bulk-ceiling-8rows.out"} {
+		if d := profileDuration(t, filepath.Join(dir, name)); d <= 0 || d >= warmup {
+			t.Errorf("%s lasts %v", name, d)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ceil.out")); !os.IsNotExist(err) {
+		t.Errorf("ceil.out was written beside the measurements' profiles (%v)", err)
+	}
 }
 
 // profileDuration is the duration_nanos of the pprof profile in path, a
