@@ -15,9 +15,10 @@ import (
 // with a card's 39 columns that was about 160 of the 270 allocations of a
 // status update, and a fifth of the client's CPU of a read. pgx's own
 // QueryRow scans into the same destinations, through their pgx scanner
-// methods (columns.go): a read of one card went from 80 allocations to 24. The statement is prepared on
-// the connection and kept in pgx's statement cache (QueryExecModeCacheStatement),
-// as database/sql's prepared statements are, whatever query mode the host
+// methods (columns.go): a read of one card went from 80 allocations to 24.
+// The statement is prepared on the connection and kept in pgx's statement
+// cache (QueryExecModeCacheStatement), as database/sql's prepared
+// statements are, whatever query mode the host
 // chose for its own queries (cardcore's command uses the simple protocol,
 // as bun writes arguments into the SQL text). The store reaches pgx's
 // connection as COPY does (bulk_copy.go): sql.Conn.Raw, and the interface pgxConner, when the host opened the
