@@ -17,11 +17,11 @@ import (
 // QueryRow scans into the same destinations, through their pgx scanner
 // methods (columns.go): a read of one card went from 80 allocations to 24.
 // The statement is prepared on the connection and kept in pgx's statement
-// cache (QueryExecModeCacheStatement), as database/sql's prepared
-// statements are, whatever query mode the host
-// chose for its own queries (cardcore's command uses the simple protocol,
-// as bun writes arguments into the SQL text). The store reaches pgx's
-// connection as COPY does (bulk_copy.go): sql.Conn.Raw, and the interface pgxConner, when the host opened the
+// cache (QueryExecModeCacheStatement), as database/sql's prepared statements
+// are, whatever query mode the host chose for its own queries (cardcore's
+// command uses the simple protocol, as bun writes arguments into the SQL
+// text). The store reaches pgx's connection as COPY does (bulk_copy.go):
+// sql.Conn.Raw, and the interface pgxConner, when the host opened the
 // database with pgx's database/sql driver. With another driver, and in a
 // host's transaction (InTx), the card is read through database/sql.
 
