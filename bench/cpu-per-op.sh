@@ -22,7 +22,12 @@ b0=$(busy) c0=$(own "$pid") t0=$(date +%s.%N)
 sleep "$WINDOW"
 b1=$(busy) c1=$(own "$pid") t1=$(date +%s.%N)
 wait "$pid"
-rate=$(grep -o '"ops_per_s":[0-9.]*' "$out" | head -1 | cut -d: -f2)
+rate=$(grep -o '"ops_per_s":[0-9.]*' "$out" | head -1 | cut -d: -f2 || true)
+if [[ -z $rate ]]; then
+	echo "no ops_per_s in the command's output:" >&2
+	cat "$out" >&2
+	exit 1
+fi
 hz=$(getconf CLK_TCK) cores=$(nproc)
 awk -v r="$rate" -v b="$((b1 - b0))" -v c="$((c1 - c0))" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v n="$cores" 'BEGIN {
 	dt = t1 - t0; ops = r * dt

@@ -49,7 +49,8 @@ func TestBenchCPUProfile(t *testing.T) {
 	}
 
 	// A bulk-ceiling with two row counts is two measurements, one profile
-	// each; their settling and counts are in neither.
+	// each, and none under the path given. (That the settling and the
+	// counts are in neither is not timed here: it is the code's order.)
 	bench(filepath.Join(dir, "ceil.out"), "--workload", "bulk-ceiling", "--ceiling-rows", "4,8")
 	for _, name := range []string{"ceil-bulk-ceiling-4rows.out", "ceil-bulk-ceiling-8rows.out"} {
 		if d := profileDuration(t, filepath.Join(dir, name)); d <= 0 || d >= warmup {
