@@ -238,7 +238,7 @@ func (t *txn) insertRows(ctx context.Context, b *bulkTable, n int, row func(dst 
 	// gets a new one from t.prepare each time. Closing leaves the cached
 	// statements on their connections and frees the others, which the
 	// transaction would otherwise keep to its end.
-	stmts := make(map[int]*sql.Stmt, 2)
+	stmts := make(map[int]stmt, 2)
 	defer func() {
 		for _, st := range stmts {
 			_ = st.Close()
@@ -310,7 +310,7 @@ func (t *txn) insertArrays(ctx context.Context, b *bulkTable, n int, row func(ds
 
 // execBulk runs st with args, reading the rows it returns with scan when
 // scan is not nil.
-func execBulk(ctx context.Context, st *sql.Stmt, args []any, scan func(*sql.Rows) error) error {
+func execBulk(ctx context.Context, st stmt, args []any, scan func(*sql.Rows) error) error {
 	if scan == nil {
 		_, err := st.ExecContext(ctx, args...)
 		return err

@@ -52,6 +52,9 @@ func (t *txn) copyNew(ctx context.Context, cs []card.Card, ch events.Change) (bo
 	if !t.pg || t.conn == nil || len(cs) < copyMin {
 		return false, nil
 	}
+	if err := t.begin(ctx); err != nil {
+		return false, err
+	}
 	copied := false
 	err := t.conn.Raw(func(dc any) error {
 		pc, ok := dc.(pgxConner)
@@ -134,7 +137,10 @@ func (t *txn) lazyCommit(ctx context.Context) error {
 	if !t.pg || !storage.LazyCommit(ctx) {
 		return nil
 	}
-	_, err := t.tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off")
+	st, err := t.prepare(ctx, "SET LOCAL synchronous_commit = off")
+	if err == nil {
+		_, err = st.ExecContext(ctx)
+	}
 	return translate(ctx, "set synchronous_commit", err)
 }
 

@@ -92,19 +92,27 @@ func loadBulk(ctx context.Context, db bun.IDB, org, id string, lock string) (car
 }
 
 func (t *txn) Reason(ctx context.Context, org string, id int64) (card.Reason, error) {
-	return loadReason(ctx, t.db, org, id, t.lock())
+	db, err := t.db(ctx)
+	if err != nil {
+		return card.Reason{}, err
+	}
+	return loadReason(ctx, db, org, id, t.lock())
 }
 
 func (t *txn) SaveReason(ctx context.Context, r *card.Reason) error {
+	db, err := t.db(ctx)
+	if err != nil {
+		return err
+	}
 	row := reasonRowOf(r)
 	if r.ID == 0 {
-		if _, err := t.db.NewInsert().Model(&row).Returning("id").Exec(ctx); err != nil {
+		if _, err := db.NewInsert().Model(&row).Returning("id").Exec(ctx); err != nil {
 			return translate(ctx, "insert reason", err)
 		}
 		r.ID = row.ID
 		return nil
 	}
-	res, err := t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
+	res, err := db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
 		Where("id = ? AND org_id = ?", r.ID, r.OrgID).Exec(ctx)
 	if err != nil {
 		return translate(ctx, "save reason", err)
@@ -116,7 +124,11 @@ func (t *txn) SaveReason(ctx context.Context, r *card.Reason) error {
 }
 
 func (t *txn) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
-	return loadBulk(ctx, t.db, org, id, t.lock())
+	db, err := t.db(ctx)
+	if err != nil {
+		return card.Bulk{}, err
+	}
+	return loadBulk(ctx, db, org, id, t.lock())
 }
 
 func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {
@@ -124,16 +136,19 @@ func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {
 		b.ID = uuid.NewString()
 	}
 	row := bulkRowOf(b)
+	db, err := t.db(ctx)
+	if err != nil {
+		return err
+	}
 	var res sql.Result
-	var err error
 	reason := "bulk " + b.ID + " changed concurrently (version " + strconv.FormatInt(b.Version-1, 10) + " is not the stored one)"
 	if b.Version == 1 {
 		// A stored bulk with the id is a conflict like a stale version,
 		// which does not abort a PostgreSQL transaction.
-		res, err = t.db.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+		res, err = db.NewInsert().Model(&row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
 		reason = "bulk " + b.ID + " already exists"
 	} else {
-		res, err = t.db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
+		res, err = db.NewUpdate().Model(&row).ExcludeColumn("id", "org_id", "created_at").
 			Where("id = ? AND org_id = ? AND version = ?", b.ID, b.OrgID, b.Version-1).Exec(ctx)
 	}
 	if err != nil {
@@ -146,8 +161,12 @@ func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {
 }
 
 func (t *txn) AddExternalIDs(ctx context.Context, bulk string, ids []string) error {
+	db, err := t.db(ctx)
+	if err != nil {
+		return err
+	}
 	var last int64
-	err := t.db.NewSelect().Model((*externalIDRow)(nil)).ColumnExpr("COALESCE(MAX(position), 0)").
+	err = db.NewSelect().Model((*externalIDRow)(nil)).ColumnExpr("COALESCE(MAX(position), 0)").
 		Where("bulk_id = ?", bulk).Scan(ctx, &last)
 	if err != nil {
 		return translate(ctx, "read external ids", err)
@@ -159,7 +178,7 @@ func (t *txn) AddExternalIDs(ctx context.Context, bulk string, ids []string) err
 			last++
 			rows = append(rows, externalIDRow{BulkID: bulk, Position: last, ExternalID: id})
 		}
-		if _, err := t.db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+		if _, err := db.NewInsert().Model(&rows).Exec(ctx); err != nil {
 			return translate(ctx, "add external ids", err)
 		}
 	}
@@ -170,8 +189,12 @@ func (t *txn) ExternalIDs(ctx context.Context, bulk string, after int64, limit i
 	if limit <= 0 {
 		return nil, after, card.Invalid("limit", "must be positive")
 	}
+	db, err := t.db(ctx)
+	if err != nil {
+		return nil, after, err
+	}
 	var rows []externalIDRow
-	err := t.db.NewSelect().Model(&rows).Where("bulk_id = ? AND position > ? AND position <= ?", bulk, after, after+int64(limit)).
+	err = db.NewSelect().Model(&rows).Where("bulk_id = ? AND position > ? AND position <= ?", bulk, after, after+int64(limit)).
 		OrderExpr("position").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, after, translate(ctx, "read external ids", err)
@@ -191,8 +214,12 @@ func (t *txn) UnboundCards(ctx context.Context, org, bulk string, externalIDs []
 	if externalIDs != nil && len(externalIDs) == 0 {
 		return nil, nil
 	}
+	db, err := t.db(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var rows []cardRow
-	q := unboundQuery(t.db, &rows, org, bulk, externalIDs, afterID, limit)
+	q := unboundQuery(db, &rows, org, bulk, externalIDs, afterID, limit)
 	if lock := t.lock(); lock != "" {
 		q = q.For(lock)
 	}

@@ -65,7 +65,7 @@ func TestChainedSaveAfterAnotherEventOfTheCard(t *testing.T) {
 				if how == "Append" {
 					return tx.Append(ctx, e)
 				}
-				_, err := tx.db.ExecContext(ctx, "INSERT INTO cardcore_outbox "+
+				_, err := tx.idb.ExecContext(ctx, "INSERT INTO cardcore_outbox "+
 					"(event_id, org_id, card_id, event_type, cid, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
 					tx.appendEventArgs(nil, &e)...)
 				return err
@@ -87,7 +87,7 @@ func TestChainedSaveConflict(t *testing.T) {
 	ctx := t.Context()
 	c := createForChain(t, s)
 	err := readWriteSave(ctx, s, c, func(ctx context.Context, tx *txn) error {
-		_, err := tx.db.ExecContext(ctx, "UPDATE cardcore_cards SET version = version + 1 WHERE id = ?", c.ID)
+		_, err := tx.idb.ExecContext(ctx, "UPDATE cardcore_cards SET version = version + 1 WHERE id = ?", c.ID)
 		return err
 	})
 	if !errors.Is(err, card.ErrConflict) {

@@ -58,7 +58,7 @@ func (s *Store) runInHost(ctx context.Context, fn func(ctx context.Context, tx s
 			}
 		}
 	}()
-	t := &txn{s: s, db: *s.host, tx: tx, pg: !s.sqlite}
+	t := &txn{s: s, idb: *s.host, tx: tx, pg: !s.sqlite}
 	if err := t.lockSQLite(ctx); err != nil {
 		return nil, err
 	}

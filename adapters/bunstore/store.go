@@ -357,12 +357,32 @@ func (e fnError) Unwrap() error { return e.err }
 // runTx runs fn in one transaction and returns it once committed. It rolls
 // back on error and on panic.
 func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) (*txn, error) {
-	var opts *sql.TxOptions
 	done, err := s.write(ctx, "wait for the write lock")
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	if !s.sqlite && !s.notPgx.Load() {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			return nil, translate(ctx, "begin", err)
+		}
+		if pgxTx(c.Conn) {
+			defer c.Close()               // after the release below
+			defer releasePgx(ctx, c.Conn) // rolls back what is still open, on every path
+			t := &txn{s: s, idb: c, pg: true, conn: c.Conn, direct: true}
+			if err := t.lazyCommit(ctx); err != nil {
+				return nil, err
+			}
+			if err := fn(ctx, t); err != nil {
+				return nil, fnError{err}
+			}
+			return t, t.commitPgx(ctx)
+		}
+		s.notPgx.Store(true)
+		_ = c.Close()
+	}
+	var opts *sql.TxOptions
 	var conn *sql.Conn // on PostgreSQL, the transaction's connection, for COPY (copyNew)
 	var tx bun.Tx
 	if s.sqlite {
@@ -391,7 +411,7 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx stora
 			_ = tx.Rollback()
 		}
 	}()
-	t := &txn{s: s, db: tx, tx: tx.Tx, pg: !s.sqlite, conn: conn}
+	t := &txn{s: s, idb: tx, tx: tx.Tx, pg: !s.sqlite, conn: conn}
 	if err := t.lockSQLite(ctx); err != nil {
 		return nil, err
 	}

@@ -16,13 +16,16 @@ import (
 // txn is a storage.Tx over a bun transaction; on SQLite it holds the write
 // lock from its first statement.
 type txn struct {
-	s  *Store
-	db bun.IDB // the transaction, for bun's queries
-	tx *sql.Tx // the same transaction, for prepared statements
-	pg bool    // row locks are available
+	s   *Store
+	idb bun.IDB // the transaction, for bun's queries (through db)
+	tx  *sql.Tx // the same transaction, for prepared statements; nil on a pgx transaction
+	pg  bool    // row locks are available
 	// conn is the connection the transaction runs on, for COPY; nil on
 	// SQLite and in a host's transaction.
 	conn *sql.Conn
+	// direct is a pgx transaction (pgxtx.go), run by the store on conn;
+	// begun is set once its BEGIN is sent.
+	direct, begun bool
 	// loaded holds the rows as this transaction read or wrote them, so
 	// Save writes only the columns that changed: on SQLite an UPDATE of an
 	// indexed column rewrites that index even when the value is the same.
@@ -76,7 +79,10 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 	var c card.Card
 	var scanned, ok bool
 	var err error
-	if t.conn != nil && !t.s.notPgx.Load() {
+	if t.direct && !t.begun {
+		r, c, scanned, err = t.beginAndReadCard(ctx, t.s.q.cardLocked, org, id)
+		ok = true
+	} else if t.conn != nil && !t.s.notPgx.Load() {
 		if r, c, scanned, ok, err = pgxCard(ctx, t.conn, t.s.q.cardLocked, org, id); !ok {
 			t.s.notPgx.Store(true)
 		}
@@ -98,19 +104,34 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 	return c, nil
 }
 
-// prepare returns query prepared in the transaction.
-func (t *txn) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+// prepare returns query prepared in the transaction; on a pgx transaction
+// it begins the transaction first, and the statement is a connStmt.
+func (t *txn) prepare(ctx context.Context, query string) (stmt, error) {
+	if t.direct {
+		if err := t.begin(ctx); err != nil {
+			return nil, err
+		}
+		return connStmt{conn: t.conn, query: query}, nil
+	}
 	return t.s.stmts.inTx(ctx, t.tx, query)
 }
 
 func (t *txn) CardByToken(ctx context.Context, org, token string) (card.Card, error) {
+	db, err := t.db(ctx)
+	if err != nil {
+		return card.Card{}, err
+	}
 	var r cardRow
-	return t.loadLocked(ctx, tokenQuery(t.db, &r, org, token), &r, "card", token)
+	return t.loadLocked(ctx, tokenQuery(db, &r, org, token), &r, "card", token)
 }
 
 func (t *txn) CardByLast4(ctx context.Context, org, account, customer, last4 string) (card.Card, error) {
+	db, err := t.db(ctx)
+	if err != nil {
+		return card.Card{}, err
+	}
 	var r cardRow
-	return t.loadLocked(ctx, syncedQuery(t.db, &r, org, account, customer, last4), &r,
+	return t.loadLocked(ctx, syncedQuery(db, &r, org, account, customer, last4), &r,
 		"synced card", account+"/"+customer+"/"+last4)
 }
 
@@ -151,8 +172,12 @@ func (t *txn) remember(r cardRow) {
 }
 
 func (t *txn) Successor(ctx context.Context, org string, id int64) (card.Card, error) {
+	db, err := t.db(ctx)
+	if err != nil {
+		return card.Card{}, err
+	}
 	var r cardRow
-	err := t.db.NewSelect().Model(&r).Where("org_id = ? AND reissued_card_id = ?", org, id).Scan(ctx)
+	err = db.NewSelect().Model(&r).Where("org_id = ? AND reissued_card_id = ?", org, id).Scan(ctx)
 	if err != nil {
 		return card.Card{}, notFound(ctx, "successor of card", strconv.FormatInt(id, 10), err)
 	}
@@ -160,7 +185,11 @@ func (t *txn) Successor(ctx context.Context, org string, id int64) (card.Card, e
 }
 
 func (t *txn) VirtualAliasTaken(ctx context.Context, org, customer, name string) (bool, error) {
-	ok, err := t.db.NewSelect().Model((*cardRow)(nil)).
+	db, err := t.db(ctx)
+	if err != nil {
+		return false, err
+	}
+	ok, err := db.NewSelect().Model((*cardRow)(nil)).
 		Where("org_id = ? AND customer_id = ? AND alias_key = ?", org, customer, name).Exists(ctx)
 	return ok, translate(ctx, "check alias", err)
 }
@@ -203,8 +232,12 @@ func (t *txn) insert(ctx context.Context, c *card.Card, ch events.Change) error 
 	if c.Token == "" {
 		c.Token = uuid.NewString()
 	}
+	db, err := t.db(ctx)
+	if err != nil {
+		return err
+	}
 	r := rowOf(c)
-	if _, err := t.db.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
+	if _, err := db.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
 		return translate(ctx, "insert card", err)
 	}
 	c.ID = r.ID
@@ -403,7 +436,7 @@ func (t *txn) appendOne(ctx context.Context, e *events.Event) error {
 }
 
 // execEvent runs st, the single-row INSERT of the outbox, for e.
-func (t *txn) execEvent(ctx context.Context, st *sql.Stmt, e *events.Event) error {
+func (t *txn) execEvent(ctx context.Context, st stmt, e *events.Event) error {
 	var args [eventArgs]any
 	_, err := st.ExecContext(t.stmtCtx(ctx), t.appendEventArgs(args[:0], e)...)
 	return translate(ctx, "append events", err)
@@ -413,14 +446,18 @@ func (t *txn) Due(ctx context.Context, org string, now time.Time, limit int) ([]
 	if limit <= 0 {
 		return nil, card.Invalid("limit", "must be positive")
 	}
+	db, err := t.db(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var expired []cardRow
-	if err := t.scopeDue(expiredQuery(t.db, &expired, now, limit), org).Scan(ctx); err != nil {
+	if err := t.scopeDue(expiredQuery(db, &expired, now, limit), org).Scan(ctx); err != nil {
 		return nil, translate(ctx, "find expired cards", err)
 	}
 	rows := expired
 	if len(rows) < limit {
 		var elapsed []cardRow
-		if err := t.scopeDue(elapsedQuery(t.db, &elapsed, now, limit-len(rows)), org).Scan(ctx); err != nil {
+		if err := t.scopeDue(elapsedQuery(db, &elapsed, now, limit-len(rows)), org).Scan(ctx); err != nil {
 			return nil, translate(ctx, "find cards past validity", err)
 		}
 		rows = append(rows, elapsed...)
@@ -464,8 +501,12 @@ func elapsedQuery(db bun.IDB, dst *[]cardRow, now time.Time, limit int) *bun.Sel
 }
 
 func (t *txn) Claim(ctx context.Context, key storage.IdempotencyKey, fingerprint string) (storage.IdempotencyRecord, bool, error) {
+	db, err := t.db(ctx)
+	if err != nil {
+		return storage.IdempotencyRecord{}, false, err
+	}
 	r := idempotencyRow{OrgID: key.OrgID, Scope: key.Scope, Key: key.Key, Fingerprint: fingerprint, CreatedAt: utc(time.Now())}
-	res, err := t.db.NewInsert().Model(&r).On("CONFLICT DO NOTHING").Exec(ctx)
+	res, err := db.NewInsert().Model(&r).On("CONFLICT DO NOTHING").Exec(ctx)
 	if err != nil {
 		return storage.IdempotencyRecord{}, false, translate(ctx, "claim idempotency key", err)
 	}
@@ -473,7 +514,7 @@ func (t *txn) Claim(ctx context.Context, key storage.IdempotencyKey, fingerprint
 		return storage.IdempotencyRecord{Fingerprint: fingerprint, CreatedAt: r.CreatedAt}, true, nil
 	}
 	var got idempotencyRow
-	err = t.db.NewSelect().Model(&got).
+	err = db.NewSelect().Model(&got).
 		Where("org_id = ? AND scope = ? AND key = ?", key.OrgID, key.Scope, key.Key).Scan(ctx)
 	if err != nil {
 		return storage.IdempotencyRecord{}, false, translate(ctx, "read idempotency key", err)
@@ -482,7 +523,11 @@ func (t *txn) Claim(ctx context.Context, key storage.IdempotencyKey, fingerprint
 }
 
 func (t *txn) Complete(ctx context.Context, key storage.IdempotencyKey, result []byte) error {
-	res, err := t.db.NewUpdate().Model((*idempotencyRow)(nil)).Set("result = ?", result).
+	db, err := t.db(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := db.NewUpdate().Model((*idempotencyRow)(nil)).Set("result = ?", result).
 		Where("org_id = ? AND scope = ? AND key = ?", key.OrgID, key.Scope, key.Key).Exec(ctx)
 	if err != nil {
 		return translate(ctx, "complete idempotency key", err)

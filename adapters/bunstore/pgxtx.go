@@ -1,0 +1,233 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"time"
+
+	"github.com/cardcore/cardcore/card"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uptrace/bun"
+)
+
+// A PostgreSQL transaction whose BEGIN goes with its first statement.
+//
+// database/sql's BeginTx sends BEGIN and waits for its answer before the
+// transaction's first statement is sent: one round trip of four in a
+// status update (BEGIN, the card's SELECT ... FOR UPDATE, the save with its
+// event, COMMIT), in which both processes do nothing but a system call
+// each way. On these two cores, where the client and PostgreSQL share the
+// CPU, the round trip is not free: the PostgreSQL side of a bind, run by
+// pgbench, went from 3,296 and 3,067 to 4,096 and 3,686 transactions/s
+// with BEGIN sent in one pipeline with the card's read (see the README's
+// Performance). PostgreSQL's JDBC driver sends BEGIN the same way, with
+// the transaction's first query.
+//
+// So when the connection is pgx's (pgxConner), the store runs the
+// transaction itself on the connection (a pgx transaction): BEGIN is not
+// sent until the transaction's first statement. When that statement is
+// the read of a card by id (Tx.Card, how every change of a card starts),
+// BEGIN and the read go in one pipeline; any other statement sends BEGIN
+// alone first, as database/sql would. The other statements run on the
+// same connection through database/sql (bun's queries, and the store's
+// statements in pgx's statement cache, as pgxCard's read), and COMMIT and
+// ROLLBACK through pgx. A connection goes back to the pool outside any
+// transaction, or is closed: after the end of a transaction, in every
+// outcome (commit, error, panic, ctx done), the store rolls back what is
+// open, and discards the connection when that fails (releasePgx). With
+// another driver, and in a host's transaction (InTx), database/sql's
+// transaction is used as before.
+
+// beginSQL begins a store's transaction on PostgreSQL, as database/sql's
+// BeginTx does with the store's options.
+const beginSQL = "begin isolation level read committed"
+
+// releaseTimeout bounds the ROLLBACK of a transaction whose ctx is done;
+// past it, the connection is closed instead.
+const releaseTimeout = 5 * time.Second
+
+// errCommitRolledBack is a COMMIT that PostgreSQL answered with ROLLBACK:
+// the transaction had failed, and nothing of it was written.
+var errCommitRolledBack = errors.New("bunstore: the transaction had failed, and COMMIT rolled it back")
+
+// pgxTx reports whether conn is pgx's, whose transactions the store can
+// run itself.
+func pgxTx(conn *sql.Conn) bool {
+	ok := false
+	_ = conn.Raw(func(dc any) error {
+		_, ok = dc.(pgxConner)
+		return nil
+	})
+	return ok
+}
+
+// begin sends BEGIN on a pgx transaction that has not begun; it does
+// nothing otherwise.
+func (t *txn) begin(ctx context.Context) error {
+	if !t.direct || t.begun {
+		return nil
+	}
+	t.begun = true // from here on, the end of the transaction rolls back what is open
+	_, err := t.conn.ExecContext(ctx, beginSQL)
+	return translate(ctx, "begin", err)
+}
+
+// db returns the transaction for bun's queries, beginning it first.
+func (t *txn) db(ctx context.Context) (bun.IDB, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	return t.idb, nil
+}
+
+// beginAndReadCard begins a pgx transaction and reads one card with query
+// (cardLocked), org and id, in one pipeline: BEGIN, then the read, as
+// pgxCard reads it. The read's statement is prepared on the connection
+// once (pgx's Prepare keeps it by its text).
+func (t *txn) beginAndReadCard(ctx context.Context, query, org string, id int64) (r cardRow, c card.Card, scanned bool, err error) {
+	t.begun = true
+	err = t.conn.Raw(func(dc any) error {
+		pc := dc.(pgxConner).Conn()
+		sd, err := pc.Prepare(ctx, query, query)
+		if err != nil {
+			return err
+		}
+		var eqb pgx.ExtendedQueryBuilder
+		if err := eqb.Build(pc.TypeMap(), sd, []any{org, id}); err != nil {
+			return err
+		}
+		p := pc.PgConn().StartPipeline(ctx)
+		p.SendQueryParams(beginSQL, nil, nil, nil, nil)
+		p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+		if err := p.Sync(); err != nil {
+			_ = p.Close()
+			return err
+		}
+		r, c, scanned, err = readPipelined(pc, p)
+		if cerr := p.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return r, c, scanned, err
+}
+
+// readPipelined reads the results of beginAndReadCard's pipeline: BEGIN's,
+// then the card's row.
+func readPipelined(pc *pgx.Conn, p *pgconn.Pipeline) (r cardRow, c card.Card, scanned bool, err error) {
+	res, err := p.GetResults()
+	if err != nil {
+		return r, c, false, err
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return r, c, false, errors.New("bunstore: the pipeline gave no result for BEGIN")
+	}
+	if _, err := rr.Close(); err != nil {
+		return r, c, false, err
+	}
+	if res, err = p.GetResults(); err != nil {
+		return r, c, false, err
+	}
+	if rr, ok = res.(*pgconn.ResultReader); !ok {
+		return r, c, false, errors.New("bunstore: the pipeline gave no result for the card's read")
+	}
+	return sqlText{pg: true}.scanCard(firstRow{pgx.RowsFromResultReader(pc.TypeMap(), rr)})
+}
+
+// firstRow is the first row of rows, as pgx's QueryRow gives it: no row is
+// pgx.ErrNoRows (sql.ErrNoRows to errors.Is).
+type firstRow struct{ rows pgx.Rows }
+
+func (f firstRow) Scan(dest ...any) error {
+	defer f.rows.Close()
+	if !f.rows.Next() {
+		if err := f.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := f.rows.Scan(dest...); err != nil {
+		return err
+	}
+	f.rows.Close()
+	return f.rows.Err()
+}
+
+// commitPgx commits a pgx transaction; one that never began has nothing
+// to commit.
+func (t *txn) commitPgx(ctx context.Context) error {
+	if !t.begun {
+		return nil
+	}
+	return t.conn.Raw(func(dc any) error {
+		res, err := dc.(pgxConner).Conn().PgConn().Exec(ctx, "commit").ReadAll()
+		if err == nil && len(res) == 1 && res[0].CommandTag.String() == "ROLLBACK" {
+			err = errCommitRolledBack
+		}
+		return err
+	})
+}
+
+// releasePgx ends what is left of a pgx transaction on its connection:
+// it rolls back a transaction still open (after an error, a panic, a ctx
+// done), and has the pool close the connection when the rollback fails
+// or the connection is broken, so that no connection goes back to the
+// pool inside a transaction, holding its locks.
+func releasePgx(ctx context.Context, conn *sql.Conn) {
+	_ = conn.Raw(func(dc any) error {
+		pc := dc.(pgxConner).Conn().PgConn()
+		if pc.IsClosed() {
+			return driver.ErrBadConn
+		}
+		if pc.TxStatus() == 'I' {
+			return nil
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if _, err := pc.Exec(rctx, "rollback").ReadAll(); err != nil || pc.TxStatus() != 'I' {
+			return driver.ErrBadConn // database/sql closes the connection
+		}
+		return nil
+	})
+}
+
+// stmt is a statement of a transaction: a *sql.Stmt prepared for the
+// transaction, or on a pgx transaction a connStmt.
+type stmt interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+	Close() error
+}
+
+// connStmt is a statement of a pgx transaction: its text, run on the
+// transaction's connection in pgx's statement cache (prepared on the
+// connection once, as the pool's prepared statements are), whatever query
+// mode the host chose for its own queries. pgx's database/sql driver takes
+// the mode as the first argument.
+type connStmt struct {
+	conn  *sql.Conn
+	query string
+}
+
+func (s connStmt) args(args []any) []any {
+	return append([]any{pgx.QueryExecModeCacheStatement}, args...)
+}
+
+func (s connStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.conn.ExecContext(ctx, s.query, s.args(args)...)
+}
+
+func (s connStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return s.conn.QueryContext(ctx, s.query, s.args(args)...)
+}
+
+func (s connStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return s.conn.QueryRowContext(ctx, s.query, s.args(args)...)
+}
+
+func (connStmt) Close() error { return nil } // pgx's statement cache keeps it
