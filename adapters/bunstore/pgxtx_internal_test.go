@@ -98,7 +98,7 @@ func rowCounts(t *testing.T, db *bun.DB) map[string]int {
 	for _, table := range []string{"cardcore_cards", "cardcore_outbox", "cardcore_reasons", "cardcore_bulks",
 		"cardcore_bulk_external_ids", "cardcore_idempotency"} {
 		var n int
-		if err := db.NewRaw("SELECT count(*) FROM " + table).Scan(t.Context(), &n); err != nil {
+		if err := db.NewRaw("SELECT count(*) FROM "+table).Scan(t.Context(), &n); err != nil {
 			t.Fatal(err)
 		}
 		m[table] = n
@@ -127,11 +127,20 @@ func TestPgxTxEveryMethodFirstRunsInTheTransaction(t *testing.T) {
 	}
 	key := storage.IdempotencyKey{OrgID: c.OrgID, Scope: "test", Key: "k"}
 	calls := map[string]func(ctx context.Context, tx storage.Tx) error{
-		"Card":              func(ctx context.Context, tx storage.Tx) error { _, err := tx.Card(ctx, c.OrgID, c.ID); return err },
-		"CardByToken":       func(ctx context.Context, tx storage.Tx) error { _, err := tx.CardByToken(ctx, c.OrgID, c.Token); return err },
-		"CardByLast4":       func(ctx context.Context, tx storage.Tx) error { _, err := tx.CardByLast4(ctx, c.OrgID, "a", "c", "1234"); return err },
-		"Successor":         func(ctx context.Context, tx storage.Tx) error { _, err := tx.Successor(ctx, c.OrgID, c.ID); return err },
-		"VirtualAliasTaken": func(ctx context.Context, tx storage.Tx) error { _, err := tx.VirtualAliasTaken(ctx, c.OrgID, "c", "n"); return err },
+		"Card": func(ctx context.Context, tx storage.Tx) error { _, err := tx.Card(ctx, c.OrgID, c.ID); return err },
+		"CardByToken": func(ctx context.Context, tx storage.Tx) error {
+			_, err := tx.CardByToken(ctx, c.OrgID, c.Token)
+			return err
+		},
+		"CardByLast4": func(ctx context.Context, tx storage.Tx) error {
+			_, err := tx.CardByLast4(ctx, c.OrgID, "a", "c", "1234")
+			return err
+		},
+		"Successor": func(ctx context.Context, tx storage.Tx) error { _, err := tx.Successor(ctx, c.OrgID, c.ID); return err },
+		"VirtualAliasTaken": func(ctx context.Context, tx storage.Tx) error {
+			_, err := tx.VirtualAliasTaken(ctx, c.OrgID, "c", "n")
+			return err
+		},
 		"Save": func(ctx context.Context, tx storage.Tx) error {
 			next := c
 			next.Version++
@@ -155,9 +164,17 @@ func TestPgxTxEveryMethodFirstRunsInTheTransaction(t *testing.T) {
 			b.ID = ""
 			return tx.SaveBulk(ctx, &b)
 		},
-		"AddExternalIDs": func(ctx context.Context, tx storage.Tx) error { return tx.AddExternalIDs(ctx, bulk.ID, []string{"x1", "x2"}) },
-		"ExternalIDs":    func(ctx context.Context, tx storage.Tx) error { _, _, err := tx.ExternalIDs(ctx, bulk.ID, 0, 10); return err },
-		"UnboundCards":   func(ctx context.Context, tx storage.Tx) error { _, err := tx.UnboundCards(ctx, c.OrgID, bulk.ID, nil, 0, 10); return err },
+		"AddExternalIDs": func(ctx context.Context, tx storage.Tx) error {
+			return tx.AddExternalIDs(ctx, bulk.ID, []string{"x1", "x2"})
+		},
+		"ExternalIDs": func(ctx context.Context, tx storage.Tx) error {
+			_, _, err := tx.ExternalIDs(ctx, bulk.ID, 0, 10)
+			return err
+		},
+		"UnboundCards": func(ctx context.Context, tx storage.Tx) error {
+			_, err := tx.UnboundCards(ctx, c.OrgID, bulk.ID, nil, 0, 10)
+			return err
+		},
 	}
 	tt := reflect.TypeFor[storage.Tx]()
 	for i := range tt.NumMethod() {
