@@ -1,10 +1,14 @@
 package bunstore
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // CeilingStatements are the texts of the prepared statements the store
@@ -88,4 +92,20 @@ func CeilingSQL(pg bool, changed []string) (CeilingStatements, error) {
 		s.WriteLock = writeLock
 	}
 	return s, nil
+}
+
+// CeilingBeginRead begins a transaction on conn, a connection of pgx's
+// database/sql driver, and reads the row of query (SelectCardLocked) with
+// org and id into dests, in one pipeline, as the store begins its
+// PostgreSQL transactions (pgxtx.go). The transaction is left open on
+// conn: its statements are the caller's, and so are its COMMIT and
+// ROLLBACK.
+func CeilingBeginRead(ctx context.Context, conn *sql.Conn, query string, dests []any, org string, id int64) error {
+	return conn.Raw(func(dc any) error {
+		pc, ok := dc.(pgxConner)
+		if !ok {
+			return fmt.Errorf("bunstore: the PostgreSQL driver is %T, not pgx's", dc)
+		}
+		return pipelineBeginRow(ctx, pc.Conn(), query, []any{org, id}, func(row pgx.Row) error { return row.Scan(dests...) })
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cardcore/cardcore/card"
@@ -72,7 +73,29 @@ func (t *txn) begin(ctx context.Context) error {
 	}
 	t.begun = true // from here on, the end of the transaction rolls back what is open
 	_, err := t.conn.ExecContext(ctx, beginSQL)
-	return translate(ctx, "begin", err)
+	return t.beginError(ctx, err)
+}
+
+// beginError is the error of a transaction's first round trip: when the
+// connection is gone (the server closed it while it was idle in the pool,
+// before pgx's driver checked it), the transaction did nothing, and it is
+// an error that Update retries on another connection, card.ErrUnavailable
+// once the retries are spent, as database/sql's BeginTx gets another
+// connection for one its driver reports bad.
+func (t *txn) beginError(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return translate(ctx, "begin", err)
+	}
+	lost := true
+	_ = t.conn.Raw(func(dc any) error {
+		lost = dc.(pgxConner).Conn().IsClosed()
+		return nil
+	})
+	if !lost {
+		return translate(ctx, "begin", err)
+	}
+	return &storeError{op: "begin", msg: "the connection was lost before the transaction began (" + err.Error() + ")",
+		retryable: true, kind: card.ErrUnavailable}
 }
 
 // db returns the transaction for bun's queries, beginning it first.
@@ -84,58 +107,72 @@ func (t *txn) db(ctx context.Context) (bun.IDB, error) {
 }
 
 // beginAndReadCard begins a pgx transaction and reads one card with query
-// (cardLocked), org and id, in one pipeline: BEGIN, then the read, as
-// pgxCard reads it. The read's statement is prepared on the connection
-// once (pgx's Prepare keeps it by its text).
+// (cardLocked), org and id, in one pipeline (pipelineBeginRow), as
+// pgxCard reads it.
 func (t *txn) beginAndReadCard(ctx context.Context, query, org string, id int64) (r cardRow, c card.Card, scanned bool, err error) {
 	t.begun = true
 	err = t.conn.Raw(func(dc any) error {
-		pc := dc.(pgxConner).Conn()
-		sd, err := pc.Prepare(ctx, query, query)
-		if err != nil {
+		return pipelineBeginRow(ctx, dc.(pgxConner).Conn(), query, []any{org, id}, func(row pgx.Row) error {
+			var err error
+			r, c, scanned, err = sqlText{pg: true}.scanCard(row)
 			return err
-		}
-		var eqb pgx.ExtendedQueryBuilder
-		if err := eqb.Build(pc.TypeMap(), sd, []any{org, id}); err != nil {
-			return err
-		}
-		p := pc.PgConn().StartPipeline(ctx)
-		p.SendQueryParams(beginSQL, nil, nil, nil, nil)
-		p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
-		if err := p.Sync(); err != nil {
-			_ = p.Close()
-			return err
-		}
-		r, c, scanned, err = readPipelined(pc, p)
-		if cerr := p.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		})
 	})
+	if err != nil && !scanned {
+		if berr := t.beginError(ctx, err); Retryable(berr) {
+			return r, c, false, berr
+		}
+	}
 	return r, c, scanned, err
 }
 
-// readPipelined reads the results of beginAndReadCard's pipeline: BEGIN's,
-// then the card's row.
-func readPipelined(pc *pgx.Conn, p *pgconn.Pipeline) (r cardRow, c card.Card, scanned bool, err error) {
-	res, err := p.GetResults()
+// pipelineBeginRow sends BEGIN (beginSQL) and query with args on pc in one
+// pipeline, one round trip, and gives query's first row to scan. query is
+// prepared on the connection once (pgx's Prepare keeps it by its text).
+func pipelineBeginRow(ctx context.Context, pc *pgx.Conn, query string, args []any, scan func(pgx.Row) error) error {
+	sd, err := pc.Prepare(ctx, query, query)
 	if err != nil {
-		return r, c, false, err
+		return err
 	}
-	rr, ok := res.(*pgconn.ResultReader)
-	if !ok {
-		return r, c, false, errors.New("bunstore: the pipeline gave no result for BEGIN")
+	var eqb pgx.ExtendedQueryBuilder
+	if err := eqb.Build(pc.TypeMap(), sd, args); err != nil {
+		return err
 	}
-	if _, err := rr.Close(); err != nil {
-		return r, c, false, err
+	p := pc.PgConn().StartPipeline(ctx)
+	p.SendQueryParams(beginSQL, nil, nil, nil, nil)
+	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+	if err := p.Sync(); err != nil {
+		_ = p.Close()
+		return err
 	}
-	if res, err = p.GetResults(); err != nil {
-		return r, c, false, err
+	err = scanPipelined(pc, p, scan)
+	if cerr := p.Close(); err == nil {
+		err = cerr
 	}
-	if rr, ok = res.(*pgconn.ResultReader); !ok {
-		return r, c, false, errors.New("bunstore: the pipeline gave no result for the card's read")
+	return err
+}
+
+// scanPipelined reads the results of pipelineBeginRow's pipeline: BEGIN's,
+// then the query's first row, with scan.
+func scanPipelined(pc *pgx.Conn, p *pgconn.Pipeline, scan func(pgx.Row) error) error {
+	for i := range 2 {
+		res, err := p.GetResults()
+		if err != nil {
+			return err
+		}
+		rr, ok := res.(*pgconn.ResultReader)
+		if !ok {
+			return fmt.Errorf("bunstore: the pipeline gave %T for its statement %d", res, i+1)
+		}
+		if i == 0 {
+			if _, err := rr.Close(); err != nil {
+				return err
+			}
+			continue
+		}
+		return scan(firstRow{pgx.RowsFromResultReader(pc.TypeMap(), rr)})
 	}
-	return sqlText{pg: true}.scanCard(firstRow{pgx.RowsFromResultReader(pc.TypeMap(), rr)})
+	return nil
 }
 
 // firstRow is the first row of rows, as pgx's QueryRow gives it: no row is

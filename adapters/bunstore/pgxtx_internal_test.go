@@ -310,3 +310,68 @@ func TestPgxTxEnds(t *testing.T) {
 		poolIdle(t, db, "the last change", pid)
 	})
 }
+
+// A connection that the server closed while it was idle in the pool, and
+// that pgx's driver has not found out about yet, fails the transaction's
+// first round trip; the transaction had done nothing, and Update runs it
+// again on another connection, as database/sql's BeginTx would.
+func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
+	s, db, c, _ := pgxTxStore(t)
+	db.DB.SetMaxOpenConns(2)
+	admin, err := db.DB.Conn(t.Context()) // the pool's idle connection: the store opens another
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, first := range []string{"Card", "Claim"} {
+		t.Run(first, func(t *testing.T) {
+			// Twice: pgx's driver pings a connection that comes out of the
+			// pool after more than a second (and a new one the first time),
+			// which finds a closed one out before the store uses it.
+			before := rowCounts(t, db)
+			var pid int
+			for range 2 {
+				if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+					pid = backendPID(t, tx.(*txn).conn)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var killed bool
+			if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
+				t.Fatalf("terminate backend %d: %v %v", pid, killed, err)
+			}
+			time.Sleep(100 * time.Millisecond) // the backend is gone; the pool has not used the connection since
+			attempts := 0
+			err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+				attempts++
+				if first == "Claim" {
+					if _, _, err := tx.Claim(ctx, storage.IdempotencyKey{OrgID: c.OrgID, Scope: "lost", Key: uuid.NewString()}, "fp"); err != nil {
+						return err
+					}
+				}
+				got, err := tx.Card(ctx, c.OrgID, c.ID)
+				if err != nil {
+					return err
+				}
+				next := got
+				next.Version++
+				next.Status, next.PreviousStatus = card.Blocked, got.Status
+				if got.Status == card.Blocked {
+					next.Status = card.Normal
+				}
+				return tx.Save(ctx, &next, events.Change{Type: events.CardUpdated, Operation: card.UpdateStatus, At: time.Now()})
+			})
+			if err != nil {
+				t.Fatalf("Update on a lost connection: %v", err)
+			}
+			if attempts != 2 {
+				t.Errorf("the function ran %d times, want 2 (the lost connection's, then another's)", attempts)
+			}
+			if after := rowCounts(t, db); after["versions"] != before["versions"]+1 {
+				t.Errorf("versions %d after the change, want %d", after["versions"], before["versions"]+1)
+			}
+		})
+	}
+}

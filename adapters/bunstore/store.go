@@ -300,7 +300,9 @@ func (s *Store) CardsByAccount(ctx context.Context, org, account string, page st
 // Update implements storage.Store. On SQLite the transaction takes the
 // write lock with its first statement, so it never fails upgrading a read
 // lock; other writers wait in the busy handler. On PostgreSQL it is READ
-// COMMITTED with row locks, re-run on deadlock or serialization failure.
+// COMMITTED with row locks, re-run on deadlock or serialization failure;
+// on a connection of pgx's driver the store runs it on the connection
+// itself, its BEGIN sent with its first statement (see pgxtx.go).
 // On a store of InTx it runs in a savepoint of the host's transaction
 // instead (see InTx).
 //

@@ -44,12 +44,14 @@ import (
 //     the last_seq read (the store's chained save); COMMIT. One write at a time in
 //     the process, as the store's write slot admits them: without it,
 //     writers poll in SQLite's busy handler and the figure measures that.
-//   - PostgreSQL: BEGIN ISOLATION LEVEL READ COMMITTED (as the store
-//     begins) on a connection of its own; SELECT ... FOR UPDATE; the
-//     UPDATE and the INSERT as one statement (the store's saveWithEvent);
-//     COMMIT. The SELECTs, of read-ceiling too, go through pgx's own API
-//     on that connection (sql.Conn.Raw), in pgx's statement cache, as the
-//     store reads a card (bunstore's pgxread.go).
+//   - PostgreSQL, as the store runs its transaction on a connection of
+//     pgx's (bunstore's pgxtx.go): on a connection of its own, BEGIN
+//     ISOLATION LEVEL READ COMMITTED and SELECT ... FOR UPDATE in one
+//     pipeline, one round trip (bunstore.CeilingBeginRead); the UPDATE and
+//     the INSERT as one statement (the store's saveWithEvent) in pgx's
+//     statement cache; COMMIT. read-ceiling's SELECT goes through pgx's
+//     own API on a connection of the pool (sql.Conn.Raw), in pgx's
+//     statement cache, as the store reads a card (bunstore's pgxread.go).
 //
 // Per-request transactions of these use cases run no other statement: no
 // idempotency key (Bind takes none), no bulk counter, and on PostgreSQL
@@ -63,10 +65,9 @@ type reqCeiling struct {
 	selLocked *sql.Stmt                  // SelectCardLocked
 	lock      *sql.Stmt                  // SQLite's WriteLock, nil on PostgreSQL
 	insert    *sql.Stmt                  // InsertEvent, SQLite's second write
-	txOpts    *sql.TxOptions
-	writer    chan struct{} // SQLite: one write transaction at a time
-	pg        bool          // SELECTs through pgx's API (pgxScan)
-	cols      []rawCol      // the typed scan of the card's columns
+	writer    chan struct{}              // SQLite: one write transaction at a time
+	pg        bool                       // SELECTs through pgx's API (pgxScan)
+	cols      []rawCol                   // the typed scan of the card's columns
 }
 
 // rawCol is one column of the card's SELECT and how it is scanned.
@@ -90,7 +91,7 @@ type rawRow struct {
 // ceilingChange is one change of a card as the store writes it.
 type ceilingChange struct {
 	sql       bunstore.CeilingStatements
-	update    *sql.Stmt // SQLite: Update; PostgreSQL: SaveWithEvent
+	update    *sql.Stmt // SQLite: Update; nil on PostgreSQL (savePG)
 	from, to  string    // the statuses
 	eventType string
 	cid       string
@@ -170,9 +171,7 @@ func (b *bench) newReqCeiling(ctx context.Context) (*reqCeiling, error) {
 		return nil, err
 	}
 	c := &reqCeiling{b: b, stmts: stmts, pg: pg}
-	if pg {
-		c.txOpts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	} else {
+	if !pg {
 		c.writer = make(chan struct{}, 1)
 	}
 	if c.cols, err = b.rawColumns(ctx, stmts.Columns); err != nil {
@@ -296,33 +295,18 @@ func (c *reqCeiling) save(ctx context.Context, ch *ceilingChange, r *rawRow, org
 		}
 		defer func() { <-c.writer }()
 	}
-	var tx *sql.Tx
-	var conn *sql.Conn // PostgreSQL: the transaction's, for pgxScan
-	var err error
 	if c.pg {
-		if conn, err = c.b.db.DB.Conn(ctx); err != nil {
-			return err
-		}
-		defer conn.Close() // after the rollback below
-		tx, err = conn.BeginTx(ctx, c.txOpts)
-	} else {
-		tx, err = c.b.db.DB.BeginTx(ctx, c.txOpts)
+		return c.savePG(ctx, ch, r, org, id, account, customer)
 	}
+	tx, err := c.b.db.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if c.lock != nil {
-		if _, err := tx.StmtContext(ctx, c.lock).ExecContext(ctx); err != nil {
-			return err
-		}
+	if _, err := tx.StmtContext(ctx, c.lock).ExecContext(ctx); err != nil {
+		return err
 	}
-	if c.pg {
-		err = pgxScan(ctx, conn, c.stmts.SelectCardLocked, r.dests, org, id)
-	} else {
-		err = tx.StmtContext(ctx, c.selLocked).QueryRowContext(ctx, org, id).Scan(r.dests...)
-	}
-	if err != nil {
+	if err := tx.StmtContext(ctx, c.selLocked).QueryRowContext(ctx, org, id).Scan(r.dests...); err != nil {
 		return err
 	}
 	if *r.status != ch.from {
@@ -335,24 +319,55 @@ func (c *reqCeiling) save(ctx context.Context, ch *ceilingChange, r *rawRow, org
 	if r.lastSeq != nil {
 		event = append(event, *r.lastSeq) // SQLite: prev_seq
 	}
-	var res sql.Result
-	if ch.sql.SaveWithEvent != "" {
-		res, err = tx.StmtContext(ctx, ch.update).ExecContext(ctx, append(r.args, event...)...)
-	} else {
-		res, err = tx.StmtContext(ctx, ch.update).ExecContext(ctx, r.args...)
-	}
+	res, err := tx.StmtContext(ctx, ch.update).ExecContext(ctx, r.args...)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("card %d: version %d changed: %w", id, *r.version, card.ErrConflict)
 	}
-	if ch.sql.SaveWithEvent == "" {
-		if _, err := tx.StmtContext(ctx, c.insert).ExecContext(ctx, event...); err != nil {
-			return err
-		}
+	if _, err := tx.StmtContext(ctx, c.insert).ExecContext(ctx, event...); err != nil {
+		return err
 	}
 	return tx.Commit()
+}
+
+// savePG is save on PostgreSQL, as the store runs its transaction there
+// (bunstore's pgxtx.go): on a connection of its own, BEGIN in one pipeline
+// with the card's SELECT ... FOR UPDATE (bunstore.CeilingBeginRead), the
+// UPDATE and the INSERT as one statement in pgx's statement cache, and
+// COMMIT.
+func (c *reqCeiling) savePG(ctx context.Context, ch *ceilingChange, r *rawRow, org string, id int64, account, customer string) (err error) {
+	conn, err := c.b.db.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "rollback")
+		}
+	}()
+	if err := bunstore.CeilingBeginRead(ctx, conn, c.stmts.SelectCardLocked, r.dests, org, id); err != nil {
+		return err
+	}
+	if *r.status != ch.from {
+		return fmt.Errorf("card %d is %s, not %s", id, *r.status, ch.from)
+	}
+	now := ch.sql.TimeArg(time.Now())
+	r.args = append(r.args[:0], pgx.QueryExecModeCacheStatement)
+	r.args = ch.args(r.args, r, org, now, account, customer)
+	r.data = ch.eventData(r.data[:0], id)
+	r.args = append(r.args, uuid.NewString(), org, id, ch.eventType, ch.cid, now, string(r.data))
+	res, err := conn.ExecContext(ctx, ch.sql.SaveWithEvent, r.args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("card %d: version %d changed: %w", id, *r.version, card.ErrConflict)
+	}
+	_, err = conn.ExecContext(ctx, "commit")
+	return err
 }
 
 // read reads card id of org into r as the store's Card does: on
@@ -502,12 +517,10 @@ func (c *reqCeiling) templateChange(ctx context.Context, org string, id int64, a
 	}
 	ch := &ceilingChange{sql: stmts, from: fmt.Sprint(before.vals[before.index("status")]),
 		to: fmt.Sprint(after.vals[after.index("status")])}
-	text := stmts.Update
-	if stmts.SaveWithEvent != "" {
-		text = stmts.SaveWithEvent
-	}
-	if ch.update, err = c.b.db.DB.PrepareContext(ctx, text); err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", text, err)
+	if stmts.SaveWithEvent == "" { // SQLite; PostgreSQL's is in pgx's statement cache (savePG)
+		if ch.update, err = c.b.db.DB.PrepareContext(ctx, stmts.Update); err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", stmts.Update, err)
+		}
 	}
 	// The values the ceiling writes are the library's.
 	r := c.newRow()
