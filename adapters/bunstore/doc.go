@@ -81,8 +81,7 @@
 //
 // # PostgreSQL
 //
-// Update runs at the server's default isolation, READ COMMITTED unless the
-// server is configured otherwise, and locks the cards it reads with
+// Update runs at READ COMMITTED, and locks the cards it reads with
 // SELECT ... FOR UPDATE; the sweep adds SKIP LOCKED, so concurrent sweeps
 // share the due cards instead of queueing on them. A transaction aborted as a deadlock or
 // serialization failure is run again, up to WithRetries times (default 3).
@@ -100,6 +99,19 @@
 // itself, and the next Update prepares it on the pool before it begins. On
 // PostgreSQL behind a pooler in transaction mode, prepared statements need
 // the pooler's support for them (PgBouncer 1.21 and later).
+//
+// On a connection of pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib)
+// the store runs a PostgreSQL transaction on the connection itself, not
+// through database/sql's Tx, and sends its BEGIN with its first statement:
+// in one pipeline with the card's read when the transaction starts with
+// one, as every change of a card does. A change is then three round trips
+// (BEGIN with the read, the save with its event, COMMIT) instead of four.
+// Its statements run in pgx's statement cache, whatever query mode the
+// host chose for its own. Whatever ends the transaction, its connection
+// goes back to the pool outside any transaction, or is closed; a
+// connection found lost at the transaction's first round trip is an error
+// that Update retries on another. With another driver the transaction is
+// database/sql's.
 //
 // A change of a card and its event are one call, Save, and on PostgreSQL
 // one statement: WITH saved AS (UPDATE ... RETURNING id) INSERT INTO

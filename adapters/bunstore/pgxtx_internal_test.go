@@ -212,19 +212,7 @@ func TestPgxTxEveryMethodFirstRunsInTheTransaction(t *testing.T) {
 // nothing written unless it committed, whatever ends it.
 func TestPgxTxEnds(t *testing.T) {
 	s, db, c, pid := pgxTxStore(t)
-	change := func(ctx context.Context, tx storage.Tx) error {
-		got, err := tx.Card(ctx, c.OrgID, c.ID)
-		if err != nil {
-			return err
-		}
-		next := got
-		next.Version++
-		next.Status, next.PreviousStatus = card.Blocked, got.Status
-		if got.Status == card.Blocked {
-			next.Status = card.Normal
-		}
-		return tx.Save(ctx, &next, events.Change{Type: events.CardUpdated, Operation: card.UpdateStatus, At: time.Now()})
-	}
+	change := func(ctx context.Context, tx storage.Tx) error { return toggleIn(ctx, tx, c) }
 	unchanged := func(t *testing.T, before map[string]int) {
 		t.Helper()
 		if after := rowCounts(t, db); !reflect.DeepEqual(after, before) {
@@ -351,17 +339,7 @@ func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
 						return err
 					}
 				}
-				got, err := tx.Card(ctx, c.OrgID, c.ID)
-				if err != nil {
-					return err
-				}
-				next := got
-				next.Version++
-				next.Status, next.PreviousStatus = card.Blocked, got.Status
-				if got.Status == card.Blocked {
-					next.Status = card.Normal
-				}
-				return tx.Save(ctx, &next, events.Change{Type: events.CardUpdated, Operation: card.UpdateStatus, At: time.Now()})
+				return toggleIn(ctx, tx, c)
 			})
 			if err != nil {
 				t.Fatalf("Update on a lost connection: %v", err)
@@ -374,4 +352,14 @@ func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// toggleIn reads c in tx and saves it with its status toggled (toggle).
+func toggleIn(ctx context.Context, tx storage.Tx, c card.Card) error {
+	got, err := tx.Card(ctx, c.OrgID, c.ID)
+	if err != nil {
+		return err
+	}
+	toggle(&got)
+	return tx.Save(ctx, &got, events.Change{Type: events.CardUpdated, Operation: card.UpdateStatus, At: time.Now()})
 }
