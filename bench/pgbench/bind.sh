@@ -30,8 +30,14 @@ CC=${CARDCORE_SCHEMA:-cardcore_bench} RAW=${RAW_SCHEMA:-public}
 ORG=${ORG:?set ORG to the org of the cardcore cards}
 q() { psql -d test -Atc "$1"; }
 declare -A base=([$CC]=${CARDCORE_FROM:-1000000} [$RAW]=${RAW_FROM:-1000000})
+declare -A table=([$CC]=cardcore_cards [$RAW]=cards)
 one() { # schema script
 	local a b out tx
+	# the run's cards must be there and UNBOUND: an UPDATE that finds none binds nothing, and is cheap
+	if [[ $(q "SELECT count(*) FROM $1.${table[$1]} WHERE id IN (${base[$1]} + 1, ${base[$1]} + 45000) AND status = 'UNBOUND'") != 2 ]]; then
+		echo "bind.sh: $1 has no UNBOUND cards ${base[$1]}+1 and +45000: make them first (see the comment)" >&2
+		exit 1
+	fi
 	a=$(q "SELECT pg_current_wal_lsn()")
 	out=$(PGOPTIONS="-c search_path=$1" pgbench -n -M prepared -c 16 -j 2 -T "${T:-8}" -D org="$ORG" -D n=0 \
 		-D base="${base[$1]}" -f "$2" test 2>&1)
