@@ -73,26 +73,30 @@ func (t *txn) begin(ctx context.Context) error {
 	}
 	t.begun = true // from here on, the end of the transaction rolls back what is open
 	_, err := t.conn.ExecContext(ctx, beginSQL)
-	return t.beginError(ctx, err)
+	if lerr := t.lostConn(ctx, err); lerr != nil {
+		return lerr
+	}
+	return translate(ctx, "begin", err)
 }
 
-// beginError is the error of a transaction's first round trip: when the
-// connection is gone (the server closed it while it was idle in the pool,
-// before pgx's driver checked it), the transaction did nothing, and it is
-// an error that Update retries on another connection, card.ErrUnavailable
-// once the retries are spent, as database/sql's BeginTx gets another
-// connection for one its driver reports bad.
-func (t *txn) beginError(ctx context.Context, err error) error {
+// lostConn returns, for err of a transaction's first round trip, the error
+// for a connection that is gone (the server closed it while it was idle in
+// the pool, before pgx's driver checked it): the transaction did nothing,
+// and Update retries it on another connection (card.ErrUnavailable once
+// the retries are spent), as database/sql's BeginTx gets another
+// connection for one its driver reports bad. It is nil when err is nil or
+// the connection is still open.
+func (t *txn) lostConn(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil {
-		return translate(ctx, "begin", err)
+		return nil
 	}
-	lost := true
+	lost := true // a sql.Conn that database/sql closed is lost too
 	_ = t.conn.Raw(func(dc any) error {
 		lost = dc.(pgxConner).Conn().IsClosed()
 		return nil
 	})
 	if !lost {
-		return translate(ctx, "begin", err)
+		return nil
 	}
 	return &storeError{op: "begin", msg: "the connection was lost before the transaction began (" + err.Error() + ")",
 		retryable: true, kind: card.ErrUnavailable}
@@ -118,9 +122,9 @@ func (t *txn) beginAndReadCard(ctx context.Context, query, org string, id int64)
 			return err
 		})
 	})
-	if err != nil && !scanned {
-		if berr := t.beginError(ctx, err); Retryable(berr) {
-			return r, c, false, berr
+	if !scanned && !errors.Is(err, sql.ErrNoRows) {
+		if lerr := t.lostConn(ctx, err); lerr != nil {
+			return r, c, false, lerr
 		}
 	}
 	return r, c, scanned, err

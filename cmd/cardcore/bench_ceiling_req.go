@@ -59,15 +59,16 @@ import (
 
 // reqCeiling holds a ceiling's statements, prepared on the pool.
 type reqCeiling struct {
-	b         *bench
-	stmts     bunstore.CeilingStatements // the read's and the common texts
-	sel       *sql.Stmt                  // SelectCard
-	selLocked *sql.Stmt                  // SelectCardLocked
-	lock      *sql.Stmt                  // SQLite's WriteLock, nil on PostgreSQL
-	insert    *sql.Stmt                  // InsertEvent, SQLite's second write
-	writer    chan struct{}              // SQLite: one write transaction at a time
-	pg        bool                       // SELECTs through pgx's API (pgxScan)
-	cols      []rawCol                   // the typed scan of the card's columns
+	b     *bench
+	stmts bunstore.CeilingStatements // the read's and the common texts
+	// SQLite's prepared statements; nil on PostgreSQL
+	sel       *sql.Stmt     // SelectCard
+	selLocked *sql.Stmt     // SelectCardLocked
+	lock      *sql.Stmt     // WriteLock
+	insert    *sql.Stmt     // InsertEvent, the second write
+	writer    chan struct{} // SQLite: one write transaction at a time
+	pg        bool          // SELECTs through pgx's API (pgxScan)
+	cols      []rawCol      // the typed scan of the card's columns
 }
 
 // rawCol is one column of the card's SELECT and how it is scanned.
@@ -180,13 +181,13 @@ func (b *bench) newReqCeiling(ctx context.Context) (*reqCeiling, error) {
 	if r := c.newRow(); r.id == nil || r.version == nil || r.status == nil {
 		return nil, errors.New("ceiling: cardcore_cards has no id, version and status NOT NULL")
 	}
+	if pg {
+		return c, nil // its statements run in pgx's statement cache (read, savePG)
+	}
 	for _, p := range []struct {
 		st   **sql.Stmt
 		text string
 	}{{&c.sel, stmts.SelectCard}, {&c.selLocked, stmts.SelectCardLocked}, {&c.lock, stmts.WriteLock}, {&c.insert, stmts.InsertEvent}} {
-		if p.text == "" {
-			continue
-		}
 		if *p.st, err = b.db.DB.PrepareContext(ctx, p.text); err != nil {
 			return nil, fmt.Errorf("prepare %s: %w", p.text, err)
 		}
