@@ -63,7 +63,8 @@ func runDeliveryFaults(t *testing.T, kind string, tally *faultTally) {
 		t.Fatalf("reference flush: %d delivered (%v), error %v; want %v", n, got, err, feed)
 	}
 	faults := faultsOf(run, kind)
-	t.Logf("%d operations (%d statements, %d commits), %d faults", len(run.Trace), run.Counts[faultdb.Statement], run.Counts[faultdb.Commit], len(faults))
+	t.Logf("%d operations (%d statements, %d commits, %d round trips), %d faults", len(run.Trace), run.Counts[faultdb.Statement],
+		run.Counts[faultdb.Commit], run.Counts[faultdb.RoundTrip], len(faults))
 	for i, f := range faults {
 		name := fmt.Sprintf("sub-%d", i)
 		rec := &feedRecorder{}

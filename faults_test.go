@@ -46,8 +46,15 @@ import (
 //     repeat by rule (faultUseCase.second) is the reference's one change.
 //
 // Subscription delivery is checked apart (faults_delivery_test.go).
+//
+// On PostgreSQL it runs twice: "postgres" injects the faults in a driver
+// wrapped around pgx's, with which the store runs its transactions through
+// database/sql, as it does with any driver but pgx's; "pgx" injects them
+// on the wire under pgx's driver unwrapped, with which the store runs its
+// transactions itself (BEGIN pipelined with the first read; bunstore's
+// pgxtx.go), one round trip at a time (faultdb's wire.go).
 func TestFaults(t *testing.T) {
-	for _, kind := range testdb.Kinds {
+	for _, kind := range append(slices.Clone(testdb.Kinds), "pgx") {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			tally := &faultTally{}
@@ -194,8 +201,9 @@ func runFaults(t *testing.T, kind string, uc faultUseCase, tally *faultTally) {
 	for i, f := range prepares {
 		e.inject(t, uc, ref, f, fmt.Sprintf("p%d", i), e.newCore(t), tally)
 	}
-	t.Logf("%d operations (%d statements, %d commits), %d faults; on a cold store %d prepares, %d faults",
-		len(run.Trace), run.Counts[faultdb.Statement], run.Counts[faultdb.Commit], len(faults), cold.Counts[faultdb.Prepare], len(prepares))
+	t.Logf("%d operations (%d statements, %d commits, %d round trips), %d faults; on a cold store %d prepares, %d faults",
+		len(run.Trace), run.Counts[faultdb.Statement], run.Counts[faultdb.Commit], run.Counts[faultdb.RoundTrip], len(faults),
+		cold.Counts[faultdb.Prepare], len(prepares))
 }
 
 // faultRef is what the reference run of a use case did.
@@ -295,6 +303,8 @@ func faultsOf(run faultdb.Run, kind string) []faultdb.Fault {
 			if op.N == 1 {
 				add(op, faultdb.Break)
 			}
+		case faultdb.RoundTrip:
+			add(op, faultdb.Break, faultdb.Lost)
 		}
 	}
 	return fs
@@ -315,6 +325,8 @@ func faultWant(f faultdb.Fault, fired *faultdb.Op, retried bool) want {
 	switch {
 	case fired == nil:
 		return want{fails: "no", why: "the fault was not reached"}
+	case f.Kind == faultdb.RoundTrip:
+		return roundTripWant(f, fired)
 	case f.Kind == faultdb.Reset:
 		return want{fails: "no", why: "database/sql discards a connection that fails its reset and takes another"}
 	case f.Mode == faultdb.Break && !fired.InTx && f.Kind != faultdb.Commit:
@@ -327,6 +339,27 @@ func faultWant(f faultdb.Fault, fired *faultdb.Op, retried bool) want {
 		return want{fails: "yes", why: "the commit happened and its answer was lost", commit: true}
 	}
 	return want{fails: "yes", why: "the operation failed"}
+}
+
+// roundTripWant is faultWant for a round trip on pgx's wire (database
+// "pgx"), which op is.
+func roundTripWant(f faultdb.Fault, op *faultdb.Op) want {
+	switch {
+	case !op.InTx && strings.HasPrefix(op.Query, "begin"):
+		return want{fails: "no", why: "the transaction's first round trip: the connection is gone with nothing of the transaction " +
+			"(PostgreSQL rolls back what it ran), and the store begins it again on another connection (Store.Update, the feed's sequencer)"}
+	case op.InTx && op.Query == "commit" && f.Mode == faultdb.Lost:
+		return want{fails: "yes", why: "the commit happened and its answer was lost", commit: true}
+	case op.InTx:
+		return want{fails: "yes", why: "the connection was lost in the transaction, which PostgreSQL rolled back"}
+	case f.Mode == faultdb.Break:
+		return want{fails: "no", why: "outside a transaction nothing was sent: database/sql sends a statement again on another " +
+			"connection when pgx's driver says so, the store reads a card again on another connection, and runs its " +
+			"transaction again when the round trip before its first (pgx preparing a statement) lost the connection"}
+	}
+	return want{fails: "either", why: "outside a transaction, the answer of a read of the store's through pgx's API, or of pgx " +
+		"preparing a transaction's statement, is sent again on another connection; a bun query's is not " +
+		"(database/sql sends again only what was not sent)"}
 }
 
 // check returns what is wrong with err and state (stateOf) after a fault,

@@ -149,6 +149,10 @@ func (t *txn) lazyCommit(ctx context.Context) error {
 // connection when the driver reports a bad one (driver.ErrBadConn, a
 // connection the server closed while it was idle); a Conn's BeginTx does
 // not, so this does it: up to three connections, as database/sql tries.
+// pgx's driver reports a BEGIN that failed with its connection as its own
+// error, not as driver.ErrBadConn, even when nothing was sent: a
+// connection of pgx's that the failure closed is taken for a bad one too.
+// Either way the transaction had not begun, so nothing of it is lost.
 func (s *Store) beginOnConn(ctx context.Context, opts *sql.TxOptions) (bun.Conn, bun.Tx, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := s.db.Conn(ctx)
@@ -159,9 +163,25 @@ func (s *Store) beginOnConn(ctx context.Context, opts *sql.TxOptions) (bun.Conn,
 		if err == nil {
 			return c, tx, nil
 		}
+		bad := errors.Is(err, driver.ErrBadConn) || (ctx.Err() == nil && pgxClosed(c.Conn))
 		_ = c.Close()
-		if attempt == 2 || !errors.Is(err, driver.ErrBadConn) {
+		if attempt == 2 || !bad {
 			return bun.Conn{}, bun.Tx{}, err
 		}
 	}
+}
+
+// pgxClosed reports whether conn is pgx's and closed, or already closed by
+// database/sql.
+func pgxClosed(conn *sql.Conn) bool {
+	closed := false
+	if err := conn.Raw(func(dc any) error {
+		if pc, ok := dc.(pgxConner); ok {
+			closed = pc.Conn().IsClosed()
+		}
+		return nil
+	}); err != nil {
+		return true
+	}
+	return closed
 }

@@ -95,27 +95,7 @@ func (s *Store) positioned(ctx context.Context, org *string, after int64, limit 
 // sequence positions the events whose transactions are over, in batches.
 func (s *Store) sequence(ctx context.Context) error {
 	for {
-		var n int64
-		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, ?)", feedLockClass, feedLockObject); err != nil {
-				return err
-			}
-			// The batch is taken first, then numbered: a LIMIT above the
-			// window function made PostgreSQL read and sort every unpositioned
-			// event (a bitmap scan) on each pass, where this reads the batch
-			// off the index in order.
-			res, err := tx.ExecContext(ctx, `
-WITH base AS (SELECT COALESCE(MAX(feed_pos), 0) AS top FROM cardcore_outbox),
-batch AS (SELECT seq FROM cardcore_outbox WHERE feed_pos IS NULL ORDER BY seq LIMIT ?),
-next AS (SELECT seq, row_number() OVER (ORDER BY seq) AS rank FROM batch)
-UPDATE cardcore_outbox o SET feed_pos = base.top + next.rank
-FROM next, base WHERE o.seq = next.seq`, sequenceBatch)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
+		n, err := s.sequenceBatch(ctx)
 		if err != nil {
 			return translate(ctx, "sequence feed", err)
 		}
@@ -123,4 +103,40 @@ FROM next, base WHERE o.seq = next.seq`, sequenceBatch)
 			return nil
 		}
 	}
+}
+
+// sequenceBatch positions a batch of events in one transaction, begun as
+// the store's are (beginOnConn: a connection the server closed while it
+// sat in the pool is replaced), and returns how many.
+func (s *Store) sequenceBatch(ctx context.Context) (n int64, err error) {
+	c, tx, err := s.beginOnConn(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close() // after the rollback below
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, ?)", feedLockClass, feedLockObject); err != nil {
+		return 0, err
+	}
+	// The batch is taken first, then numbered: a LIMIT above the
+	// window function made PostgreSQL read and sort every unpositioned
+	// event (a bitmap scan) on each pass, where this reads the batch
+	// off the index in order.
+	res, err := tx.ExecContext(ctx, `
+WITH base AS (SELECT COALESCE(MAX(feed_pos), 0) AS top FROM cardcore_outbox),
+batch AS (SELECT seq FROM cardcore_outbox WHERE feed_pos IS NULL ORDER BY seq LIMIT ?),
+next AS (SELECT seq, row_number() OVER (ORDER BY seq) AS rank FROM batch)
+UPDATE cardcore_outbox o SET feed_pos = base.top + next.rank
+FROM next, base WHERE o.seq = next.seq`, sequenceBatch)
+	if err != nil {
+		return 0, err
+	}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }

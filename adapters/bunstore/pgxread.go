@@ -47,19 +47,28 @@ func pgxCard(ctx context.Context, conn *sql.Conn, query, org string, id int64) (
 
 // poolCard reads one card on a connection of the pool through pgx's API
 // (see pgxCard); ok is false, with nothing read, when the pool's
-// connections are not pgx's.
+// connections are not pgx's. A read that failed with its connection (one
+// the server closed while it sat in the pool, which pgx finds out by
+// using it) is sent again on another connection, up to three, as
+// database/sql does when its driver reports a bad connection: a read is
+// safe to repeat.
 func (s *Store) poolCard(ctx context.Context, org string, id int64) (c card.Card, scanned, ok bool, err error) {
 	if s.sqlite || s.host != nil || s.notPgx.Load() {
 		return c, false, false, nil
 	}
-	conn, err := s.db.DB.Conn(ctx)
-	if err != nil {
-		return c, false, true, err
+	for attempt := 0; ; attempt++ {
+		conn, err := s.db.DB.Conn(ctx)
+		if err != nil {
+			return c, false, true, err
+		}
+		_, c, scanned, ok, err = pgxCard(ctx, conn, s.q.card, org, id)
+		again := err != nil && !scanned && attempt < 2 && ctx.Err() == nil && pgxClosed(conn)
+		_ = conn.Close()
+		if !ok {
+			s.notPgx.Store(true)
+		}
+		if !again {
+			return c, scanned, ok, err
+		}
 	}
-	defer conn.Close()
-	_, c, scanned, ok, err = pgxCard(ctx, conn, s.q.card, org, id)
-	if !ok {
-		s.notPgx.Store(true)
-	}
-	return c, scanned, ok, err
 }

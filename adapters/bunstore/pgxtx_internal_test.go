@@ -360,6 +360,26 @@ func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
 			}
 		})
 	}
+	// A read of a card outside a transaction (poolCard, through pgx's API)
+	// is sent again on another connection.
+	t.Run("read", func(t *testing.T) {
+		var pid int
+		if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+			pid = backendPID(t, tx.(*txn).conn)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var killed bool
+		if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
+			t.Fatalf("terminate backend %d: %v %v", pid, killed, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		got, err := s.Card(t.Context(), c.OrgID, c.ID)
+		if err != nil || got.ID != c.ID {
+			t.Fatalf("read on a lost connection: %+v, %v", got, err)
+		}
+	})
 }
 
 // toggleIn reads c in tx and saves it with its status toggled (toggle).

@@ -30,7 +30,9 @@
 // Statements are every Exec and Query, on a connection or through a
 // prepared statement; Prepare, Begin and Commit are counted apart, and
 // Reset counts the reuses of a pooled connection (driver.SessionResetter),
-// where only Break applies. Rows are the real driver's, untouched.
+// where only Break applies. Rows are the real driver's, untouched. On the
+// database "pgx" of Open, the faults are on PostgreSQL's wire instead, one
+// round trip at a time (Kind RoundTrip, modes Break and Lost; wire.go).
 //
 // Open gives a test a migrated database of either kind twice: through a
 // plan, and directly, to read what the store holds past the faults.

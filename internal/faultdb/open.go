@@ -20,14 +20,15 @@ import (
 // DB is one migrated database of the tests, opened twice: through a plan,
 // and directly.
 type DB struct {
-	Kind   string  // "sqlite" or "postgres", as testdb.Kinds
+	Kind   string  // "sqlite" or "postgres", as testdb.Kinds, or "pgx"
 	Faulty *bun.DB // through Plan
 	Direct *bun.DB // past the plan: reads of what the store holds, fixtures
 	Plan   *Plan
 }
 
-// Open returns a migrated, empty database of kind (one of testdb.Kinds), as
-// testdb.Open makes them: a SQLite file in t's temporary directory, or a
+// Open returns a migrated, empty database of kind (one of testdb.Kinds, or
+// "pgx": PostgreSQL through pgx's driver unwrapped, its faults on the wire
+// (wire.go)), as testdb.Open makes them: a SQLite file in t's temporary directory, or a
 // schema of its own in the PostgreSQL database of the tests (t is skipped
 // when CARDCORE_TEST_PG_DSN is unset). Both handles are closed when t ends.
 func Open(t testing.TB, kind string) *DB {
@@ -42,7 +43,7 @@ func Open(t testing.TB, kind string) *DB {
 		// As testdb.SQLite: a new SQLite connection re-reads the schema.
 		sqldb.SetMaxIdleConns(32)
 		db = &DB{Kind: kind, Direct: direct, Faulty: bun.NewDB(sqldb, sqlitedialect.New()), Plan: p}
-	case "postgres":
+	case "postgres", "pgx":
 		cfg, err := pgx.ParseConfig(pgschema.URL(t, "cardcore_fault_"))
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +55,19 @@ func Open(t testing.TB, kind string) *DB {
 		// Few connections: tests run many of these at once, under the
 		// server's max_connections.
 		direct.SetMaxOpenConns(2)
-		sqldb := sql.OpenDB(NewConnector(stdlib.GetConnector(*cfg), p))
+		var sqldb *sql.DB
+		if kind == "postgres" {
+			sqldb = sql.OpenDB(NewConnector(stdlib.GetConnector(*cfg), p))
+		} else {
+			// pgx's driver unwrapped, over connections whose round trips p
+			// counts (wire.go). Its connections are plain, so that the plan
+			// reads the protocol, and never pinged before reuse: a ping
+			// is a round trip, sent or not by how long the connection sat
+			// idle, and the counts of a run must not depend on time.
+			cfg.TLSConfig, cfg.Fallbacks = nil, nil
+			cfg.DialFunc = wireDialer(p)
+			sqldb = stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }))
+		}
 		sqldb.SetMaxOpenConns(8)
 		sqldb.SetMaxIdleConns(8)
 		db = &DB{Kind: kind, Direct: bun.NewDB(direct, pgdialect.New()), Faulty: bun.NewDB(sqldb, pgdialect.New()), Plan: p}

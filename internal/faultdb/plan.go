@@ -15,6 +15,7 @@ const (
 	Begin                 // a transaction begun
 	Commit                // a transaction committed
 	Reset                 // a pooled connection handed out again
+	RoundTrip             // a round trip on PostgreSQL's wire, under pgx (database "pgx" of Open)
 	kinds
 )
 
@@ -30,6 +31,8 @@ func (k Kind) String() string {
 		return "commit"
 	case Reset:
 		return "reset"
+	case RoundTrip:
+		return "round trip"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
