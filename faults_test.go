@@ -342,13 +342,14 @@ func faultWant(f faultdb.Fault, fired *faultdb.Op, retried bool) want {
 }
 
 // roundTripWant is faultWant for a round trip on pgx's wire (database
-// "pgx"), which op is.
+// "pgx"), which op is. A round trip that ends with COMMIT is the commit's,
+// alone or after the transaction's last save (bunstore's saveAndCommit).
 func roundTripWant(f faultdb.Fault, op *faultdb.Op) want {
 	switch {
 	case !op.InTx && strings.HasPrefix(op.Query, "begin"):
 		return want{fails: "no", why: "the transaction's first round trip: the connection is gone with nothing of the transaction " +
 			"(PostgreSQL rolls back what it ran), and the store begins it again on another connection (Store.Update, the feed's sequencer)"}
-	case op.InTx && op.Query == "commit" && f.Mode == faultdb.Lost:
+	case op.InTx && (op.Query == "commit" || strings.HasSuffix(op.Query, "; commit")) && f.Mode == faultdb.Lost:
 		return want{fails: "yes", why: "the commit happened and its answer was lost", commit: true}
 	case op.InTx:
 		return want{fails: "yes", why: "the connection was lost in the transaction, which PostgreSQL rolled back"}

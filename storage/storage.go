@@ -191,6 +191,13 @@ type CardWriter interface {
 	// error wraps card.ErrConflict (a concurrent update) and nothing is
 	// written. A second non-terminated VIRTUAL card with the same alias for
 	// the customer is a card.ErrConflict.
+	//
+	// A store may send the save of a card the transaction read (and so
+	// locked) later, with the transaction's next call or its commit
+	// (bunstore does on PostgreSQL through pgx, to save a round trip): a
+	// failure of that save is then the error of that call, or Update's,
+	// and nothing of the transaction is written. Such a save finds no
+	// version changed, the card being locked.
 	Save(ctx context.Context, c *card.Card, ch events.Change) error
 	// SaveNew inserts new cards as Save does, each with the event ch
 	// describes of it, in as few statements as the store can, and sets

@@ -43,8 +43,9 @@ type CeilingStatements struct {
 	Update        string
 	UpdateColumns []string
 	// SaveWithEvent is Update and InsertEvent in one statement, the
-	// event's arguments after the UPDATE's, as the store sends it on
-	// PostgreSQL; "" on SQLite.
+	// event's arguments after the UPDATE's, which fails when it saves no
+	// card, as the store sends it on PostgreSQL with the COMMIT
+	// (CeilingSaveCommit); "" on SQLite.
 	SaveWithEvent string
 	// TimeArg is the argument the store sends for a time column.
 	TimeArg func(t time.Time) any
@@ -87,7 +88,7 @@ func CeilingSQL(pg bool, changed []string) (CeilingStatements, error) {
 		s.UpdateColumns = append(s.UpdateColumns, cardTable[i].name)
 	}
 	if pg {
-		s.SaveWithEvent = d.saveWithEvent(cols)
+		s.SaveWithEvent = d.saveWithEventChecked(cols)
 	} else {
 		s.WriteLock = writeLock
 	}
@@ -107,5 +108,23 @@ func CeilingBeginRead(ctx context.Context, conn *sql.Conn, query string, dests [
 			return fmt.Errorf("bunstore: the PostgreSQL driver is %T, not pgx's", dc)
 		}
 		return pipelineBeginRow(ctx, pc.Conn(), query, []any{org, id}, func(row pgx.Row) error { return row.Scan(dests...) })
+	})
+}
+
+// CeilingSaveCommit sends query (SaveWithEvent) with args and COMMIT on
+// conn, a connection of pgx's database/sql driver in the transaction of
+// CeilingBeginRead, in one pipeline, as the store ends a transaction whose
+// last statement is the save of a card it read (pgxtx.go's deferSave).
+func CeilingSaveCommit(ctx context.Context, conn *sql.Conn, query string, args []any) error {
+	return conn.Raw(func(dc any) error {
+		pc, ok := dc.(pgxConner)
+		if !ok {
+			return fmt.Errorf("bunstore: the PostgreSQL driver is %T, not pgx's", dc)
+		}
+		saveErr, err := pipelineSaveCommit(ctx, pc.Conn(), query, args)
+		if saveErr != nil {
+			return saveErr
+		}
+		return err
 	})
 }

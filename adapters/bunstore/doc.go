@@ -104,10 +104,12 @@
 // the store runs a PostgreSQL transaction on the connection itself, not
 // through database/sql's Tx, and sends its BEGIN with its first statement:
 // in one pipeline with the card's read when the transaction starts with
-// one, as every change of a card does. A change is then three round trips
-// (BEGIN with the read, the save with its event, COMMIT) instead of four.
-// Its statements run in pgx's statement cache, whatever query mode the
-// host chose for its own. Whatever ends the transaction, its connection
+// one, as every change of a card does. The save of a card the transaction
+// read is kept until the transaction's next statement, and goes in one
+// pipeline with the COMMIT when that comes next (pgxtx.go's deferSave). A
+// change is then two round trips (BEGIN with the read, the save with its
+// event and the COMMIT) instead of four. Its statements run in pgx's
+// statement cache, whatever query mode the host chose for its own. Whatever ends the transaction, its connection
 // goes back to the pool outside any transaction, or is closed; a
 // connection found lost at the transaction's first round trip is an error
 // that Update retries on another. With another driver the transaction is

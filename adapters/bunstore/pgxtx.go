@@ -65,11 +65,15 @@ func pgxTx(conn *sql.Conn) bool {
 	return ok
 }
 
-// begin sends BEGIN on a pgx transaction that has not begun; it does
-// nothing otherwise.
+// begin makes a pgx transaction ready for its next statement: it sends
+// BEGIN when the transaction has not begun, and the pending save when
+// there is one. It does nothing on another transaction.
 func (t *txn) begin(ctx context.Context) error {
-	if !t.direct || t.begun {
+	if !t.direct {
 		return nil
+	}
+	if t.begun {
+		return t.flush(ctx)
 	}
 	t.begun = true // from here on, the end of the transaction rolls back what is open
 	_, err := t.conn.ExecContext(ctx, beginSQL)
@@ -198,11 +202,62 @@ func (f firstRow) Scan(dest ...any) error {
 	return f.rows.Err()
 }
 
-// commitPgx commits a pgx transaction; one that never began has nothing
-// to commit.
+// pendingSave is a save of a card (its UPDATE and its event) that a pgx
+// transaction has not sent yet.
+type pendingSave struct {
+	u    cardUpdate
+	args []any // the UPDATE's arguments, then the event's
+}
+
+// deferSave keeps the save u, with args, for the transaction's next
+// statement or its COMMIT, after sending the save kept before, if any.
+//
+// A change of a card ends with its save: sent alone, it is a round trip
+// of its own before the COMMIT's. Kept until the transaction's next
+// statement, it goes, when that is the COMMIT, in one pipeline with it
+// (saveAndCommit): a status update is then two round trips, BEGIN with the
+// read, and the save with the COMMIT.
+//
+// Only the save of a card the transaction read (FOR UPDATE) or wrote, at
+// the version before the save's, is kept (cardUpdate.read). Such a save
+// cannot find the card changed, since the transaction holds its row lock,
+// so Save has no conflict to report then and there (a save of a card the
+// transaction did not read is sent at once: its conflict is Save's error,
+// and the transaction goes on, as the storage conformance suite requires).
+// Should the kept save change no card all the same, its statement fails
+// (saveWithEventChecked), the COMMIT never runs, and Update's error is the
+// *card.ConflictError that Save would have returned. Any other failure of
+// a kept save (PostgreSQL aborts the transaction on any failed statement)
+// is the error of the transaction's next call, or Update's.
+func (t *txn) deferSave(ctx context.Context, u cardUpdate, args []any) error {
+	if err := t.begin(ctx); err != nil { // BEGIN, or the save kept before
+		return err
+	}
+	t.pending = &pendingSave{u: u, args: args}
+	u.row.chain = chainLink{}
+	t.remember(u.row)
+	return nil
+}
+
+// flush sends the pending save, if any, alone.
+func (t *txn) flush(ctx context.Context) error {
+	p := t.pending
+	if p == nil {
+		return nil
+	}
+	t.pending = nil
+	return p.u.run(ctx, t, t.s.q.save(saveAndEvent, p.u.cols), p.args)
+}
+
+// commitPgx commits a pgx transaction, with its pending save if any; one
+// that never began has nothing to commit.
 func (t *txn) commitPgx(ctx context.Context) error {
 	if !t.begun {
 		return nil
+	}
+	if p := t.pending; p != nil {
+		t.pending = nil
+		return t.saveAndCommit(ctx, p)
 	}
 	return t.conn.Raw(func(dc any) error {
 		res, err := dc.(pgxConner).Conn().PgConn().Exec(ctx, "commit").ReadAll()
@@ -211,6 +266,86 @@ func (t *txn) commitPgx(ctx context.Context) error {
 		}
 		return err
 	})
+}
+
+// saveAndCommit sends the save p (saveWithEventChecked) and COMMIT in one
+// pipeline, one round trip (pipelineSaveCommit). When the save fails,
+// PostgreSQL skips the COMMIT, and the transaction, failed, is rolled
+// back by releasePgx.
+func (t *txn) saveAndCommit(ctx context.Context, p *pendingSave) error {
+	var saveErr error
+	err := t.conn.Raw(func(dc any) error {
+		var err error
+		saveErr, err = pipelineSaveCommit(ctx, dc.(pgxConner).Conn(), t.s.q.save(saveAndEventChecked, p.u.cols), p.args)
+		return err
+	})
+	if saveErr != nil {
+		var pg sqlStater
+		if errors.As(saveErr, &pg) && pg.SQLState() == errSavedNothing {
+			return p.u.conflict()
+		}
+		return translate(ctx, "save card", saveErr)
+	}
+	return err
+}
+
+// pipelineSaveCommit sends query, a save with its event, with args, and
+// COMMIT in one pipeline on pc. query is prepared on the connection once
+// (pgx's Prepare keeps it by its text). saveErr is the save's failure (the
+// COMMIT is then skipped); err the COMMIT's, or the round trip's.
+func pipelineSaveCommit(ctx context.Context, pc *pgx.Conn, query string, args []any) (saveErr, err error) {
+	sd, err := pc.Prepare(ctx, query, query)
+	if err != nil {
+		return nil, err
+	}
+	var eqb pgx.ExtendedQueryBuilder
+	if err := eqb.Build(pc.TypeMap(), sd, args); err != nil {
+		return nil, err
+	}
+	p := pc.PgConn().StartPipeline(ctx)
+	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+	p.SendQueryParams("commit", nil, nil, nil, nil)
+	if err := p.Sync(); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	tags, err := pipelineTags(p, 2)
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case len(tags) == 0 && err != nil:
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) { // the save failed; a lost connection is the round trip's
+			return err, nil
+		}
+		return nil, err
+	case err == nil && tags[1].String() == "ROLLBACK":
+		return nil, errCommitRolledBack
+	}
+	return nil, err
+}
+
+// pipelineTags reads the command tags of the n statements of pipeline p,
+// up to the first that fails, whose error it returns.
+func pipelineTags(p *pgconn.Pipeline, n int) ([]pgconn.CommandTag, error) {
+	tags := make([]pgconn.CommandTag, 0, n)
+	for i := range n {
+		res, err := p.GetResults()
+		if err != nil {
+			return tags, err
+		}
+		rr, ok := res.(*pgconn.ResultReader)
+		if !ok {
+			return tags, fmt.Errorf("bunstore: the pipeline gave %T for its statement %d", res, i+1)
+		}
+		tag, err := rr.Close()
+		if err != nil {
+			return tags, err
+		}
+		tags = append(tags, tag)
+	}
+	return tags, nil
 }
 
 // releasePgx ends what is left of a pgx transaction on its connection:

@@ -391,3 +391,87 @@ func toggleIn(ctx context.Context, tx storage.Tx, c card.Card) error {
 	toggle(&got)
 	return tx.Save(ctx, &got, events.Change{Type: events.CardUpdated, Operation: card.UpdateStatus, At: time.Now()})
 }
+
+// The save that ends a pgx transaction goes with its COMMIT: Save keeps
+// it, the next statement or the COMMIT sends it, and a kept save that
+// changes no card fails the transaction whole, its COMMIT never run.
+func TestPgxTxSaveGoesWithTheCommit(t *testing.T) {
+	s, db, c, pid := pgxTxStore(t)
+	ctx := t.Context()
+
+	t.Run("kept, then sent with the COMMIT", func(t *testing.T) {
+		before := rowCounts(t, db)
+		if err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			if err := toggleIn(ctx, tx, c); err != nil {
+				return err
+			}
+			if tx.(*txn).pending == nil {
+				t.Error("the save of a card the transaction read was sent before the COMMIT")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if after := rowCounts(t, db); after["versions"] != before["versions"]+1 || after["cardcore_outbox"] != before["cardcore_outbox"]+1 {
+			t.Errorf("after the commit: %v, want one version and one event more than %v", after, before)
+		}
+		poolIdle(t, db, "the commit", pid)
+	})
+
+	t.Run("sent by the next statement", func(t *testing.T) {
+		var read card.Card
+		if err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			if err := toggleIn(ctx, tx, c); err != nil {
+				return err
+			}
+			var err error
+			read, err = tx.Card(ctx, c.OrgID, c.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := s.Card(ctx, c.OrgID, c.ID)
+		if err != nil || read.Version != stored.Version || read.Status != stored.Status {
+			t.Errorf("read in the transaction after the save: version %d %s; stored: version %d %s (%v)",
+				read.Version, read.Status, stored.Version, stored.Status, err)
+		}
+	})
+
+	t.Run("a kept save that changes no card", func(t *testing.T) {
+		before := rowCounts(t, db)
+		err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+			// A write before the save, which must not commit without it.
+			if err := tx.Append(ctx, events.Event{ID: uuid.NewString(), OrgID: c.OrgID, Type: events.CardUpdated,
+				Timestamp: time.Now(), Data: []byte(`{}`)}); err != nil {
+				return err
+			}
+			got, err := tx.Card(ctx, c.OrgID, c.ID)
+			if err != nil {
+				return err
+			}
+			// The transaction takes the card for one at a version it does
+			// not have: its save is kept, and matches no row.
+			tt := tx.(*txn)
+			r := tt.loaded[got.ID]
+			r.Version += 10
+			tt.loaded[got.ID] = r
+			got.Version = r.Version
+			toggle(&got)
+			if err := tx.Save(ctx, &got, events.Change{Type: events.CardUpdated, Operation: card.UpdateStatus, At: time.Now()}); err != nil {
+				return err
+			}
+			if tt.pending == nil {
+				t.Error("the save was not kept")
+			}
+			return nil
+		})
+		var ce *card.ConflictError
+		if !errors.As(err, &ce) || ce.CardID != c.ID {
+			t.Errorf("Update: %v, want the save's conflict", err)
+		}
+		if after := rowCounts(t, db); !reflect.DeepEqual(after, before) {
+			t.Errorf("after the failed save: %v, want %v (nothing written)", after, before)
+		}
+		poolIdle(t, db, "the failed save", pid)
+	})
+}

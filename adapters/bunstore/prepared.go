@@ -165,6 +165,7 @@ const (
 	plainSave = iota
 	chainedSave
 	saveAndEvent
+	saveAndEventChecked
 )
 
 // saveTexts holds the texts of the save statements by kind and columns, so
@@ -199,6 +200,8 @@ func (q queries) save(kind uint8, cols []int) string {
 		text = q.text.updateCard(cols)
 	case chainedSave:
 		text = q.text.updateCardChained(cols)
+	case saveAndEventChecked:
+		text = q.text.saveWithEventChecked(cols)
 	default:
 		text = q.text.saveWithEvent(cols)
 	}
@@ -308,10 +311,14 @@ func (d sqlText) insertEvent() string {
 // inserted only when the UPDATE changed the card, so the statement's row
 // count is the UPDATE's.
 func (d sqlText) saveWithEvent(cols []int) string {
+	return "WITH saved AS (" + d.updateCard(cols) + " RETURNING id) " + d.eventOfSaved(cols)
+}
+
+// eventOfSaved is the INSERT of saveWithEvent: the event's row, once for
+// the card saved.
+func (d sqlText) eventOfSaved(cols []int) string {
 	var b strings.Builder
-	b.WriteString("WITH saved AS (")
-	b.WriteString(d.updateCard(cols))
-	b.WriteString(" RETURNING id) INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) SELECT ")
+	b.WriteString("INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) SELECT ")
 	n := len(cols) + 3
 	for i, typ := range eventInsert.pgTypes {
 		if i > 0 {
@@ -323,6 +330,21 @@ func (d sqlText) saveWithEvent(cols []int) string {
 	b.WriteString(" FROM saved")
 	return b.String()
 }
+
+// saveWithEventChecked is saveWithEvent that fails when it saves no card:
+// with division_by_zero (SQLSTATE 22012, errSavedNothing), which aborts
+// the transaction. A save sent in one pipeline with the COMMIT (pgxtx.go's
+// saveAndCommit) cannot be checked before the COMMIT runs: without this, a
+// card that changed concurrently would let the rest of its transaction
+// commit without the save.
+func (d sqlText) saveWithEventChecked(cols []int) string {
+	return "WITH saved AS (" + d.updateCard(cols) + " RETURNING id), appended AS (" + d.eventOfSaved(cols) +
+		" RETURNING 1) SELECT 1 / count(*) FROM appended"
+}
+
+// errSavedNothing is the SQLSTATE of saveWithEventChecked when it saved
+// no card.
+const errSavedNothing = "22012"
 
 // writeLock is the first statement of a SQLite write transaction: a write
 // that changes nothing takes the database's write lock, as BEGIN IMMEDIATE

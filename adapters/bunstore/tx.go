@@ -33,6 +33,10 @@ type txn struct {
 	// changes are the card changes written, counted once the transaction
 	// commits.
 	changes []change
+	// pending is a save of a pgx transaction not sent yet: it goes with the
+	// transaction's next statement, or in one pipeline with its COMMIT
+	// (pgxtx.go's saveAndCommit).
+	pending *pendingSave
 }
 
 var _ storage.Tx = (*txn)(nil)
@@ -79,6 +83,9 @@ func (t *txn) Card(ctx context.Context, org string, id int64) (card.Card, error)
 	var c card.Card
 	var scanned, ok bool
 	var err error
+	if err := t.flush(ctx); err != nil {
+		return card.Card{}, err
+	}
 	if t.direct && !t.begun {
 		r, c, scanned, err = t.beginAndReadCard(ctx, t.s.q.cardLocked, org, id)
 		ok = true
@@ -207,9 +214,12 @@ func (t *txn) Save(ctx context.Context, c *card.Card, ch events.Change) error {
 	if err != nil {
 		return err
 	}
-	if t.pg {
+	switch {
+	case t.direct && u.read:
+		err = t.deferSave(ctx, u, t.appendEventArgs(u.args, &e))
+	case t.pg:
 		err = u.run(ctx, t, t.s.q.save(saveAndEvent, u.cols), t.appendEventArgs(u.args, &e))
-	} else {
+	default:
 		err = t.saveSQLite(ctx, &u, &e)
 	}
 	if err != nil {
@@ -341,6 +351,9 @@ type cardUpdate struct {
 	cols []int
 	args []any
 	from card.Status // the status the transaction read, zero when it did not read the card
+	// read is set when the transaction read the card (locked, on
+	// PostgreSQL) or wrote it, at the version before this save's.
+	read bool
 }
 
 func (t *txn) cardUpdate(c *card.Card) cardUpdate {
@@ -349,6 +362,7 @@ func (t *txn) cardUpdate(c *card.Card) cardUpdate {
 		u.cols = changedColumns(&old, &u.row)
 		u.row.chain = old.chain
 		u.from, _ = card.ParseStatus(old.Status)
+		u.read = true
 	}
 	u.args = make([]any, 0, len(u.cols)+3+eventArgs)
 	for _, i := range u.cols {
@@ -370,12 +384,17 @@ func (u *cardUpdate) run(ctx context.Context, t *txn, query string, args []any) 
 		return translate(ctx, "save card", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return &card.ConflictError{CardID: u.row.ID, Operation: "save",
-			Reason: "the card changed concurrently (version " + strconv.FormatInt(u.row.Version-1, 10) + " is not the stored one)"}
+		return u.conflict()
 	}
 	u.row.chain = chainLink{} // its event's trigger moves the card's last_seq
 	t.remember(u.row)
 	return nil
+}
+
+// conflict is the error of u when it changed no card.
+func (u *cardUpdate) conflict() error {
+	return &card.ConflictError{CardID: u.row.ID, Operation: "save",
+		Reason: "the card changed concurrently (version " + strconv.FormatInt(u.row.Version-1, 10) + " is not the stored one)"}
 }
 
 // eventArgs is the number of arguments of one outbox row.

@@ -3,6 +3,7 @@ package natsjs_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,21 +24,23 @@ type cluster struct {
 // startCluster starts a three-node cluster.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	// Each node listens for routes on a port of its choosing and routes to
+	// the nodes started before it, which tell it of the rest: a port picked
+	// free beforehand could be taken meanwhile (by an outgoing connection
+	// of a test running beside), and the node would never be ready.
 	var routes []string
-	ports := make([]int, 3)
-	for i := range ports {
-		ports[i] = freePort(t)
-		routes = append(routes, "nats-route://127.0.0.1:"+strconv.Itoa(ports[i]))
-	}
 	c := &cluster{nodes: make(map[string]*server.Server)}
-	for i := range ports {
+	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)
-		c.nodes[name] = startServer(t, t.TempDir(), -1, func(o *server.Options) {
+		seeds := slices.Clone(routes)
+		s := startServer(t, t.TempDir(), -1, func(o *server.Options) {
 			o.ServerName = name
-			o.Cluster = server.ClusterOpts{Name: "cardcore-test", Host: "127.0.0.1", Port: ports[i]}
-			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+			o.Cluster = server.ClusterOpts{Name: "cardcore-test", Host: "127.0.0.1", Port: -1}
+			o.Routes = server.RoutesFromStr(strings.Join(seeds, ","))
 		})
+		c.nodes[name] = s
 		c.names = append(c.names, name)
+		routes = append(routes, "nats-route://"+s.ClusterAddr().String())
 	}
 	return c
 }

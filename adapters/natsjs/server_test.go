@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,15 +129,4 @@ func stored(tb testing.TB, nc *nats.Conn, stream string) []jetstream.Msg {
 		}
 	}
 	return msgs
-}
-
-// freePort is a loopback port nothing listens on.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

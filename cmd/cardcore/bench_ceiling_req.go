@@ -335,9 +335,9 @@ func (c *reqCeiling) save(ctx context.Context, ch *ceilingChange, r *rawRow, org
 
 // savePG is save on PostgreSQL, as the store runs its transaction there
 // (bunstore's pgxtx.go): on a connection of its own, BEGIN in one pipeline
-// with the card's SELECT ... FOR UPDATE (bunstore.CeilingBeginRead), the
-// UPDATE and the INSERT as one statement in pgx's statement cache, and
-// COMMIT.
+// with the card's SELECT ... FOR UPDATE (bunstore.CeilingBeginRead), then
+// the UPDATE and the INSERT as one statement in one pipeline with COMMIT
+// (bunstore.CeilingSaveCommit).
 func (c *reqCeiling) savePG(ctx context.Context, ch *ceilingChange, r *rawRow, org string, id int64, account, customer string) (err error) {
 	conn, err := c.b.db.DB.Conn(ctx)
 	if err != nil {
@@ -356,19 +356,10 @@ func (c *reqCeiling) savePG(ctx context.Context, ch *ceilingChange, r *rawRow, o
 		return fmt.Errorf("card %d is %s, not %s", id, *r.status, ch.from)
 	}
 	now := ch.sql.TimeArg(time.Now())
-	r.args = append(r.args[:0], pgx.QueryExecModeCacheStatement)
-	r.args = ch.args(r.args, r, org, now, account, customer)
+	r.args = ch.args(r.args[:0], r, org, now, account, customer)
 	r.data = ch.eventData(r.data[:0], id)
 	r.args = append(r.args, uuid.NewString(), org, id, ch.eventType, ch.cid, now, string(r.data))
-	res, err := conn.ExecContext(ctx, ch.sql.SaveWithEvent, r.args...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("card %d: version %d changed: %w", id, *r.version, card.ErrConflict)
-	}
-	_, err = conn.ExecContext(ctx, "commit")
-	return err
+	return bunstore.CeilingSaveCommit(ctx, conn, ch.sql.SaveWithEvent, r.args)
 }
 
 // read reads card id of org into r as the store's Card does: on
