@@ -327,18 +327,7 @@ func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
 	for _, first := range []string{"Card", "Claim"} {
 		t.Run(first, func(t *testing.T) {
 			before := rowCounts(t, db)
-			var pid int
-			if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
-				pid = backendPID(t, tx.(*txn).conn)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			var killed bool
-			if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
-				t.Fatalf("terminate backend %d: %v %v", pid, killed, err)
-			}
-			time.Sleep(100 * time.Millisecond) // the backend is gone; pgx has not read from the connection since
+			killIdle(t, s, admin)
 			attempts := 0
 			err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
 				attempts++
@@ -363,23 +352,30 @@ func TestPgxTxConnectionLostWhileIdle(t *testing.T) {
 	// A read of a card outside a transaction (poolCard, through pgx's API)
 	// is sent again on another connection.
 	t.Run("read", func(t *testing.T) {
-		var pid int
-		if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
-			pid = backendPID(t, tx.(*txn).conn)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		var killed bool
-		if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
-			t.Fatalf("terminate backend %d: %v %v", pid, killed, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		killIdle(t, s, admin)
 		got, err := s.Card(t.Context(), c.OrgID, c.ID)
 		if err != nil || got.ID != c.ID {
 			t.Fatalf("read on a lost connection: %+v, %v", got, err)
 		}
 	})
+}
+
+// killIdle terminates the backend of the connection s's transactions run
+// on, while it sits idle in the pool, from admin, another connection.
+func killIdle(t *testing.T, s *Store, admin *sql.Conn) {
+	t.Helper()
+	var pid int
+	if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+		pid = backendPID(t, tx.(*txn).conn)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var killed bool
+	if err := admin.QueryRowContext(t.Context(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate backend %d: %v %v", pid, killed, err)
+	}
+	time.Sleep(100 * time.Millisecond) // the backend is gone; pgx has not read from the connection since
 }
 
 // toggleIn reads c in tx and saves it with its status toggled (toggle).
