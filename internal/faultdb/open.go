@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cardcore/cardcore/adapters/bunstore"
 	"github.com/cardcore/cardcore/internal/testdb"
@@ -66,6 +67,7 @@ func Open(t testing.TB, kind string) *DB {
 			// idle, and the counts of a run must not depend on time.
 			cfg.TLSConfig, cfg.Fallbacks = nil, nil
 			cfg.DialFunc = wireDialer(p)
+			p.ended = func(pid uint32) { backendEnded(direct, pid) }
 			sqldb = stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }))
 		}
 		sqldb.SetMaxOpenConns(8)
@@ -80,4 +82,18 @@ func Open(t testing.TB, kind string) *DB {
 		t.Fatalf("migrate %s: %v", kind, err)
 	}
 	return db
+}
+
+// backendEnded waits, up to 10 s, until db's server has no backend of
+// process id pid.
+func backendEnded(db *sql.DB, pid uint32) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var alive bool
+		err := db.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", int64(pid)).Scan(&alive)
+		if err != nil || !alive {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

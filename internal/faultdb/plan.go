@@ -118,6 +118,9 @@ type Plan struct {
 	faulted int           // faults fired since the plan was made
 	stalled chan struct{} // closed when a Stall fault fires
 	once    sync.Once     // closes stalled
+	// ended, on the "pgx" database, waits until the PostgreSQL backend of
+	// process id pid has ended (wire.go's breakConn).
+	ended func(pid uint32)
 }
 
 // Stalled returns a channel closed when a Stall fault of the plan fired:

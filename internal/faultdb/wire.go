@@ -40,6 +40,7 @@ type wireConn struct {
 	p *Plan
 
 	mu       sync.Mutex
+	pid      uint32            // the backend's process id (BackendKeyData)
 	out, in  frames            // the frontend and backend streams
 	prepared map[string]string // statement name -> text, from Parse
 	status   byte              // transaction status of the last ReadyForQuery
@@ -141,8 +142,11 @@ func (c *wireConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	c.mu.Lock()
 	for _, m := range c.in.feed(b[:n]) {
-		if m.typ == 'Z' && len(m.body) > 0 {
+		switch {
+		case m.typ == 'Z' && len(m.body) > 0:
 			c.status = m.body[0]
+		case m.typ == 'K' && len(m.body) >= 4:
+			c.pid = binary.BigEndian.Uint32(m.body)
 		}
 	}
 	c.mu.Unlock()
@@ -173,11 +177,21 @@ func (c *wireConn) drain() {
 	c.breakConn()
 }
 
+// breakConn closes the connection, and waits for PostgreSQL to end its
+// backend (Plan.ended): the backend rolls back what the connection had
+// open, and releases its locks, when it reads the end of the connection,
+// a moment later. A test's next call could otherwise find the rows still
+// locked, which on a real network lasts until the server notices the
+// connection gone.
 func (c *wireConn) breakConn() {
 	c.mu.Lock()
 	c.broken, c.lost = true, nil
+	pid := c.pid
 	c.mu.Unlock()
 	_ = c.Conn.Close()
+	if c.p.ended != nil && pid != 0 {
+		c.p.ended(pid)
+	}
 }
 
 // message is a message of the protocol: its type, and the start of its
