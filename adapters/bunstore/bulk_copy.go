@@ -170,18 +170,3 @@ func (s *Store) beginOnConn(ctx context.Context, opts *sql.TxOptions) (bun.Conn,
 		}
 	}
 }
-
-// pgxClosed reports whether conn is pgx's and closed, or already closed by
-// database/sql.
-func pgxClosed(conn *sql.Conn) bool {
-	closed := false
-	if err := conn.Raw(func(dc any) error {
-		if pc, ok := dc.(pgxConner); ok {
-			closed = pc.Conn().IsClosed()
-		}
-		return nil
-	}); err != nil {
-		return true
-	}
-	return closed
-}

@@ -109,12 +109,13 @@
 // pipeline with the COMMIT when that comes next (pgxtx.go's deferSave). A
 // change is then two round trips (BEGIN with the read, the save with its
 // event and the COMMIT) instead of four. Its statements run in pgx's
-// statement cache, whatever query mode the host chose for its own. Whatever ends the transaction, its connection
-// goes back to the pool outside any transaction, or is closed; a
-// connection found lost at the transaction's first round trip is an error
-// that Update retries on another, as are a lost connection under a read of
-// a card (poolCard) and under the BEGIN of the feed's sequencing
-// (beginOnConn). With another driver the transaction is database/sql's.
+// statement cache, whatever query mode the host chose for its own.
+// Whatever ends the transaction, its connection goes back to the pool
+// outside any transaction, or is closed; a connection found lost at the
+// transaction's first round trip is an error that Update retries on
+// another, as are a lost connection under a read of a card (poolCard) and
+// under the BEGIN of the feed's sequencing (beginOnConn). With another
+// driver the transaction is database/sql's.
 //
 // A change of a card and its event are one call, Save, and on PostgreSQL
 // one statement: WITH saved AS (UPDATE ... RETURNING id) INSERT INTO

@@ -65,6 +65,21 @@ func pgxTx(conn *sql.Conn) bool {
 	return ok
 }
 
+// pgxClosed reports whether conn is pgx's and closed, or already closed by
+// database/sql.
+func pgxClosed(conn *sql.Conn) bool {
+	closed := false
+	if err := conn.Raw(func(dc any) error {
+		if pc, ok := dc.(pgxConner); ok {
+			closed = pc.Conn().IsClosed()
+		}
+		return nil
+	}); err != nil {
+		return true
+	}
+	return closed
+}
+
 // begin makes a pgx transaction ready for its next statement: it sends
 // BEGIN when the transaction has not begun, and the pending save when
 // there is one. It does nothing on another transaction.
@@ -94,12 +109,7 @@ func (t *txn) lostConn(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil {
 		return nil
 	}
-	lost := true // a sql.Conn that database/sql closed is lost too
-	_ = t.conn.Raw(func(dc any) error {
-		lost = dc.(pgxConner).Conn().IsClosed()
-		return nil
-	})
-	if !lost {
+	if !pgxClosed(t.conn) {
 		return nil
 	}
 	return &storeError{op: "begin", msg: "the connection was lost before the transaction began (" + err.Error() + ")",
