@@ -141,10 +141,13 @@ func TestServeMetrics(t *testing.T) {
 	call(t, account, "PUT", cardPath+"/status", nil, `{"status":"NORMAL"}`, http.StatusOK, nil)
 
 	var text string
-	waitFor(t, "the webhook delivery in /metrics", 15*time.Second, func() bool {
+	// The attempt is counted when the endpoint answers, the lag when the
+	// relay has committed its cursor after it: wait for both.
+	waitFor(t, "the webhook delivery and its cursor in /metrics", 15*time.Second, func() bool {
 		text = scrape(t, base+"/metrics")
 		n, _ := sample(text, "cardcore_webhook_attempts_total", `outcome="delivered"`)
-		return n >= 1
+		lag, m := sample(text, "cardcore_subscription_lag", `subscription="webhook:`+ep.ID+`"`)
+		return n >= 1 && m == 1 && lag == 0
 	})
 	for _, s := range []struct {
 		name   string
