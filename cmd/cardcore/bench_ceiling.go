@@ -40,7 +40,7 @@ func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
 	}
 	var best benchResult
 	for _, rows := range b.cfg.ceilingRows {
-		if err := b.settleBulk(ctx); err != nil {
+		if err := b.settle(ctx); err != nil {
 			return nil, err
 		}
 		name := "bulk-ceiling"
