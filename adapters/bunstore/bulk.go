@@ -8,7 +8,6 @@ import (
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
-	"github.com/google/uuid"
 )
 
 // Multi-row inserts, for SaveNew and Append of many events.
@@ -140,7 +139,7 @@ func (t *txn) insertCards(ctx context.Context, cs []card.Card) (seq int64, err e
 				return 0, card.Invalid("version", "a new card has no id and version 1")
 			}
 			if batch[i].Token == "" {
-				batch[i].Token = uuid.NewString()
+				batch[i].Token = newToken()
 			}
 			rows = append(rows, rowOf(&batch[i]))
 		}

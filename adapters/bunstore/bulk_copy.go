@@ -9,7 +9,6 @@ import (
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 )
@@ -104,7 +103,7 @@ func (t *txn) copyOn(ctx context.Context, c *pgx.Conn, cs []card.Card, ch events
 	vals := make([]any, 0, len(cols))
 	_, err = c.CopyFrom(ctx, pgx.Identifier{cardInsert.name}, cols, pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
 		if cs[i].Token == "" {
-			cs[i].Token = uuid.NewString()
+			cs[i].Token = newToken()
 		}
 		row = rowOf(&cs[i])
 		vals = append(vals[:0], row.ID)

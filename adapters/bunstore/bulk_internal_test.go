@@ -200,3 +200,58 @@ func TestBulkAppendKeepsOrder(t *testing.T) {
 		})
 	}
 }
+
+// A card stored without a token gets a version 7 UUID (newToken), and the
+// tokens the store makes ascend with the cards' ids, whatever wrote them:
+// Save's insert, SaveNew's multi-row statements, and on PostgreSQL its
+// COPY (copyMin cards or more). A given token is kept.
+func TestStoredTokensAscend(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			s, _ := storeForPlan(t, kind)
+			var made []card.Card
+			for _, n := range []int{1, 3, copyMin, 2*copyMin + 5} {
+				cs := make([]card.Card, n)
+				for i := range cs {
+					cs[i] = variedCard(len(made) + i + 1)
+					cs[i].Token = ""
+				}
+				err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+					if n == 1 {
+						return tx.Save(ctx, &cs[0], events.Created(card.Create, time.Now()))
+					}
+					return tx.SaveNew(ctx, cs, events.Created(card.StartBulk, time.Now()))
+				})
+				if err != nil {
+					t.Fatalf("save %d: %v", n, err)
+				}
+				made = append(made, cs...)
+			}
+			given := []card.Card{variedCard(7)}
+			want := given[0].Token
+			if err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error {
+				return tx.SaveNew(ctx, given, events.Created(card.StartBulk, time.Now()))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Card(t.Context(), given[0].OrgID, given[0].ID); err != nil || got.Token != want {
+				t.Errorf("a card saved with token %s reads back %q, %v", want, got.Token, err)
+			}
+			for i, c := range made {
+				stored, err := s.Card(t.Context(), c.OrgID, c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u, err := uuid.Parse(stored.Token)
+				if err != nil || u.Version() != 7 || stored.Token != c.Token {
+					t.Fatalf("card %d (id %d): token %q (version %d, %v), given back %q; want a stored version 7 UUID",
+						i, c.ID, stored.Token, u.Version(), err, c.Token)
+				}
+				if i > 0 && (c.ID <= made[i-1].ID || c.Token <= made[i-1].Token) {
+					t.Fatalf("card %d: id %d token %s after id %d token %s; want both ascending",
+						i, c.ID, c.Token, made[i-1].ID, made[i-1].Token)
+				}
+			}
+		})
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 )
 
@@ -240,7 +239,7 @@ func (t *txn) insert(ctx context.Context, c *card.Card, ch events.Change) error 
 		return card.Invalid("version", "a new card has no id and version 1")
 	}
 	if c.Token == "" {
-		c.Token = uuid.NewString()
+		c.Token = newToken()
 	}
 	db, err := t.db(ctx)
 	if err != nil {

@@ -28,9 +28,10 @@ import (
 // The rows are those of a real bulk start: a bulk of one card is started
 // through the library first, its card row and event row are read back
 // column by column, and every row of the measurement is that template
-// with its own id, token, bulk, external id and event id (the event's data
-// carries the same values). The columns are read from the tables, so the
-// measurement follows the migrations.
+// with its own id, token (a version 7 UUID, as the store makes them),
+// bulk, external id and event id (the event's data carries the same
+// values). The columns are read from the tables, so the measurement
+// follows the migrations.
 
 // ceiling measures the raw writing of n noname cards and their events.
 func (b *bench) ceiling(ctx context.Context) ([]benchResult, error) {
@@ -199,7 +200,7 @@ func (b *bench) readRow(ctx context.Context, t *rowTemplate, table, cond string,
 func (tpl *ceilingTpl) row(card, event []any, id, seq int64, bulk string, i int, buf []byte) []byte {
 	copy(card, tpl.card.vals)
 	copy(event, tpl.event.vals)
-	token := uuid.NewString()
+	token := uuid.Must(uuid.NewV7()).String() // as the store makes a token
 	ext := "ext-" + strconv.Itoa(i)
 	set := func(t *rowTemplate, dst []any, col string, v any) {
 		if j := t.index(col); j >= 0 {
