@@ -27,6 +27,7 @@ import (
 	"github.com/cardcore/cardcore/noname"
 	"github.com/cardcore/cardcore/reissue"
 	"github.com/cardcore/cardcore/storage"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 )
@@ -293,23 +294,25 @@ func (b *bench) run(ctx context.Context, w string) ([]benchResult, error) {
 // role pg_checkpoint: when PostgreSQL refuses it, the bench says so once
 // and measures without it.
 func (b *bench) settle(ctx context.Context) error {
-	stmts := []string{"PRAGMA wal_checkpoint(TRUNCATE)"}
-	if b.db.Dialect().Name() != dialect.SQLite {
-		stmts = []string{"VACUUM ANALYZE cardcore_cards, cardcore_outbox, cardcore_bulks, cardcore_bulk_external_ids", "CHECKPOINT"}
+	if b.db.Dialect().Name() == dialect.SQLite {
+		_, err := b.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		return err
 	}
-	for _, q := range stmts {
-		if q == "CHECKPOINT" && b.noCheckpoint {
-			continue
-		}
-		_, err := b.db.ExecContext(ctx, q)
-		if err != nil && q == "CHECKPOINT" && ctx.Err() == nil {
-			b.noCheckpoint = true
-			b.log.Warn("bench: PostgreSQL refused CHECKPOINT; measuring without a checkpoint before each run", "err", err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("settle: %s: %w", q, err)
-		}
+	const vacuum = "VACUUM ANALYZE cardcore_cards, cardcore_outbox, cardcore_bulks, cardcore_bulk_external_ids"
+	if _, err := b.db.ExecContext(ctx, vacuum); err != nil {
+		return fmt.Errorf("settle: %s: %w", vacuum, err)
+	}
+	if b.noCheckpoint {
+		return nil
+	}
+	_, err := b.db.ExecContext(ctx, "CHECKPOINT")
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
+		b.noCheckpoint = true
+		b.log.Warn("bench: PostgreSQL refused CHECKPOINT; measuring without a checkpoint before each run", "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("settle: CHECKPOINT: %w", err)
 	}
 	return nil
 }
