@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -136,18 +137,34 @@ func Updated(op card.Operation, at time.Time) Change { return Change{CardUpdated
 // For builds the event of the change for c as it is stored: call it once c
 // has its ID.
 func (ch Change) For(ctx context.Context, c *card.Card) (Event, error) {
-	e, err := New(ctx, ch.Type, c.OrgID, DataOf(c, ch.Operation), ch.At)
+	d := DataOf(c, ch.Operation)
+	var buf [640]byte
+	e := envelope(ctx, ch.Type, c.OrgID, bytes.Clone(d.appendJSON(buf[:0])), ch.At)
 	e.CardID = c.ID
-	return e, err
+	return e, nil
 }
 
 // New builds an event of type t for org with data, at now. The correlation
 // id comes from ctx (see WithCorrelationID) or is generated.
 func New(ctx context.Context, t Type, org string, data any, now time.Time) (Event, error) {
-	raw, err := json.Marshal(data)
+	var raw []byte
+	var err error
+	switch d := data.(type) {
+	case CardData:
+		raw = d.appendJSON(nil)
+	case *CardData:
+		raw = d.appendJSON(nil)
+	default:
+		raw, err = json.Marshal(data)
+	}
 	if err != nil {
 		return Event{}, err
 	}
+	return envelope(ctx, t, org, raw, now), nil
+}
+
+// envelope wraps raw, the JSON data of an event of type t for org, at now.
+func envelope(ctx context.Context, t Type, org string, raw json.RawMessage, now time.Time) Event {
 	cid, ok := CorrelationID(ctx)
 	if !ok {
 		cid = uuid.NewString()
@@ -161,7 +178,7 @@ func New(ctx context.Context, t Type, org string, data any, now time.Time) (Even
 		CID:           cid,
 		Timestamp:     now.UTC(),
 		Data:          raw,
-	}, nil
+	}
 }
 
 type cidKey struct{}

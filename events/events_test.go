@@ -71,3 +71,20 @@ func TestEnsureCorrelationID(t *testing.T) {
 		t.Errorf("cids %s, %s (want %s) and ids %s, %s (want distinct)", a.CID, b.CID, cid, a.ID, b.ID)
 	}
 }
+
+// The event of a status change of a bound card, as a transition builds it.
+func BenchmarkChangeFor(b *testing.B) {
+	ctx := events.WithCorrelationID(b.Context(), "cid-1")
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	c := card.Card{ID: 123456, Token: uuid.NewString(), OrgID: "org", ProgramID: 1, AccountID: "42", CustomerID: "7",
+		Type: card.Plastic, Status: card.Blocked, PreviousStatus: card.Normal, Name: "Ana Lima", PrintedName: "ANA LIMA",
+		Last4: "1234", PANHash: "f3a9c1d2e4b5a6978877665544332211", IssuingDate: at, ExpirationDate: at.AddDate(3, 0, 0),
+		TrackNumber: 1, Version: 7}
+	ch := events.Updated(card.UpdateStatus, at)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ch.For(ctx, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
