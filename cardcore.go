@@ -123,7 +123,8 @@ func (c *Core) over(idb bun.IDB, store *bunstore.Store) (*Core, error) {
 	if out.Reissue, err = reissue.New(store, out.Cards); err != nil {
 		return nil, err
 	}
-	if out.Noname, err = noname.New(store, out.Cards, c.opts.noname...); err != nil {
+	nonameOpts := append([]noname.Option{noname.WithLanes(DefaultBulkLanes)}, c.opts.noname...)
+	if out.Noname, err = noname.New(store, out.Cards, nonameOpts...); err != nil {
 		return nil, err
 	}
 	if out.Sync, err = datasync.New(store, out.Cards); err != nil {

@@ -24,6 +24,7 @@ type Service struct {
 	batch      int
 	chunkCards int           // the most cards a chunk of a start makes
 	chunkTime  time.Duration // a chunk ends at its first batch past this
+	lanes      int           // the most chunks of a start in flight at once
 	progress   func(ctx context.Context, b card.Bulk)
 	running    sync.Map // the ids of the bulks this Service is starting
 	meters     metric.MeterProvider
@@ -71,6 +72,29 @@ func WithChunk(cards int, d time.Duration) Option {
 	return func(s *Service) { s.chunkCards, s.chunkTime = cards, d }
 }
 
+// WithLanes lets a start run up to n chunks at once, each in a
+// transaction of its own on a connection of its own (default 1: one chunk
+// after the other), when its store runs write transactions at once
+// (storage.ConcurrentWriter: the PostgreSQL store, where one connection's
+// COPY keeps one server process busy and leaves the machine's other cores
+// idle). With any other store, SQLite's among them, a start runs one chunk
+// at a time whatever n is. cardcore's constructor sets 2
+// (cardcore.WithBulkLanes).
+//
+// With more than one lane, a start's first chunk runs alone, as without
+// lanes; each later chunk is given its positions in the bulk's list when
+// it begins, as many cards as the chunks before made in the chunk's time
+// (WithChunk's d; at least 1000, at most WithChunk's cards), and makes
+// its cards before it takes the bulk's lock. It commits only as the next
+// chunk of the bulk: once it holds the lock it finds the bulk PROCESSING
+// with the count of cards made at its first position (the chunk before
+// committed), or it rolls back, and the start goes on one chunk at a
+// time from what the bulk's row says. So the committed chunks of a bulk
+// are always its first positions, as without lanes, and a cancel, a
+// second start or a failed chunk costs at most the work of the chunks in
+// flight, never a card made twice.
+func WithLanes(n int) Option { return func(s *Service) { s.lanes = n } }
+
 // WithProgress sets a function called after each chunk of a bulk start
 // commits, with the bulk as committed: PROCESSING with its CardsMade, and
 // STARTED after the last chunk. It runs on the starting goroutine, so it
@@ -92,7 +116,7 @@ func New(store storage.Store, cards *lifecycle.Cards, opts ...Option) (*Service,
 	if store == nil || cards == nil {
 		return nil, errors.New("noname: New needs a store and the lifecycle use cases")
 	}
-	s := &Service{store: store, cards: cards, batch: DefaultBatch, chunkCards: DefaultChunkCards, chunkTime: DefaultChunkTime}
+	s := &Service{store: store, cards: cards, batch: DefaultBatch, chunkCards: DefaultChunkCards, chunkTime: DefaultChunkTime, lanes: 1}
 	for _, o := range opts {
 		o(s)
 	}
@@ -101,6 +125,9 @@ func New(store storage.Store, cards *lifecycle.Cards, opts ...Option) (*Service,
 	}
 	if s.chunkCards <= 0 || s.chunkTime <= 0 {
 		return nil, errors.New("noname: chunk cards and time must be positive")
+	}
+	if s.lanes <= 0 {
+		return nil, errors.New("noname: lanes must be positive")
 	}
 	if s.meters == nil {
 		s.meters = noop.NewMeterProvider()
@@ -201,8 +228,17 @@ func (s *Service) Start(ctx context.Context, org, id string) (card.Bulk, error) 
 func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.Bulk, error) {
 	left := -1 // the cards not made yet, as the last chunk left them; -1 before the first
 	ahead := readAhead{size: max(s.batch, readAheadIDs)}
-	var rate float64 // cards per second of the last batch; 0 before the first
+	var rate float64   // cards per second of the last batch; 0 before the first
+	var last card.Bulk // the bulk as the last chunk committed it
 	for ; ; first = false {
+		if s.lanes > 1 && last.Status == card.BulkProcessing && concurrentWrites(s.store) {
+			b, done, err := s.lanesFrom(ctx, last, &ahead, &rate)
+			if err != nil || done {
+				return b, err
+			}
+			// A chunk in flight found the bulk changed by another
+			// writer: one chunk at a time reads it again, under its lock.
+		}
 		var (
 			b        card.Bulk
 			made     int  // cards made by this chunk
@@ -266,6 +302,7 @@ func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.
 		switch b.Status {
 		case card.BulkProcessing:
 			left = b.ExternalIDs - b.CardsMade
+			last = b
 			s.report(ctx, b)
 			continue
 		case card.BulkStarted:
@@ -278,6 +315,157 @@ func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.
 		return card.Bulk{}, &card.ConflictError{Operation: "start bulk",
 			Reason: "bulk " + id + " became " + b.Status.String() + " while its cards were being made"}
 	}
+}
+
+// concurrentWrites reports whether store runs write transactions at once
+// (storage.ConcurrentWriter); lanes are for such a store only.
+func concurrentWrites(store storage.Store) bool {
+	w, ok := store.(storage.ConcurrentWriter)
+	return ok && w.ConcurrentWrites()
+}
+
+// errStale rolls back a chunk of a lane that found the bulk other than
+// the chunk before it left it.
+var errStale = errors.New("noname: the bulk changed under a chunk in flight")
+
+// laneResult is what a chunk of a lane did: the bulk as it committed it,
+// or stale when it rolled back because the bulk had changed.
+type laneResult struct {
+	b     card.Bulk
+	stale bool
+	err   error
+}
+
+// lanesFrom goes on with the start of bulk b, PROCESSING as its last chunk
+// committed it, up to s.lanes chunks at once (see WithLanes). done is true
+// when the bulk is STARTED by these chunks; false, with no error, when a
+// chunk found the bulk changed by another writer (a cancel, another start)
+// and the start must read it again.
+func (s *Service) lanesFrom(ctx context.Context, b card.Bulk, ahead *readAhead, rate *float64) (card.Bulk, bool, error) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex // guards ahead and *rate, which the lanes share
+	var inflight []chan laneResult
+	next := b.CardsMade // the position after the last one given to a chunk
+	prevEnded := make(chan struct{})
+	close(prevEnded) // the first chunk has none before it
+	stop := func() {
+		cancel()
+		for _, l := range inflight {
+			<-l
+		}
+	}
+	for {
+		for len(inflight) < s.lanes && next < b.ExternalIDs {
+			mu.Lock()
+			n := s.laneChunkSize(*rate)
+			mu.Unlock()
+			n = min(n, b.ExternalIDs-next)
+			done, ended := make(chan laneResult, 1), make(chan struct{})
+			go func(b card.Bulk, from int, prev <-chan struct{}) {
+				done <- s.laneChunk(lctx, b, from, n, ahead, &mu, rate, prev, ended)
+			}(b, next, prevEnded)
+			inflight = append(inflight, done)
+			prevEnded = ended
+			next += n
+		}
+		r := <-inflight[0]
+		inflight = inflight[1:]
+		if r.err != nil && errors.Is(r.err, card.ErrConflict) && ctx.Err() == nil {
+			r.stale = true // another start wrote a card of this chunk's first
+		}
+		if r.stale || r.err != nil {
+			stop()
+			if r.stale {
+				return card.Bulk{}, false, nil
+			}
+			return card.Bulk{}, false, r.err
+		}
+		b = r.b
+		s.report(ctx, b)
+		if b.Status == card.BulkStarted {
+			s.reached(ctx, card.BulkStarted)
+			return b, true, nil
+		}
+	}
+}
+
+// laneChunkSize returns the cards of a chunk of a lane: as many as rate
+// (cards per second of a lane's last chunk) makes in the chunk's time,
+// within [the least batch of a start, the chunk's most cards].
+func (s *Service) laneChunkSize(rate float64) int {
+	least := min(s.batch, leastStartBatch, s.chunkCards)
+	fit := rate * s.chunkTime.Seconds()
+	if fit >= float64(s.chunkCards) {
+		return s.chunkCards
+	}
+	return max(least, int(fit))
+}
+
+// laneChunk makes the cards of positions from+1 to from+n of bulk b in one
+// transaction, then takes the bulk's lock and commits them as the bulk's
+// next chunk, or rolls back (stale) when the bulk is not PROCESSING with
+// from cards made. It asks for the lock once the chunk before it has
+// ended (prev is closed), committed or not, and closes ended when it
+// ends. It does not wait for the lock (storage.WithNoWait): a bulk
+// locked by another transaction, such as another starter's chunk that may
+// be waiting for this chunk's cards, rolls it back instead (stale).
+func (s *Service) laneChunk(ctx context.Context, b card.Bulk, from, n int, ahead *readAhead, mu *sync.Mutex, rate *float64,
+	prev <-chan struct{}, ended chan struct{}) laneResult {
+	defer close(ended)
+	chunkCtx := ctx
+	if from+n < b.ExternalIDs {
+		chunkCtx = storage.WithLazyCommit(ctx) // see finish
+	}
+	var out card.Bulk
+	err := s.store.Update(chunkCtx, func(ctx context.Context, tx storage.Tx) error {
+		t0 := time.Now()
+		now := s.cards.Now()
+		mu.Lock()
+		ids, err := ahead.take(ctx, tx, b.ID, from, n)
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if len(ids) != n {
+			return errStale // fewer ids than the bulk counted: read it again
+		}
+		for i := 0; i < n; i += s.batch {
+			if err := s.makeCards(ctx, tx, &b, ids[i:min(i+s.batch, n)], now); err != nil {
+				return err
+			}
+		}
+		if d := time.Since(t0); d > 0 {
+			mu.Lock()
+			*rate = float64(n) / d.Seconds()
+			mu.Unlock()
+		}
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if out, err = tx.Bulk(storage.WithNoWait(ctx), b.OrgID, b.ID); err != nil {
+			if errors.Is(err, card.ErrConflict) {
+				return errStale
+			}
+			return err
+		}
+		if out.Status != card.BulkProcessing || out.CardsMade != from {
+			return errStale
+		}
+		out.CardsMade += n
+		if out.CardsMade >= out.ExternalIDs {
+			out.Status = card.BulkStarted
+		}
+		out.Version++
+		out.UpdatedAt = now
+		return tx.SaveBulk(ctx, &out)
+	})
+	if errors.Is(err, errStale) {
+		return laneResult{stale: true}
+	}
+	return laneResult{b: out, err: err}
 }
 
 // startBatch returns the cards of a start's next batch: as many as rate

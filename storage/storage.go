@@ -270,6 +270,35 @@ type BulkWriter interface {
 	UnboundCards(ctx context.Context, org, bulk string, externalIDs []string, afterID int64, limit int) ([]card.Card, error)
 }
 
+// ConcurrentWriter is implemented by a store that runs write transactions
+// at once, each on a connection of its own, rather than one after the
+// other (PostgreSQL does; SQLite has one writer). A noname bulk start runs
+// more than one chunk at once only over such a store (noname.WithLanes).
+type ConcurrentWriter interface {
+	ConcurrentWrites() bool
+}
+
+// noWait is the context key of WithNoWait.
+type noWait struct{}
+
+// WithNoWait marks ctx so that Tx.Bulk, run with it, does not wait for a
+// bulk another transaction holds: it answers a conflict (card.ErrConflict)
+// at once, and the transaction is to be rolled back (PostgreSQL's FOR
+// UPDATE NOWAIT). A store whose writers never run at once (SQLite) may
+// ignore the mark. A noname bulk start's chunks in flight take their
+// bulk's lock so (noname.WithLanes): a chunk holding new cards never waits
+// for a transaction that may be waiting for those cards, so no two
+// starters of one bulk deadlock.
+func WithNoWait(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noWait{}, true)
+}
+
+// NoWait reports whether ctx carries WithNoWait.
+func NoWait(ctx context.Context) bool {
+	v, _ := ctx.Value(noWait{}).(bool)
+	return v
+}
+
 // lazyCommit is the context key of WithLazyCommit.
 type lazyCommit struct{}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"strings"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/storage"
@@ -86,6 +87,9 @@ func loadBulk(ctx context.Context, db bun.IDB, org, id string, lock string) (car
 		q = q.For(lock)
 	}
 	if err := q.Scan(ctx); err != nil {
+		if strings.HasSuffix(lock, " NOWAIT") && lockNotAvailable(err) {
+			return card.Bulk{}, &card.ConflictError{Operation: "lock bulk", Reason: "bulk " + id + " is locked by another transaction"}
+		}
 		return card.Bulk{}, notFound(ctx, "bulk", id, err)
 	}
 	return r.bulk()
@@ -128,7 +132,11 @@ func (t *txn) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
 	if err != nil {
 		return card.Bulk{}, err
 	}
-	return loadBulk(ctx, db, org, id, t.lock())
+	lock := t.lock()
+	if lock != "" && storage.NoWait(ctx) {
+		lock += " NOWAIT" // a row locked by another transaction is a conflict (loadBulk)
+	}
+	return loadBulk(ctx, db, org, id, lock)
 }
 
 func (t *txn) SaveBulk(ctx context.Context, b *card.Bulk) error {

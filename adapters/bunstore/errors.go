@@ -133,6 +133,14 @@ func unavailable(err error) string {
 	return ""
 }
 
+// lockNotAvailable reports whether err is PostgreSQL's lock_not_available
+// (55P03): a NOWAIT lock on a row another transaction holds, or a wait
+// past lock_timeout.
+func lockNotAvailable(err error) bool {
+	var pg sqlStater
+	return errors.As(err, &pg) && pg.SQLState() == "55P03"
+}
+
 // Retryable reports whether the whole transaction err ended may be run
 // again at once: a PostgreSQL deadlock or serialization failure, or a
 // SQLite transaction whose snapshot another writer moved past. Update

@@ -79,6 +79,7 @@ type benchConfig struct {
 	natsURL          string // the relay workload's NATS server
 	chunkCards       int    // the bulk's chunk bounds (0: the library's defaults)
 	chunkTime        time.Duration
+	bulkLanes        int
 	synchronous      bunstore.Synchronous // a SQLite file's
 	ceilingRows      []int                // the rows of the ceiling's SQLite INSERTs, one measurement each
 }
@@ -114,6 +115,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 		"with more than one run, one file each: cpu.out becomes cpu-transition-1w.out, cpu-transition-16w.out, cpu-bulk.out\n"+
 		"(and, for a bulk-ceiling of several --ceiling-rows, cpu-bulk-ceiling-8rows.out and the like)")
 	fs.IntVar(&cfg.chunkCards, "bulk-chunk", 0, "the most cards a chunk of a bulk start commits (default: the library's, "+strconv.Itoa(noname.DefaultChunkCards)+")")
+	fs.IntVar(&cfg.bulkLanes, "bulk-lanes", 0, "chunks of a bulk start at once on PostgreSQL (default: the library's, "+strconv.Itoa(cardcore.DefaultBulkLanes)+")")
 	fs.DurationVar(&cfg.chunkTime, "bulk-chunk-time", 0, "a chunk of a bulk start ends with its first batch past this (default: the library's, "+noname.DefaultChunkTime.String()+")")
 	ceilingRows := fs.String("ceiling-rows", "8", "bulk-ceiling on SQLite: comma list of the rows of one INSERT, each measured after the other in the same database (the best is reported)")
 	fs.TextVar(&cfg.synchronous, "sqlite-synchronous", bunstore.SynchronousFull, "SQLite only, `FULL|NORMAL`, as for serve")
@@ -204,6 +206,9 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 	opts := []cardcore.Option{cardcore.WithLogger(log), cardcore.WithBulkProgress(func(_ context.Context, bulk card.Bulk) {
 		b.made.Store(int64(bulk.CardsMade))
 	})}
+	if cfg.bulkLanes != 0 {
+		opts = append(opts, cardcore.WithBulkLanes(cfg.bulkLanes))
+	}
 	if cfg.chunkCards != 0 || cfg.chunkTime != 0 {
 		opts = append(opts, cardcore.WithBulkChunk(cmp.Or(cfg.chunkCards, noname.DefaultChunkCards), cmp.Or(cfg.chunkTime, noname.DefaultChunkTime)))
 	}
