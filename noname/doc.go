@@ -11,7 +11,9 @@
 // is PROCESSING meanwhile (Bulk.CardsMade tells how far it is) and STARTED
 // once every card exists. A start that stops midway leaves it PROCESSING;
 // Start again, or Resume when a service starts, finishes it from the first
-// external id without a card, so no external id ever gets two cards.
+// external id without a card, so no external id ever gets two cards. Over a
+// store that runs writers at once (PostgreSQL), WithLanes lets a start run
+// several chunks at once, each committing only as the bulk's next chunk.
 //
 // What the other operations do to a PROCESSING bulk: Increment is a
 // conflict (increment once it is STARTED); a FULL Cancel cancels the cards
