@@ -13,17 +13,26 @@ import (
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/internal/cardtest"
 	"github.com/cardcore/cardcore/noname"
+	"github.com/cardcore/cardcore/storage"
 )
 
 // chunked returns a Service over e's store whose starts commit chunk
 // cards at a time (in batches of 2), calling progress after each chunk.
 func chunked(t *testing.T, e *cardtest.Env, chunk int, progress func(ctx context.Context, b card.Bulk)) *noname.Service {
 	t.Helper()
-	opts := []noname.Option{noname.WithBatch(2), noname.WithChunk(chunk, time.Hour)}
+	return starter(t, e, e.Store, 1, chunk, progress)
+}
+
+// starter returns a Service over store whose starts run lanes chunks at
+// once (noname.WithLanes), each of chunk cards in batches of 2, calling
+// progress after each chunk.
+func starter(t *testing.T, e *cardtest.Env, store storage.Store, lanes, chunk int, progress func(ctx context.Context, b card.Bulk)) *noname.Service {
+	t.Helper()
+	opts := []noname.Option{noname.WithLanes(lanes), noname.WithBatch(2), noname.WithChunk(chunk, time.Hour)}
 	if progress != nil {
 		opts = append(opts, noname.WithProgress(progress))
 	}
-	s, err := noname.New(e.Store, e.Cards, opts...)
+	s, err := noname.New(store, e.Cards, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +73,30 @@ func wantWhole(t *testing.T, e *cardtest.Env, id string, ids []string, seq int64
 			t.Fatalf("event %d names card %d, the card of %q is %+v", i, ev.CardID, ev.Card.ExternalID, c)
 		}
 	}
+}
+
+// stopAfter starts bulk id with the Service mk makes around a progress
+// function, cancels the start's context after its k-th chunk (as a
+// process killed there), checks that Start answered context.Canceled, and
+// returns the bulk as Get reads it then.
+func stopAfter(t *testing.T, e *cardtest.Env, id string, k int, mk func(progress func(context.Context, card.Bulk)) *noname.Service) noname.View {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	chunks := 0
+	s := mk(func(context.Context, card.Bulk) {
+		if chunks++; chunks == k {
+			cancel()
+		}
+	})
+	if _, err := s.Start(ctx, org, id); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start canceled after chunk %d: %v; want context.Canceled", k, err)
+	}
+	v, err := e.Noname.Get(t.Context(), org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // A start commits chunk by chunk: after each chunk, another reader sees
@@ -130,20 +163,7 @@ func TestStoppedStartResumes(t *testing.T) {
 				ids := extIDs("r", 11)
 				b := mustCreateBulk(t, e, ids...)
 				seq := e.Outbox(t, org).LastSeq()
-				ctx, cancel := context.WithCancel(t.Context())
-				chunks := 0
-				s := chunked(t, e, 4, func(context.Context, card.Bulk) {
-					if chunks++; chunks == 2 {
-						cancel()
-					}
-				})
-				if _, err := s.Start(ctx, org, b.ID); !errors.Is(err, context.Canceled) {
-					t.Fatalf("Start canceled after chunk 2: %v; want context.Canceled", err)
-				}
-				v, err := e.Noname.Get(t.Context(), org, b.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+				v := stopAfter(t, e, b.ID, 2, func(p func(context.Context, card.Bulk)) *noname.Service { return chunked(t, e, 4, p) })
 				if v.Status != card.BulkProcessing || v.CardsMade != 8 || v.Cards[card.Unbound] != 8 || len(e.Outbox(t, org).Since(seq)) != 8 {
 					t.Fatalf("after 2 chunks of 4: %+v with %d events; want PROCESSING with 8 cards and events", v, len(e.Outbox(t, org).Since(seq)))
 				}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cardcore/cardcore/card"
 	"github.com/cardcore/cardcore/events"
@@ -40,15 +39,7 @@ func (s *inFlight) ConcurrentWrites() bool {
 // chunk.
 func laned(t *testing.T, e *cardtest.Env, store storage.Store, chunk int, progress func(ctx context.Context, b card.Bulk)) *noname.Service {
 	t.Helper()
-	opts := []noname.Option{noname.WithLanes(2), noname.WithBatch(2), noname.WithChunk(chunk, time.Hour)}
-	if progress != nil {
-		opts = append(opts, noname.WithProgress(progress))
-	}
-	s, err := noname.New(store, e.Cards, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return starter(t, e, store, 2, chunk, progress)
 }
 
 // With two lanes a start runs two chunks at once on PostgreSQL, one at a
@@ -108,20 +99,7 @@ func TestLanesStoppedStartResumes(t *testing.T) {
 		ids := extIDs("lr", 41)
 		b := mustCreateBulk(t, e, ids...)
 		seq := e.Outbox(t, org).LastSeq()
-		ctx, cancel := context.WithCancel(t.Context())
-		chunks := 0
-		s := laned(t, e, e.Store, 4, func(context.Context, card.Bulk) {
-			if chunks++; chunks == 3 {
-				cancel()
-			}
-		})
-		if _, err := s.Start(ctx, org, b.ID); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Start canceled after chunk 3: %v; want context.Canceled", err)
-		}
-		v, err := e.Noname.Get(t.Context(), org, b.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := stopAfter(t, e, b.ID, 3, func(p func(context.Context, card.Bulk)) *noname.Service { return laned(t, e, e.Store, 4, p) })
 		cs := bulkCards(t, e, org, b.ID)
 		if v.Status != card.BulkProcessing || v.CardsMade < 12 || v.CardsMade >= len(ids) || len(cs) != v.CardsMade ||
 			len(e.Outbox(t, org).Since(seq)) != v.CardsMade {
@@ -173,11 +151,7 @@ func TestLanesTwoResumersMakeEachCardOnce(t *testing.T) {
 		ids := extIDs("l2", 80)
 		b := mustCreateBulk(t, e, ids...)
 		seq := e.Outbox(t, org).LastSeq()
-		ctx, cancel := context.WithCancel(t.Context())
-		s := laned(t, e, e.Store, 3, func(context.Context, card.Bulk) { cancel() })
-		if _, err := s.Start(ctx, org, b.ID); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Start canceled after chunk 1: %v", err)
-		}
+		stopAfter(t, e, b.ID, 1, func(p func(context.Context, card.Bulk)) *noname.Service { return laned(t, e, e.Store, 3, p) })
 		resumers := []*noname.Service{laned(t, e, e.Store, 3, nil), laned(t, e, e.Store, 3, nil)}
 		errs := cardtest.Race(2, func(g int) error {
 			_, err := resumers[g].Start(t.Context(), org, b.ID)
