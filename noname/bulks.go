@@ -237,7 +237,9 @@ func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.
 				return b, err
 			}
 			// A chunk in flight found the bulk changed by another
-			// writer: one chunk at a time reads it again, under its lock.
+			// writer: one chunk at a time reads it again, under its lock,
+			// and commits durably, not knowing whether it is the last.
+			left, last = -1, card.Bulk{}
 		}
 		var (
 			b        card.Bulk
@@ -292,10 +294,20 @@ func (s *Service) finish(ctx context.Context, org, id string, first bool) (card.
 					break
 				}
 			}
+			if finished && storage.LazyCommit(ctx) {
+				// The bulk moved on since the last chunk (another
+				// start's chunks): this one would finish it, and Start
+				// must not report STARTED before it is durable.
+				return errLastChunk
+			}
 			b.Version++
 			b.UpdatedAt = now
 			return tx.SaveBulk(ctx, &b)
 		})
+		if errors.Is(err, errLastChunk) {
+			left = -1 // the chunk runs again, committing durably
+			continue
+		}
 		if err != nil {
 			return card.Bulk{}, err
 		}
@@ -323,6 +335,10 @@ func concurrentWrites(store storage.Store) bool {
 	w, ok := store.(storage.ConcurrentWriter)
 	return ok && w.ConcurrentWrites()
 }
+
+// errLastChunk rolls back a chunk marked to commit lazily that finds it
+// would finish its bulk.
+var errLastChunk = errors.New("noname: the last chunk of a bulk commits durably")
 
 // errStale rolls back a chunk of a lane that found the bulk other than
 // the chunk before it left it.

@@ -213,9 +213,10 @@ func TestTwoResumersMakeEachCardOnce(t *testing.T) {
 		var chunked1 [2]chan struct{} // closed at a resumer's first chunk
 		var once [2]sync.Once
 		resumers := make([]*noname.Service, 2)
+		stores := []*inFlight{{Store: e.Store}, {Store: e.Store}}
 		for g := range resumers {
 			chunked1[g] = make(chan struct{})
-			resumers[g] = chunked(t, e, 3, func(context.Context, card.Bulk) {
+			resumers[g] = starter(t, e, stores[g], 1, 3, func(context.Context, card.Bulk) {
 				once[g].Do(func() { close(chunked1[g]) })
 				select {
 				case <-chunked1[1-g]:
@@ -230,6 +231,9 @@ func TestTwoResumersMakeEachCardOnce(t *testing.T) {
 		for g, err := range errs {
 			if err != nil {
 				t.Fatalf("resumer %d: %v", g, err)
+			}
+			if stores[g].lazyStarts.Load() != 0 {
+				t.Fatalf("resumer %d committed the bulk STARTED lazily", g)
 			}
 		}
 		for g, c := range chunked1 {

@@ -15,10 +15,14 @@ import (
 )
 
 // inFlight is a store that counts the transactions (Update) running at
-// once, and says whether its store runs writers at once, as it does.
+// once, and says whether its store runs writers at once, as it does. It
+// also counts the transactions that saved a STARTED bulk while marked to
+// commit lazily (storage.WithLazyCommit): a start's last chunk must commit
+// durably, since Start then reports the bulk STARTED.
 type inFlight struct {
 	storage.Store
-	now, most atomic.Int32
+	now, most  atomic.Int32
+	lazyStarts atomic.Int32
 }
 
 func (s *inFlight) Update(ctx context.Context, fn func(ctx context.Context, tx storage.Tx) error) error {
@@ -26,7 +30,30 @@ func (s *inFlight) Update(ctx context.Context, fn func(ctx context.Context, tx s
 	defer s.now.Add(-1)
 	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
 	}
-	return s.Store.Update(ctx, fn)
+	lazy := storage.LazyCommit(ctx)
+	return s.Store.Update(ctx, func(ctx context.Context, tx storage.Tx) error {
+		started := false
+		if err := fn(ctx, savedBulk{Tx: tx, started: &started}); err != nil {
+			return err
+		}
+		if lazy && started {
+			s.lazyStarts.Add(1)
+		}
+		return nil
+	})
+}
+
+// savedBulk notes whether its transaction saved a STARTED bulk.
+type savedBulk struct {
+	storage.Tx
+	started *bool
+}
+
+func (t savedBulk) SaveBulk(ctx context.Context, b *card.Bulk) error {
+	if b.Status == card.BulkStarted {
+		*t.started = true
+	}
+	return t.Tx.SaveBulk(ctx, b)
 }
 
 func (s *inFlight) ConcurrentWrites() bool {
@@ -69,7 +96,9 @@ func TestLanesMakeEachCardOnce(t *testing.T) {
 			}
 			// The chunk after the reported one may have committed since,
 			// even between Get's read of the bulk and its count of cards.
-			if v.Status != card.BulkProcessing || v.CardsMade < got.CardsMade || v.Cards[card.Unbound] < v.CardsMade {
+			// So may the last, leaving the bulk STARTED.
+			moving := v.Status == card.BulkProcessing || (v.Status == card.BulkStarted && v.CardsMade == len(ids))
+			if !moving || v.CardsMade < got.CardsMade || v.Cards[card.Unbound] < v.CardsMade {
 				t.Errorf("between chunks: %+v, reported %d made", v, got.CardsMade)
 			}
 		})
@@ -152,7 +181,8 @@ func TestLanesTwoResumersMakeEachCardOnce(t *testing.T) {
 		b := mustCreateBulk(t, e, ids...)
 		seq := e.Outbox(t, org).LastSeq()
 		stopAfter(t, e, b.ID, 1, func(p func(context.Context, card.Bulk)) *noname.Service { return laned(t, e, e.Store, 3, p) })
-		resumers := []*noname.Service{laned(t, e, e.Store, 3, nil), laned(t, e, e.Store, 3, nil)}
+		stores := []*inFlight{{Store: e.Store}, {Store: e.Store}}
+		resumers := []*noname.Service{laned(t, e, stores[0], 3, nil), laned(t, e, stores[1], 3, nil)}
 		errs := cardtest.Race(2, func(g int) error {
 			_, err := resumers[g].Start(t.Context(), org, b.ID)
 			if err != nil && errors.Is(err, card.ErrConflict) {
@@ -166,6 +196,9 @@ func TestLanesTwoResumersMakeEachCardOnce(t *testing.T) {
 		for g, err := range errs {
 			if err != nil {
 				t.Fatalf("resumer %d: %v", g, err)
+			}
+			if n := stores[g].lazyStarts.Load(); n != 0 {
+				t.Fatalf("resumer %d committed the bulk STARTED lazily", g)
 			}
 		}
 		wantWhole(t, e, b.ID, ids, seq)
