@@ -99,7 +99,7 @@ func WithBulkLanes(n int) Option {
 }
 
 // DefaultBulkLanes is how many chunks of a noname bulk start run at once
-// on PostgreSQL by default: two kept a start's cards about a third faster
+// on PostgreSQL by default: two made a start's cards about 40% faster
 // than one on a 2-core machine (README, Performance), where one
 // connection's COPY keeps one PostgreSQL process busy and leaves the
 // other core mostly idle.

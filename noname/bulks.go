@@ -83,8 +83,9 @@ func WithChunk(cards int, d time.Duration) Option {
 //
 // With more than one lane, a start's first chunk runs alone, as without
 // lanes; each later chunk is given its positions in the bulk's list when
-// it begins, as many cards as the chunks before made in the chunk's time
-// (WithChunk's d; at least 1000, at most WithChunk's cards), and makes
+// it begins, as many cards as the chunks before made in a quarter more
+// than the chunk's time (WithChunk's d; at least 1000, at most WithChunk's
+// cards), and makes
 // its cards before it takes the bulk's lock. It commits only as the next
 // chunk of the bulk: once it holds the lock it finds the bulk PROCESSING
 // with the count of cards made at its first position (the chunk before
@@ -374,9 +375,8 @@ func (s *Service) lanesFrom(ctx context.Context, b card.Bulk, ahead *readAhead, 
 	for {
 		for len(inflight) < s.lanes && next < b.ExternalIDs {
 			mu.Lock()
-			n := s.laneChunkSize(*rate)
+			n := min(startBatch(s.chunkCards, *rate, s.chunkTime), b.ExternalIDs-next)
 			mu.Unlock()
-			n = min(n, b.ExternalIDs-next)
 			done, ended := make(chan laneResult, 1), make(chan struct{})
 			go func(b card.Bulk, from int, prev <-chan struct{}) {
 				done <- s.laneChunk(lctx, b, from, n, ahead, &mu, rate, prev, ended)
@@ -387,9 +387,6 @@ func (s *Service) lanesFrom(ctx context.Context, b card.Bulk, ahead *readAhead, 
 		}
 		r := <-inflight[0]
 		inflight = inflight[1:]
-		if r.err != nil && errors.Is(r.err, card.ErrConflict) && ctx.Err() == nil {
-			r.stale = true // another start wrote a card of this chunk's first
-		}
 		if r.stale || r.err != nil {
 			stop()
 			if r.stale {
@@ -404,18 +401,6 @@ func (s *Service) lanesFrom(ctx context.Context, b card.Bulk, ahead *readAhead, 
 			return b, true, nil
 		}
 	}
-}
-
-// laneChunkSize returns the cards of a chunk of a lane: as many as rate
-// (cards per second of a lane's last chunk) makes in the chunk's time,
-// within [the least batch of a start, the chunk's most cards].
-func (s *Service) laneChunkSize(rate float64) int {
-	least := min(s.batch, leastStartBatch, s.chunkCards)
-	fit := rate * s.chunkTime.Seconds()
-	if fit >= float64(s.chunkCards) {
-		return s.chunkCards
-	}
-	return max(least, int(fit))
 }
 
 // laneChunk makes the cards of positions from+1 to from+n of bulk b in one
@@ -462,9 +447,6 @@ func (s *Service) laneChunk(ctx context.Context, b card.Bulk, from, n int, ahead
 			return ctx.Err()
 		}
 		if out, err = tx.Bulk(storage.WithNoWait(ctx), b.OrgID, b.ID); err != nil {
-			if errors.Is(err, card.ErrConflict) {
-				return errStale
-			}
 			return err
 		}
 		if out.Status != card.BulkProcessing || out.CardsMade != from {
@@ -478,7 +460,9 @@ func (s *Service) laneChunk(ctx context.Context, b card.Bulk, from, n int, ahead
 		out.UpdatedAt = now
 		return tx.SaveBulk(ctx, &out)
 	})
-	if errors.Is(err, errStale) {
+	// A conflict is the bulk locked by another transaction, or a card of
+	// this chunk that another start made first: the bulk moved on.
+	if errors.Is(err, errStale) || (errors.Is(err, card.ErrConflict) && ctx.Err() == nil) {
 		return laneResult{stale: true}
 	}
 	return laneResult{b: out, err: err}

@@ -240,13 +240,13 @@ func ModerncDSN(path string, opts ...DSNOption) string {
 		"&_pragma=synchronous(" + d.synchronous.String() + ")&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 }
 
-// Card implements storage.Store.
 // ConcurrentWrites implements storage.ConcurrentWriter: on PostgreSQL
 // the store runs write transactions at once, each on a connection of its
 // own; on SQLite one after the other, and in a host's transaction (InTx)
 // every write is that transaction's.
 func (s *Store) ConcurrentWrites() bool { return !s.sqlite && s.host == nil }
 
+// Card implements storage.Store.
 func (s *Store) Card(ctx context.Context, org string, id int64) (card.Card, error) {
 	c, scanned, ok, err := s.poolCard(ctx, org, id)
 	if !ok {
