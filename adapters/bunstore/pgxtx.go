@@ -46,6 +46,9 @@ import (
 // BeginTx does with the store's options.
 const beginSQL = "begin isolation level read committed"
 
+// commitSQL commits a store's transaction on PostgreSQL.
+const commitSQL = "commit"
+
 // releaseTimeout bounds the ROLLBACK of a transaction whose ctx is done;
 // past it, the connection is closed instead.
 const releaseTimeout = 5 * time.Second
@@ -148,6 +151,10 @@ func (t *txn) beginAndReadCard(ctx context.Context, query, org string, id int64)
 // pipeline, one round trip, and gives query's first row to scan. query is
 // prepared on the connection once (pgx's Prepare keeps it by its text).
 func pipelineBeginRow(ctx context.Context, pc *pgx.Conn, query string, args []any, scan func(pgx.Row) error) error {
+	begin, err := pc.Prepare(ctx, beginSQL, beginSQL)
+	if err != nil {
+		return err
+	}
 	sd, err := pc.Prepare(ctx, query, query)
 	if err != nil {
 		return err
@@ -157,7 +164,7 @@ func pipelineBeginRow(ctx context.Context, pc *pgx.Conn, query string, args []an
 		return err
 	}
 	p := pc.PgConn().StartPipeline(ctx)
-	p.SendQueryParams(beginSQL, nil, nil, nil, nil)
+	p.SendQueryStatement(begin, nil, nil, nil)
 	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
 	if err := p.Sync(); err != nil {
 		_ = p.Close()
@@ -290,8 +297,7 @@ func (t *txn) saveAndCommit(ctx context.Context, p *pendingSave) error {
 		return err
 	})
 	if saveErr != nil {
-		var pg sqlStater
-		if errors.As(saveErr, &pg) && pg.SQLState() == errSavedNothing {
+		if savedNothing(saveErr) {
 			return p.u.conflict()
 		}
 		return translate(ctx, "save card", saveErr)
@@ -304,6 +310,10 @@ func (t *txn) saveAndCommit(ctx context.Context, p *pendingSave) error {
 // (pgx's Prepare keeps it by its text). saveErr is the save's failure (the
 // COMMIT is then skipped); err the COMMIT's, or the round trip's.
 func pipelineSaveCommit(ctx context.Context, pc *pgx.Conn, query string, args []any) (saveErr, err error) {
+	commit, err := pc.Prepare(ctx, commitSQL, commitSQL)
+	if err != nil {
+		return nil, err
+	}
 	sd, err := pc.Prepare(ctx, query, query)
 	if err != nil {
 		return nil, err
@@ -314,7 +324,7 @@ func pipelineSaveCommit(ctx context.Context, pc *pgx.Conn, query string, args []
 	}
 	p := pc.PgConn().StartPipeline(ctx)
 	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
-	p.SendQueryParams("commit", nil, nil, nil, nil)
+	p.SendQueryStatement(commit, nil, nil, nil)
 	if err := p.Sync(); err != nil {
 		_ = p.Close()
 		return nil, err
