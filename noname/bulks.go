@@ -679,19 +679,17 @@ func (s *Service) Cancel(ctx context.Context, org, id, cancelType string, extern
 	return out, canceled, nil
 }
 
-// View is a bulk with the count of its cards per status.
+// View is a bulk with the count of its cards per status, both as of one
+// moment: while a start runs, the counts add up to the bulk's CardsMade.
 type View struct {
 	card.Bulk
 	Cards map[card.Status]int
 }
 
-// Get returns bulk id of org with its card counts.
+// Get returns bulk id of org with its card counts, read together
+// (storage.Store's BulkView).
 func (s *Service) Get(ctx context.Context, org, id string) (View, error) {
-	b, err := s.store.Bulk(ctx, org, id)
-	if err != nil {
-		return View{}, err
-	}
-	counts, err := s.store.BulkCounts(ctx, org, id)
+	b, counts, err := s.store.BulkView(ctx, org, id)
 	if err != nil {
 		return View{}, err
 	}

@@ -95,14 +95,33 @@ func TestLanesMakeEachCardOnce(t *testing.T) {
 				return
 			}
 			// The chunk after the reported one may have committed since,
-			// even between Get's read of the bulk and its count of cards.
-			// So may the last, leaving the bulk STARTED.
+			// and so may the last, leaving the bulk STARTED.
 			moving := v.Status == card.BulkProcessing || (v.Status == card.BulkStarted && v.CardsMade == len(ids))
-			if !moving || v.CardsMade < got.CardsMade || v.Cards[card.Unbound] < v.CardsMade {
+			if !moving || v.CardsMade < got.CardsMade || !madeCounted(v) {
 				t.Errorf("between chunks: %+v, reported %d made", v, got.CardsMade)
 			}
 		})
+		// Meanwhile Get, called again and again, sees the bulk's cards
+		// and its CardsMade as of one moment, however the chunks commit.
+		done := make(chan struct{})
+		var views sync.WaitGroup
+		views.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				v, err := e.Noname.Get(t.Context(), org, b.ID)
+				if err != nil || !madeCounted(v) {
+					t.Errorf("Get %d during the start: %+v, %v", n, v, err)
+					return
+				}
+			}
+		})
 		got, err := s.Start(t.Context(), org, b.ID)
+		close(done)
+		views.Wait()
 		if err != nil || got.Status != card.BulkStarted {
 			t.Fatalf("Start: %+v, %v", got, err)
 		}
@@ -118,6 +137,12 @@ func TestLanesMakeEachCardOnce(t *testing.T) {
 			t.Fatalf("%d transactions of the start at once; want %d", m, want)
 		}
 	})
+}
+
+// madeCounted reports whether v, a bulk being started, counts as many
+// cards as it says it made, all UNBOUND.
+func madeCounted(v noname.View) bool {
+	return v.Cards[card.Unbound] == v.CardsMade && len(v.Cards) == min(v.CardsMade, 1)
 }
 
 // A start with lanes that stops midway leaves the bulk PROCESSING with

@@ -54,9 +54,12 @@ type Store interface {
 	Reasons(ctx context.Context, org string, enabled *bool, page Page) ([]card.Reason, error)
 	// Bulk returns noname bulk id of org, or card.ErrNotFound.
 	Bulk(ctx context.Context, org, id string) (card.Bulk, error)
-	// BulkCounts counts the cards of bulk id by status; statuses with no
-	// card are absent.
-	BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error)
+	// BulkView returns noname bulk id of org (card.ErrNotFound when org has
+	// none) with the counts of its cards by status, statuses with no card
+	// absent, both as of one moment: the cards a transaction commits with
+	// the bulk's row (a chunk of a start, with its CardsMade) are counted
+	// with that row or not at all, never one without the other.
+	BulkView(ctx context.Context, org, id string) (card.Bulk, map[card.Status]int, error)
 	// ProcessingBulks returns the bulks of every org in status PROCESSING
 	// (started, their cards not all made: being made, or left so by a
 	// process that stopped), by id.

@@ -46,27 +46,51 @@ func (s *Store) Bulk(ctx context.Context, org, id string) (card.Bulk, error) {
 	return loadBulk(ctx, s.reads(), org, id, "")
 }
 
-// BulkCounts implements storage.Store.
-func (s *Store) BulkCounts(ctx context.Context, org, id string) (map[card.Status]int, error) {
+// BulkView implements storage.Store. The bulk's row and its cards' counts
+// are read by one statement, so as of one snapshot (PostgreSQL's read
+// committed takes one per statement, and a SQLite statement reads one
+// state of the database): read apart, a chunk of a start committing
+// between the two reads had its cards counted and not its CardsMade.
+func (s *Store) BulkView(ctx context.Context, org, id string) (card.Bulk, map[card.Status]int, error) {
 	var rows []struct {
-		Status string `bun:"status"`
-		N      int    `bun:"n"`
+		bulkRow
+		CardStatus sql.NullString `bun:"card_status"`
+		N          int            `bun:"n"`
 	}
-	err := s.reads().NewSelect().Model((*cardRow)(nil)).ColumnExpr("bulk_status AS status, count(*) AS n").
-		Where("bulk_id = ? AND bulk_status IS NOT NULL AND org_id = ?", id, org).GroupExpr("bulk_status").Scan(ctx, &rows)
+	if err := s.reads().NewRaw(bulkViewSQL, id, org, org, id).Scan(ctx, &rows); err != nil {
+		return card.Bulk{}, nil, translate(ctx, "read bulk", err)
+	}
+	if len(rows) == 0 {
+		return card.Bulk{}, nil, notFound(ctx, "bulk", id, sql.ErrNoRows)
+	}
+	b, err := rows[0].bulk()
 	if err != nil {
-		return nil, translate(ctx, "count bulk cards", err)
+		return card.Bulk{}, nil, err
 	}
 	counts := make(map[card.Status]int, len(rows))
 	for _, r := range rows {
-		st, err := card.ParseStatus(r.Status)
+		if !r.CardStatus.Valid {
+			continue // a bulk without cards: its one row, with no status
+		}
+		st, err := card.ParseStatus(r.CardStatus.String)
 		if err != nil {
-			return nil, err
+			return card.Bulk{}, nil, err
 		}
 		counts[st] = r.N
 	}
-	return counts, nil
+	return b, counts, nil
 }
+
+// bulkViewSQL reads a bulk's row (by org and id) and its cards' counts by
+// status (by bulk id and org, through cardcore_cards_bulk_status): one row
+// per status, or one row with no status for a bulk without cards.
+const bulkViewSQL = `SELECT b.id, b.org_id, b.program_id, b.status, b.external_ids, b.cards_made, b.pin_length,
+  b.contactless_enabled, b.version, b.created_at, b.updated_at, c.card_status, COALESCE(c.n, 0) AS n
+FROM cardcore_bulks AS b LEFT JOIN (
+  SELECT bulk_status AS card_status, count(*) AS n FROM cardcore_cards
+  WHERE bulk_id = ? AND bulk_status IS NOT NULL AND org_id = ? GROUP BY bulk_status
+) AS c ON 1 = 1
+WHERE b.org_id = ? AND b.id = ?`
 
 func loadReason(ctx context.Context, db bun.IDB, org string, id int64, lock string) (card.Reason, error) {
 	var r reasonRow

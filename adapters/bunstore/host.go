@@ -17,7 +17,7 @@ import (
 // on. It never commits and never retries: a PostgreSQL deadlock or
 // serialization failure is returned like any other error, and the host
 // runs its whole transaction again. The reads (Card, CardByToken,
-// CardsByAccount, Reason, Reasons, Bulk, BulkCounts) run in tx too, so
+// CardsByAccount, Reason, Reasons, Bulk, BulkView) run in tx too, so
 // they see the host's uncommitted writes. The outbox side (Feed, After,
 // Head) stays on the store's own connections: an event is in the feed, and
 // handed to a deliverer, only once its transaction has committed.

@@ -211,8 +211,8 @@ func TestInTxReadsSeeTheHostsWrites(t *testing.T) {
 				rs, err := s.Reasons(ctx, "org", nil, storage.Page{Limit: 10})
 				return found(len(rs), err)
 			},
-			"BulkCounts": func(s *bunstore.Store) error {
-				counts, err := s.BulkCounts(ctx, "org", b.ID)
+			"BulkView": func(s *bunstore.Store) error {
+				_, counts, err := s.BulkView(ctx, "org", b.ID)
 				return found(counts[card.Unbound], err)
 			},
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 // The noname bulks (storage.BulkWriter, and the Store's Bulk and
-// BulkCounts): the bulks themselves, their UNBOUND cards here, their
+// BulkView): the bulks themselves, their UNBOUND cards here, their
 // external ids in externalids.go.
 var bulkChecks = []check{
 	{"InsertSetsIDWhenEmpty", bulkInsertSetsIDWhenEmpty},
@@ -219,19 +219,22 @@ func bulkSaveOtherOrgOrMissingWritesNothing(t *testing.T, s storage.Store) {
 	checkErr(t, "Bulk of the missing id after the refused SaveBulk", err, card.ErrNotFound)
 }
 
-// bulkCounts returns BulkCounts of bulk id of org.
+// bulkCounts returns the counts of BulkView of bulk id of org, and checks
+// that its bulk is Bulk's.
 func bulkCounts(t *testing.T, s storage.Store, org, id string) map[card.Status]int {
 	t.Helper()
-	counts, err := s.BulkCounts(t.Context(), org, id)
+	b, counts, err := s.BulkView(t.Context(), org, id)
 	if err != nil {
-		t.Fatalf("BulkCounts(%s, %s): %v", org, id, err)
+		t.Fatalf("BulkView(%s, %s): %v", org, id, err)
 	}
+	mustEqual(t, "the bulk of BulkView", loadBulk(t, s, org, id), b)
 	return counts
 }
 
-// BulkCounts counts the cards of the bulk in the org by status, and no
-// other card: not the cards of another bulk, nor those of another org
-// under the same bulk id, nor cards of no bulk.
+// BulkView counts the cards of the bulk in the org by status, and no other
+// card: not the cards of another bulk, nor those of another org under the
+// same bulk id, nor cards of no bulk. A bulk id the org does not have is
+// card.ErrNotFound, whatever cards name it.
 func bulkCountsByStatus(t *testing.T, s storage.Store) {
 	bs := insertBulks(t, s, newBulk(orgA), newBulk(orgA), newBulk(orgA))
 	bulk, otherBulk, empty := bs[0].ID, bs[1].ID, bs[2].ID
@@ -246,13 +249,15 @@ func bulkCountsByStatus(t *testing.T, s storage.Store) {
 		validCard(t, fmt.Sprintf("card %d", i), c)
 	}
 	insert(t, s, cs...)
-	mustEqualCounts(t, "BulkCounts of the bulk",
+	mustEqualCounts(t, "BulkView of the bulk",
 		map[card.Status]int{card.Unbound: 3, card.Normal: 1, card.Canceled: 2}, bulkCounts(t, s, orgA, bulk))
-	mustEqualCounts(t, "BulkCounts of the other bulk",
+	mustEqualCounts(t, "BulkView of the other bulk",
 		map[card.Status]int{card.Unbound: 1, card.Canceled: 1}, bulkCounts(t, s, orgA, otherBulk))
-	mustEqualCounts(t, "BulkCounts of the bulk id in the other org",
-		map[card.Status]int{card.Unbound: 1}, bulkCounts(t, s, orgB, bulk))
-	mustEqualCounts(t, "BulkCounts of a bulk without cards", map[card.Status]int{}, bulkCounts(t, s, orgA, empty))
+	mustEqualCounts(t, "BulkView of a bulk without cards", map[card.Status]int{}, bulkCounts(t, s, orgA, empty))
+	_, _, err := s.BulkView(t.Context(), orgB, bulk)
+	checkErr(t, "BulkView of the bulk id in the other org", err, card.ErrNotFound)
+	_, _, err = s.BulkView(t.Context(), orgA, "no-such-bulk")
+	checkErr(t, "BulkView of a bulk id no org has", err, card.ErrNotFound)
 }
 
 // unboundCards calls UnboundCards in a transaction of its own.

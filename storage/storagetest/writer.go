@@ -307,7 +307,7 @@ func saveNew(t *testing.T, s storage.Store, cs []card.Card) []card.Card {
 func saveNewSetsIDsAndTokens(t *testing.T, s storage.Store) {
 	const n = 1234
 	before := insert(t, s, NewCard(orgA))[0]
-	bulk := uuid.NewString()
+	bulk := insertBulks(t, s, newBulk(orgA))[0].ID
 	cs := nonameBatch(orgA, bulk, "ext-", n)
 	given := uuid.NewString()
 	cs[777].Token = given
@@ -344,7 +344,7 @@ func saveNewSetsIDsAndTokens(t *testing.T, s storage.Store) {
 			return
 		}
 	}
-	mustEqualCounts(t, "BulkCounts after SaveNew", map[card.Status]int{card.Unbound: n}, bulkCounts(t, s, orgA, bulk))
+	mustEqualCounts(t, "BulkView after SaveNew", map[card.Status]int{card.Unbound: n}, bulkCounts(t, s, orgA, bulk))
 }
 
 // A batch of cards with every field set, bound or not, reads back field by
@@ -415,7 +415,7 @@ func saveNewAppendsAnEventPerCard(t *testing.T, s storage.Store) {
 // in the batch or stored before, is a card.ErrConflict; the transaction
 // that returns it stores none of the batch, and none of its events.
 func saveNewDuplicateExternalIDIsConflict(t *testing.T, s storage.Store) {
-	bulk := uuid.NewString()
+	bulk := insertBulks(t, s, newBulk(orgA))[0].ID
 	stored := saveNew(t, s, nonameBatch(orgA, bulk, "old-", 3))
 	outbox := feedFrom0(t, s, 100)
 	inBatch := nonameBatch(orgA, bulk, "new-", 600)
@@ -435,7 +435,7 @@ func saveNewDuplicateExternalIDIsConflict(t *testing.T, s storage.Store) {
 		conflicts(t, s, "SaveNew of "+tc.name, func(ctx context.Context, tx storage.Tx) error {
 			return tx.SaveNew(ctx, slices.Clone(tc.cs), started)
 		})
-		mustEqualCounts(t, "BulkCounts after the refused SaveNew of "+tc.name,
+		mustEqualCounts(t, "BulkView after the refused SaveNew of "+tc.name,
 			map[card.Status]int{card.Unbound: 3}, bulkCounts(t, s, orgA, bulk))
 		mustEqualEvents(t, "the feed after the refused SaveNew of "+tc.name, outbox, feedFrom0(t, s, 100))
 	}
