@@ -319,18 +319,19 @@ func (d sqlText) saveWithEvent(cols []int) string {
 // eventOfSaved is the INSERT of saveWithEvent: the event's row, once for
 // the card saved.
 func (d sqlText) eventOfSaved(cols []int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) SELECT ")
+	return "INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) SELECT " +
+		strings.Join(d.eventParams(cols), ", ") + " FROM saved"
+}
+
+// eventParams are the placeholders of a save's event, typed, after the
+// UPDATE's arguments for cols.
+func (d sqlText) eventParams(cols []int) []string {
 	n := len(cols) + 3
+	ps := make([]string, len(eventInsert.pgTypes))
 	for i, typ := range eventInsert.pgTypes {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.ph(n + 1 + i))
-		b.WriteString("::" + typ)
+		ps[i] = d.ph(n+1+i) + "::" + typ
 	}
-	b.WriteString(" FROM saved")
-	return b.String()
+	return ps
 }
 
 // saveWithEventChecked is saveWithEvent that fails when it saves no card,
@@ -343,22 +344,11 @@ func (d sqlText) eventOfSaved(cols []int) string {
 // PostgreSQL less than counting the rows appended (an aggregate over a
 // second CTE): each node of the plan is built again on every execution.
 func (d sqlText) saveWithEventChecked(cols []int) string {
-	var b strings.Builder
-	b.WriteString("WITH saved AS (" + d.updateCard(cols) + " RETURNING id) ")
-	b.WriteString("INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) VALUES (")
-	n := len(cols) + 3
-	for i, typ := range eventInsert.pgTypes {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		v := d.ph(n+1+i) + "::" + typ
-		if i == 0 {
-			v = "(SELECT " + v + " FROM saved)"
-		}
-		b.WriteString(v)
-	}
-	b.WriteString(")")
-	return b.String()
+	ps := d.eventParams(cols)
+	ps[0] = "(SELECT " + ps[0] + " FROM saved)" // event_id
+	return "WITH saved AS (" + d.updateCard(cols) + " RETURNING id) " +
+		"INSERT INTO cardcore_outbox (event_id, org_id, card_id, event_type, cid, occurred_at, data) VALUES (" +
+		strings.Join(ps, ", ") + ")"
 }
 
 // savedNothing reports whether err is saveWithEventChecked's failure when
