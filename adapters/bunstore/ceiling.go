@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // CeilingStatements are the texts of the prepared statements the store
@@ -107,7 +108,9 @@ func CeilingBeginRead(ctx context.Context, conn *sql.Conn, query string, dests [
 		if !ok {
 			return fmt.Errorf("bunstore: the PostgreSQL driver is %T, not pgx's", dc)
 		}
-		return pipelineBeginRow(ctx, pc.Conn(), query, []any{org, id}, func(row pgx.Row) error { return row.Scan(dests...) })
+		return pipelineBeginRow(ctx, pc.Conn(), query, org, id, func(rr *pgconn.ResultReader) error {
+			return firstRow{pgx.RowsFromResultReader(pc.Conn().TypeMap(), rr)}.Scan(dests...)
+		})
 	})
 }
 

@@ -20,6 +20,12 @@ type column struct {
 	// derived columns are computed from the others (cardRow.derive), so
 	// reads skip them.
 	derived bool
+	// kind is what the column holds; for a text column, text is the
+	// field, for the others decode writes a value as PostgreSQL sends it
+	// in binary format (nil for NULL) with its type's oid (pgxdecode.go).
+	kind   columnKind
+	text   func(r *cardRow) *string
+	decode func(r *cardRow, oid uint32, v []byte) error
 }
 
 // cardTable lists the columns of cardcore_cards in cardRow's field order;
@@ -143,7 +149,7 @@ var mutableColumns = func() []int {
 }()
 
 func stringCol(name string, f func(*cardRow) *string, nullzero bool) column {
-	return column{name: name,
+	return column{name: name, kind: textKind, text: f,
 		dest: func(r *cardRow) any { return stringDest{f(r)} },
 		arg: func(_ sqlText, r *cardRow) any {
 			if v := *f(r); v != "" || !nullzero {
@@ -156,8 +162,15 @@ func stringCol(name string, f func(*cardRow) *string, nullzero bool) column {
 }
 
 func int64Col(name string, f func(*cardRow) *int64, nullzero bool) column {
-	return column{name: name,
+	return column{name: name, kind: intKind,
 		dest: func(r *cardRow) any { return int64Dest{f(r)} },
+		decode: func(r *cardRow, oid uint32, v []byte) (err error) {
+			*f(r) = 0
+			if v != nil {
+				*f(r), err = pgInt(oid, v)
+			}
+			return err
+		},
 		arg: func(_ sqlText, r *cardRow) any {
 			if v := *f(r); v != 0 || !nullzero {
 				return v
@@ -169,16 +182,37 @@ func int64Col(name string, f func(*cardRow) *int64, nullzero bool) column {
 }
 
 func intCol(name string, f func(*cardRow) *int) column {
-	return column{name: name,
+	return column{name: name, kind: intKind,
 		dest: func(r *cardRow) any { return intDest{f(r)} },
+		decode: func(r *cardRow, oid uint32, v []byte) error {
+			*f(r) = 0
+			if v == nil {
+				return nil
+			}
+			n, err := pgInt(oid, v)
+			*f(r) = int(n)
+			return err
+		},
 		arg:  func(_ sqlText, r *cardRow) any { return int64(*f(r)) },
 		same: func(a, b *cardRow) bool { return *f(a) == *f(b) },
 	}
 }
 
 func optIntCol(name string, f func(*cardRow) **int) column {
-	return column{name: name,
+	return column{name: name, kind: intKind,
 		dest: func(r *cardRow) any { return optIntDest{f(r)} },
+		decode: func(r *cardRow, oid uint32, v []byte) error {
+			*f(r) = nil
+			if v == nil {
+				return nil
+			}
+			n, err := pgInt(oid, v)
+			if err == nil {
+				i := int(n)
+				*f(r) = &i
+			}
+			return err
+		},
 		arg: func(_ sqlText, r *cardRow) any {
 			if p := *f(r); p != nil {
 				return int64(*p)
@@ -193,16 +227,30 @@ func optIntCol(name string, f func(*cardRow) **int) column {
 }
 
 func boolCol(name string, f func(*cardRow) *bool) column {
-	return column{name: name,
+	return column{name: name, kind: boolKind,
 		dest: func(r *cardRow) any { return boolDest{f(r)} },
+		decode: func(r *cardRow, _ uint32, v []byte) (err error) {
+			*f(r) = false
+			if v != nil {
+				*f(r), err = pgBool(v)
+			}
+			return err
+		},
 		arg:  func(_ sqlText, r *cardRow) any { return *f(r) },
 		same: func(a, b *cardRow) bool { return *f(a) == *f(b) },
 	}
 }
 
 func timeCol(name string, f func(*cardRow) *time.Time, nullable bool) column {
-	return column{name: name,
+	return column{name: name, kind: timeKind,
 		dest: func(r *cardRow) any { return timeDest{f(r)} },
+		decode: func(r *cardRow, _ uint32, v []byte) (err error) {
+			*f(r) = time.Time{}
+			if v != nil {
+				*f(r), err = pgTime(v)
+			}
+			return err
+		},
 		arg:  func(d sqlText, r *cardRow) any { return d.time(*f(r), nullable) },
 		same: func(a, b *cardRow) bool { return f(a).Equal(*f(b)) },
 	}

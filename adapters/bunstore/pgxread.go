@@ -5,7 +5,6 @@ import (
 	"database/sql"
 
 	"github.com/cardcore/cardcore/card"
-	"github.com/jackc/pgx/v5"
 )
 
 // A card read through pgx's own API, on PostgreSQL.
@@ -39,7 +38,7 @@ func pgxCard(ctx context.Context, conn *sql.Conn, query, org string, id int64) (
 			return nil
 		}
 		var serr error
-		r, c, scanned, serr = sqlText{pg: true}.scanCard(pc.Conn().QueryRow(ctx, query, pgx.QueryExecModeCacheStatement, org, id))
+		r, c, scanned, serr = queryCard(ctx, pc.Conn(), query, org, id)
 		return serr
 	})
 	return r, c, scanned, ok, err

@@ -133,9 +133,10 @@ func (t *txn) db(ctx context.Context) (bun.IDB, error) {
 func (t *txn) beginAndReadCard(ctx context.Context, query, org string, id int64) (r cardRow, c card.Card, scanned bool, err error) {
 	t.begun = true
 	err = t.conn.Raw(func(dc any) error {
-		return pipelineBeginRow(ctx, dc.(pgxConner).Conn(), query, []any{org, id}, func(row pgx.Row) error {
+		pc := dc.(pgxConner).Conn()
+		return pipelineBeginRow(ctx, pc, query, org, id, func(rr *pgconn.ResultReader) error {
 			var err error
-			r, c, scanned, err = sqlText{pg: true}.scanCard(row)
+			r, c, scanned, err = readCard(pc.TypeMap(), rr)
 			return err
 		})
 	})
@@ -147,10 +148,11 @@ func (t *txn) beginAndReadCard(ctx context.Context, query, org string, id int64)
 	return r, c, scanned, err
 }
 
-// pipelineBeginRow sends BEGIN (beginSQL) and query with args on pc in one
-// pipeline, one round trip, and gives query's first row to scan. query is
-// prepared on the connection once (pgx's Prepare keeps it by its text).
-func pipelineBeginRow(ctx context.Context, pc *pgx.Conn, query string, args []any, scan func(pgx.Row) error) error {
+// pipelineBeginRow sends BEGIN (beginSQL) and query, a card's read by org
+// and id (cardArgs), on pc in one pipeline, one round trip, and gives
+// query's result, asked in binary format, to read, which closes it. query
+// is prepared on the connection once (pgx's Prepare keeps it by its text).
+func pipelineBeginRow(ctx context.Context, pc *pgx.Conn, query, org string, id int64, read func(*pgconn.ResultReader) error) error {
 	begin, err := pc.Prepare(ctx, beginSQL, beginSQL)
 	if err != nil {
 		return err
@@ -159,27 +161,28 @@ func pipelineBeginRow(ctx context.Context, pc *pgx.Conn, query string, args []an
 	if err != nil {
 		return err
 	}
-	var eqb pgx.ExtendedQueryBuilder
-	if err := eqb.Build(pc.TypeMap(), sd, args); err != nil {
+	args, formats, err := cardArgs(pc, sd, org, id)
+	if err != nil {
 		return err
 	}
 	p := pc.PgConn().StartPipeline(ctx)
 	p.SendQueryStatement(begin, nil, nil, nil)
-	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+	p.SendQueryStatement(sd, args, formats, binaryResults)
 	if err := p.Sync(); err != nil {
 		_ = p.Close()
 		return err
 	}
-	err = scanPipelined(pc, p, scan)
+	err = readPipelined(p, read)
 	if cerr := p.Close(); err == nil {
 		err = cerr
 	}
+	forgetStale(ctx, pc, query, err)
 	return err
 }
 
-// scanPipelined reads the results of pipelineBeginRow's pipeline: BEGIN's,
-// then the query's first row, with scan.
-func scanPipelined(pc *pgx.Conn, p *pgconn.Pipeline, scan func(pgx.Row) error) error {
+// readPipelined reads the results of pipelineBeginRow's pipeline: BEGIN's,
+// then the query's, with read.
+func readPipelined(p *pgconn.Pipeline, read func(*pgconn.ResultReader) error) error {
 	for i := range 2 {
 		res, err := p.GetResults()
 		if err != nil {
@@ -195,7 +198,7 @@ func scanPipelined(pc *pgx.Conn, p *pgconn.Pipeline, scan func(pgx.Row) error) e
 			}
 			continue
 		}
-		return scan(firstRow{pgx.RowsFromResultReader(pc.TypeMap(), rr)})
+		return read(rr)
 	}
 	return nil
 }

@@ -237,6 +237,12 @@ func (d sqlText) scanCard(row interface{ Scan(dest ...any) error }) (r cardRow, 
 		return r, c, false, err
 	}
 	r.chain.known = !d.pg
+	return finishCard(r)
+}
+
+// finishCard converts r, a card's row as read, to its card, and derives
+// r's keys again (scanCard); an error is returned with scanned = true.
+func finishCard(r cardRow) (_ cardRow, c card.Card, scanned bool, err error) {
 	if c, err = r.card(); err != nil {
 		return r, c, true, err
 	}
