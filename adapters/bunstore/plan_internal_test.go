@@ -452,3 +452,28 @@ func TestQueriesOfANewOrgUseTheirIndexes(t *testing.T) {
 		}
 	}
 }
+
+// On SQLite, where cardcore_cards_account still leads with org_id, a card
+// read by id looks the card up by its rowid, whatever ANALYZE recorded:
+// SQLite's statistics have no per-value counts that could make an org
+// look like one of a single card.
+func TestCardReadUsesTheRowidSQLite(t *testing.T) {
+	db := openForPlan(t, "sqlite")
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+INSERT INTO cardcore_cards (token, org_id, program_id, account_id, customer_id, type, mode, status, name, issuing_date,
+  track_number, pin_length, contactless_enabled, version, created_at, updated_at)
+SELECT 'tok-' || i, 'org-' || (i % 2), 1, 'acct-' || (i % 50), 'cust', 'PLASTIC', 'CREDIT', 'NORMAL', 'PLASTIC',
+  '2026-12-07 00:00:00+00:00', 1, 4, 1, 1, '2026-12-07 00:00:00+00:00', '2026-12-07 00:00:00+00:00' FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{newQueries(false).card, newQueries(false).cardLocked} {
+		q = strings.Replace(strings.Replace(q, "?", "'org-1'", 1), "?", "4999", 1) // org_id, then id
+		if plan := explainLines(t, db, "EXPLAIN QUERY PLAN "+q); !strings.Contains(plan, "INTEGER PRIMARY KEY") {
+			t.Errorf("plan of %s does not look the card up by its rowid:\n%s", q, plan)
+		}
+	}
+}
