@@ -118,7 +118,7 @@ func fullAndSparseRows() (full, sparse cardRow) {
 		Type: "PLASTIC", Mode: "CREDIT", Status: "BLOCKED", PreviousStatus: "NORMAL", Name: "Ana",
 		PrintedName: "ANA", Brand: "VISA", BIN: "411111", Last4: "1234", PANHash: "hash",
 		IssuingDate: time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC), ExpirationDate: at.AddDate(3, 0, 0),
-		ActivationDate: time.Date(1969, 7, 20, 20, 17, 40, 654321000, time.UTC),
+		ActivationDate:      time.Date(1969, 7, 20, 20, 17, 40, 654321000, time.UTC),
 		ValidityPeriodHours: 48, ValidUntil: at.Add(48 * time.Hour), TrackNumber: 2, ReissuedCardID: 99,
 		BulkID: "bulk", ExternalID: "ext", Synced: true, CloseDate: at.Add(2 * time.Hour), Metadata: `{"a":1}`,
 		EmbossingCustomField: "emb", EmbossingGroup: "grp", PINLength: 6, ContactlessEnabled: true,
