@@ -51,7 +51,11 @@ import (
 //     the INSERT as one statement (the store's saveWithEvent) in pgx's
 //     statement cache; COMMIT. read-ceiling's SELECT goes through pgx's
 //     own API on a connection of the pool (sql.Conn.Raw), in pgx's
-//     statement cache, as the store reads a card (bunstore's pgxread.go).
+//     statement cache, its row scanned by pgx: the store sends the same
+//     SQL on a connection of the pool, but decodes the row itself
+//     (bunstore's pgxread.go and pgxdecode.go), which is the library's
+//     work, not the SQL's. The transition's and bind's reads are scanned
+//     by pgx too (bunstore.CeilingBeginRead).
 //
 // Per-request transactions of these use cases run no other statement: no
 // idempotency key (Bind takes none), no bulk counter, and on PostgreSQL
@@ -380,7 +384,7 @@ func (c *reqCeiling) read(ctx context.Context, r *rawRow, org string, id int64) 
 type pgxConner interface{ Conn() *pgx.Conn }
 
 // pgxScan reads the row of query with org and id on conn through pgx's
-// own API, the statement in pgx's cache, as bunstore reads a card.
+// own API, the statement in pgx's cache, scanned by pgx into dests.
 func pgxScan(ctx context.Context, conn *sql.Conn, query string, dests []any, org string, id int64) error {
 	return conn.Raw(func(dc any) error {
 		pc, ok := dc.(pgxConner)
