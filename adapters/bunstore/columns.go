@@ -89,17 +89,26 @@ var cardColumnList = selectList(false)
 // layouts, a failed time.Parse before each match.
 var sqliteCardColumnList = selectList(true)
 
-// selectList lists the columns that are not derived, as expressions
-// without names when bare (see sqliteCardColumnList).
-func selectList(bare bool) string {
-	var names []string
+// cardReadColumns are the columns that are not derived, in cardTable's
+// order: those a card's read reads (selectCard), and decodeCardRow decodes.
+var cardReadColumns = func() []column {
+	var cols []column
 	for _, c := range cardTable {
-		switch {
-		case c.derived:
-		case bare:
-			names = append(names, bareColumn(c.name))
-		default:
-			names = append(names, c.name)
+		if !c.derived {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}()
+
+// selectList lists cardReadColumns, as expressions without names when
+// bare (see sqliteCardColumnList).
+func selectList(bare bool) string {
+	names := make([]string, len(cardReadColumns))
+	for i, c := range cardReadColumns {
+		names[i] = c.name
+		if bare {
+			names[i] = bareColumn(c.name)
 		}
 	}
 	return strings.Join(names, ", ")
@@ -112,13 +121,11 @@ func bareColumn(name string) string { return "+" + name + ` AS ""` }
 func (c column) immutable() column { c.imm = true; return c }
 func (c column) derive() column    { c.derived = true; return c }
 
-// cardDests returns the scan destinations of the columns of r that are
-// not derived, in cardColumnList's order.
+// cardDests returns the scan destinations of r's cardReadColumns, in
+// cardColumnList's order.
 func cardDests(r *cardRow, dst []any) []any {
-	for _, c := range cardTable {
-		if !c.derived {
-			dst = append(dst, c.dest(r))
-		}
+	for _, c := range cardReadColumns {
+		dst = append(dst, c.dest(r))
 	}
 	return dst
 }

@@ -41,18 +41,6 @@ var binaryResults = []int16{pgtype.BinaryFormatCode}
 // cardArgs: org as text, id as a binary int8.
 var cardArgFormats = []int16{pgtype.TextFormatCode, pgtype.BinaryFormatCode}
 
-// cardReadColumns are the columns a selectCard statement reads on
-// PostgreSQL, in its order.
-var cardReadColumns = func() []column {
-	var cols []column
-	for _, c := range cardTable {
-		if !c.derived {
-			cols = append(cols, c)
-		}
-	}
-	return cols
-}()
-
 // queryCard reads one card with query (a selectCard text), org and id on
 // pc, as scanCard reads it: the statement prepared on the connection once
 // (pgx's Prepare keeps it by its text), its row decoded by readCard.
