@@ -15,12 +15,13 @@ import (
 // status update, and a fifth of the client's CPU of a read. pgx's own
 // QueryRow, scanning into the same destinations through their pgx scanner
 // methods (columns.go), took a read of one card from 80 allocations to 24;
-// the store's own decoding of the row (pgxdecode.go), to 11. The statement
+// the store's own decoding of the row (pgxdecode.go), to 10. The statement
 // is prepared on the connection once and kept by pgx (Conn.Prepare), as
 // database/sql's prepared statements are, whatever query mode the host
 // chose for its own queries (cardcore's command uses the simple protocol,
-// as bun writes arguments into the SQL text). The store reaches pgx's connection as COPY does (bulk_copy.go):
-// sql.Conn.Raw, and the interface pgxConner, when the host opened the
+// as bun writes arguments into the SQL text). The store reaches pgx's
+// connection as COPY does (bulk_copy.go): sql.Conn.Raw, and the interface
+// pgxConner, when the host opened the
 // database with pgx's database/sql driver. With another driver, and in a
 // host's transaction (InTx), the card is read through database/sql.
 

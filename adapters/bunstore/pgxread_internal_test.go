@@ -57,7 +57,7 @@ func TestPgxCardReadsWhatDatabaseSQLReads(t *testing.T) {
 // TestPgxCardAllocations counts the allocations of a card read through
 // pgx. With pgx planning the destinations as sql.Scanners it was about 80
 // (a plan per column and each value boxed); through pgx's scanner
-// interfaces, 24; decoded by the store (pgxdecode.go), 11, two of which
+// interfaces, 24; decoded by the store (pgxdecode.go), 10, two of which
 // are pgx's watch of the test's context, which can be canceled.
 func TestPgxCardAllocations(t *testing.T) {
 	read := oneCardThroughPgx(t)
