@@ -84,6 +84,9 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Core, error) {
 	if o.meters != nil {
 		storeOpts = append(storeOpts, bunstore.WithMeterProvider(o.meters))
 	}
+	if o.noCkpt {
+		storeOpts = append(storeOpts, bunstore.WithCheckpoints(false))
+	}
 	store, err := bunstore.New(ctx, db, storeOpts...)
 	if err != nil {
 		return nil, err

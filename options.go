@@ -27,6 +27,7 @@ type options struct {
 	meters      metric.MeterProvider
 	migrations  MigrationMode
 	provisioner issuance.Provisioner
+	noCkpt      bool
 }
 
 // WithPrograms sets the program catalogue: program 1 (card.DefaultProgram)
@@ -41,6 +42,14 @@ func WithPrograms(ps ...card.Program) Option {
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.cards = append(o.cards, lifecycle.WithClock(now)) }
 }
+
+// WithSQLiteCheckpoints turns the store's own checkpoints of SQLite's
+// write-ahead log on (the default) or off: after its writes, the store
+// copies the log into the database file in a goroutine of its own, so
+// that no commit waits for it (bunstore.WithCheckpoints). Turn them off
+// where something else checkpoints the log, or for a test that counts
+// every statement the pool runs.
+func WithSQLiteCheckpoints(on bool) Option { return func(o *options) { o.noCkpt = !on } }
 
 // WithLogger sets where cardcore logs what it does of its own accord: the
 // migrations New applies (default slog.Default()). Use cases log nothing;

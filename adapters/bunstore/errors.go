@@ -142,8 +142,11 @@ func lockNotAvailable(err error) bool {
 }
 
 // Retryable reports whether the whole transaction err ended may be run
-// again at once: a PostgreSQL deadlock or serialization failure, or a
-// SQLite transaction whose snapshot another writer moved past. Update
+// again at once: a PostgreSQL deadlock or serialization failure, a
+// statement the connection had prepared that PostgreSQL no longer runs as
+// prepared (a column's type altered since, or the statement gone: the
+// store deallocates it, and the next run prepares it again), or a SQLite
+// transaction whose snapshot another writer moved past. Update
 // runs its own transactions again; the host checks the errors of a
 // transaction of its own, which the Update of a store bound by InTx
 // returns rather than retries. An error wrapping card.ErrUnavailable
@@ -158,7 +161,7 @@ func Retryable(err error) bool {
 	var pg sqlStater
 	if errors.As(err, &pg) {
 		s := pg.SQLState()
-		return s == "40001" || s == "40P01"
+		return s == "40001" || s == "40P01" || staleStatement(err)
 	}
 	var lite sqliteCoder
 	if errors.As(err, &lite) {

@@ -93,7 +93,13 @@ func staleStatement(err error) bool {
 		return false // before errors.As, whose target would escape: an allocation per read
 	}
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "0A000" || pe.Code == "26000")
+	if !errors.As(err, &pe) {
+		return false
+	}
+	// 0A000 is feature_not_supported at large: only the plan cache's, known
+	// by its routine (its message is translated under lc_messages).
+	return pe.Code == "26000" || pe.Code == "0A000" && (pe.Routine == "RevalidateCachedQuery" ||
+		strings.HasPrefix(pe.Message, "cached plan must not change result type"))
 }
 
 // readCard reads the first row of rr, the result of a selectCard

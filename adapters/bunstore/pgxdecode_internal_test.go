@@ -1,12 +1,15 @@
 package bunstore
 
 import (
+	"context"
 	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cardcore/cardcore/card"
+	"github.com/cardcore/cardcore/storage"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -52,10 +55,11 @@ func TestCardReadIsDecodedByTheStore(t *testing.T) {
 // TestPgxCardAfterAlteredColumns alters two columns of the card table under
 // a connection that has its read prepared: token to varchar, which the
 // store's decoding reads, and pin_length to numeric, which it does not.
-// The prepared read then fails once in a transaction (PostgreSQL: cached
+// The prepared read then fails once on its connection (PostgreSQL: cached
 // plan must not change result type) and is deallocated, so the next read
 // prepares it again; the store's read outside a transaction sends it again
-// at once. Both then read the row as written, through pgx's scan, since
+// at once, and Update runs a transaction whose read failed so again
+// (Retryable). All then read the row as written, through pgx's scan, since
 // numeric is no type the store decodes.
 func TestPgxCardAfterAlteredColumns(t *testing.T) {
 	db := openForPlan(t, "postgres")
@@ -102,6 +106,17 @@ func TestPgxCardAfterAlteredColumns(t *testing.T) {
 	if _, err := s.Card(ctx, full.OrgID, full.ID); err != nil {
 		t.Fatal(err)
 	}
+	inTx := func() (card.Card, error) {
+		var c card.Card
+		err := s.Update(ctx, func(ctx context.Context, tx storage.Tx) (err error) {
+			c, err = tx.Card(ctx, full.OrgID, full.ID)
+			return err
+		})
+		return c, err
+	}
+	if _, err := inTx(); err != nil { // the locked read prepared too
+		t.Fatal(err)
+	}
 	if _, err := db.ExecContext(ctx, "ALTER TABLE cardcore_cards ALTER COLUMN pin_length TYPE bigint"); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +126,14 @@ func TestPgxCardAfterAlteredColumns(t *testing.T) {
 	}
 	if c.PINLength != full.PINLength || c.Token != full.Token {
 		t.Errorf("the store's read after the ALTER: pin length %d, token %q, want %d, %q", c.PINLength, c.Token, full.PINLength, full.Token)
+	}
+	// Update runs the transaction again: the first run's stale read is
+	// Retryable, and was deallocated.
+	if c, err = inTx(); err != nil {
+		t.Fatalf("a transaction's read after the ALTER: %v", err)
+	}
+	if c.PINLength != full.PINLength || c.Token != full.Token {
+		t.Errorf("a transaction's read after the ALTER: pin length %d, token %q, want %d, %q", c.PINLength, c.Token, full.PINLength, full.Token)
 	}
 }
 

@@ -43,6 +43,11 @@ type Store struct {
 	// notPgx is set once a PostgreSQL connection of the pool turned out not
 	// to be pgx's, so cards are read through database/sql (pgxread.go).
 	notPgx *atomic.Bool
+	// ckpt runs the checkpoints of SQLite's write-ahead log after writes
+	// (checkpoint.go); nil on PostgreSQL, outside WAL mode, or
+	// WithCheckpoints(false).
+	ckpt          *checkpointer
+	noCheckpoints bool
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -83,11 +88,14 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
 	case dialect.SQLite:
 		s.sqlite = true
 		s.writer = make(chan struct{}, 1)
-		busy, err := checkSQLite(ctx, db)
+		busy, wal, err := checkSQLite(ctx, db)
 		if err != nil {
 			return nil, err
 		}
 		s.busy = busy
+		if wal && !s.noCheckpoints {
+			s.ckpt = newCheckpointer(db.DB)
+		}
 	case dialect.PG:
 	default:
 		return nil, fmt.Errorf("bunstore: dialect %s is not supported (SQLite and PostgreSQL are)", db.Dialect().Name())
@@ -100,33 +108,39 @@ func New(ctx context.Context, db *bun.DB, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-func checkSQLite(ctx context.Context, db *bun.DB) (time.Duration, error) {
+// checkSQLite returns the busy timeout of db's connections, and whether
+// the database is in WAL mode (an in-memory one is not).
+func checkSQLite(ctx context.Context, db *bun.DB) (time.Duration, bool, error) {
 	var timeout int
 	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
-		return 0, fmt.Errorf("bunstore: read busy_timeout: %v", err)
+		return 0, false, fmt.Errorf("bunstore: read busy_timeout: %v", err)
 	}
 	if timeout <= 0 {
-		return 0, errors.New("bunstore: SQLite connections need a busy timeout; open the database with ModerncDSN or _pragma=busy_timeout(5000)")
+		return 0, false, errors.New("bunstore: SQLite connections need a busy timeout; open the database with ModerncDSN or _pragma=busy_timeout(5000)")
 	}
 	var mode string
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
-		return 0, fmt.Errorf("bunstore: set WAL: %v", err)
+		return 0, false, fmt.Errorf("bunstore: set WAL: %v", err)
 	}
 	if mode != "wal" && mode != "memory" {
-		return 0, fmt.Errorf("bunstore: SQLite journal mode is %q, want wal", mode)
+		return 0, false, fmt.Errorf("bunstore: SQLite journal mode is %q, want wal", mode)
 	}
-	return time.Duration(timeout) * time.Millisecond, nil
+	return time.Duration(timeout) * time.Millisecond, mode == "wal", nil
 }
 
 // write waits for the store's SQLite write slot and returns the function
-// that gives it back; on PostgreSQL it returns at once. A wait longer than
+// that gives it back, and then lets a checkpoint start (checkpoint.go);
+// on PostgreSQL it returns at once. A wait longer than
 // the connection's busy timeout fails as SQLite's own wait would, with an
 // error wrapping card.ErrUnavailable.
 func (s *Store) write(ctx context.Context, op string) (done func(), err error) {
 	if !s.sqlite {
 		return func() {}, nil
 	}
-	release := func() { <-s.writer }
+	release := func() {
+		<-s.writer
+		s.ckpt.kick()
+	}
 	select {
 	case s.writer <- struct{}{}:
 		return release, nil
@@ -227,8 +241,9 @@ func WithBusyTimeout(timeout time.Duration) DSNOption {
 // ModerncDSN is the data source name for the SQLite file at path opened
 // with modernc.org/sqlite the way the store wants it: WAL, a busy timeout
 // (DefaultBusyTimeout unless WithBusyTimeout says otherwise), synchronous
-// FULL unless WithSynchronous says otherwise, foreign keys, and immediate
-// transactions.
+// FULL unless WithSynchronous says otherwise, foreign keys, immediate
+// transactions, and wal_autocheckpoint at DSNAutoCheckpoint pages, as the
+// store checkpoints the log itself (WithCheckpoints).
 func ModerncDSN(path string, opts ...DSNOption) string {
 	d := dsnSettings{synchronous: SynchronousFull, busyTimeout: DefaultBusyTimeout}
 	for _, o := range opts {
@@ -237,7 +252,7 @@ func ModerncDSN(path string, opts ...DSNOption) string {
 	ms := (d.busyTimeout + time.Millisecond - 1) / time.Millisecond
 	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + path + "?_pragma=busy_timeout(" + strconv.FormatInt(int64(ms), 10) + ")&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(" + d.synchronous.String() + ")&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
+		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(DSNAutoCheckpoint) + ")&_pragma=synchronous(" + d.synchronous.String() + ")&_pragma=foreign_keys(1)&_txlock=immediate&_time_format=sqlite"
 }
 
 // ConcurrentWrites implements storage.ConcurrentWriter: on PostgreSQL
