@@ -66,7 +66,11 @@
 // writers of other stores and processes wait in SQLite's busy handler,
 // which sleeps and polls. New refuses a connection without a busy timeout (writers would
 // fail at once instead of waiting) and turns on WAL, so readers do not wait
-// for the writer.
+// for the writer. The store checkpoints the write-ahead log itself, after
+// its writes and off their path (checkpoint.go, WithCheckpoints);
+// ModerncDSN raises the connections' wal_autocheckpoint to
+// DSNAutoCheckpoint so that commits checkpoint only when those fall
+// behind.
 //
 // A write that waits longer than the busy timeout for another writer's
 // lock (another store, another process) fails with an error wrapping
