@@ -115,6 +115,13 @@ func migrations(ctx context.Context, db *bun.DB, o options) error {
 	return bunstore.Migrate(ctx, db)
 }
 
+// Close stops cardcore's work in the background, the store's checkpoints
+// of SQLite's log, and waits for it (bunstore's Store.Close). The host
+// calls it before it closes the database, which stays the host's; the
+// Core works after Close as before, without those checkpoints. On a Core
+// bound by InTx it does nothing.
+func (c *Core) Close() error { return c.Store.Close() }
+
 // over returns a Core on idb whose use cases write through store, with
 // c's options.
 func (c *Core) over(idb bun.IDB, store *bunstore.Store) (*Core, error) {

@@ -53,6 +53,7 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = cc.Close() })
 		if pending, err := bunstore.Pending(t.Context(), db); err != nil || len(pending) != 0 {
 			t.Errorf("after New: pending migrations %v, %v", pending, err)
 		}
@@ -90,6 +91,7 @@ func TestNewOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cc.Close() })
 	if _, err := cc.Cards.Programs().Lookup(2); err != nil {
 		t.Errorf("program 2: %v", err)
 	}
@@ -153,6 +155,7 @@ func TestMigrationModes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("check after migrating: %v", err)
 		}
+		t.Cleanup(func() { _ = cc.Close() })
 		if _, err := cc.Cards.Create(t.Context(), virtual("acct-1", "online")); err != nil {
 			t.Errorf("create: %v", err)
 		}

@@ -8,6 +8,7 @@
 // and returns the use cases ready to call:
 //
 //	cc, err := cardcore.New(ctx, db, cardcore.WithPrograms(programs...))
+//	defer cc.Close() // before the host closes db
 //	c, err := cc.Cards.Create(ctx, lifecycle.CreateRequest{...})
 //	c, err = cc.Cards.UpdateStatus(ctx, org, c.ID, card.Blocked)
 //

@@ -43,6 +43,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer cc.Close()
 	never := 0
 	c, err := cc.Cards.Create(ctx, lifecycle.CreateRequest{OrgID: "acme", AccountID: "42", CustomerID: "7",
 		Type: card.Virtual, Name: "online shopping", CVVRotationIntervalHours: &never})
@@ -72,6 +73,7 @@ func ExampleCore_RunInTx() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer cc.Close()
 	if _, err := db.ExecContext(ctx, "CREATE TABLE accounts (id TEXT PRIMARY KEY, owner TEXT NOT NULL)"); err != nil {
 		log.Fatal(err)
 	}

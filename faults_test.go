@@ -113,6 +113,7 @@ func (e *faultEnv) newCore(t *testing.T) *cardcore.Core {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = core.Close() })
 	return core
 }
 

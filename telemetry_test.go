@@ -24,6 +24,7 @@ func TestMeterProviderReachesBulks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = core.Close() })
 		started, err := core.Noname.Create(ctx, noname.CreateRequest{OrgID: org, ExternalIDs: []string{"a", "b", "c"}})
 		if err != nil {
 			t.Fatal(err)

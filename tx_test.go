@@ -33,6 +33,7 @@ func newHostEnv(t *testing.T, db *bun.DB) *hostEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cc.Close() })
 	if _, err := db.NewCreateTable().Model((*hostAccount)(nil)).Exec(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ func openStore(t *testing.T, db *bun.DB) *bunstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

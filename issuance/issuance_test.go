@@ -53,6 +53,7 @@ func newEnv(t *testing.T, db *bun.DB, p issuance.Provisioner) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cc.Close() })
 	return &env{db: db, store: cc.Store, svc: cc.Issuance}
 }
 

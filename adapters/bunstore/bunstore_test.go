@@ -30,6 +30,7 @@ func newStore(t *testing.T, db *bun.DB, opts ...bunstore.Option) *bunstore.Store
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,8 +30,11 @@ import (
 // checkpointFew pages in the log, up to checkpointIdle, so that a store
 // that writes little runs few checkpoints (each syncs the database file).
 // A checkpoint that finds more resets the gap. WithCheckpoints turns them
-// off. An error (another process checkpointing, the pool closed) leaves
-// the work to the next one, or to the commits.
+// off. A checkpoint that fails or cannot run (another connection
+// checkpointing, the pool closed) leaves the work to the next one, or to
+// the commits. Store.Close waits for the one running and starts no more:
+// the host calls it before it closes the database, which a checkpoint
+// still running would otherwise use after.
 const (
 	checkpointGap  = 5 * time.Millisecond
 	checkpointIdle = time.Second
@@ -57,37 +61,53 @@ func WithCheckpoints(on bool) Option {
 // checkpointer runs the store's checkpoints; nil when the store runs
 // none.
 type checkpointer struct {
-	db      *sql.DB
-	running atomic.Bool
-	next    atomic.Int64 // when the next may start, in Unix nanoseconds
-	gap     time.Duration
-	runs    atomic.Int64 // checkpoints run, for tests
+	db *sql.DB
+	// mu is held from the kick that starts a checkpoint to the checkpoint's
+	// end, so one runs at a time and close can wait for it; gap is mu's.
+	mu     sync.Mutex
+	gap    time.Duration
+	next   atomic.Int64 // when the next may start, in Unix nanoseconds
+	closed atomic.Bool
+	runs   atomic.Int64 // checkpoints run, for tests
 }
 
 func newCheckpointer(db *sql.DB) *checkpointer {
 	return &checkpointer{db: db, gap: checkpointGap}
 }
 
-// kick starts a checkpoint in a goroutine of its own unless one runs or
-// its gap has not passed.
+// kick starts a checkpoint in a goroutine of its own unless one runs, its
+// gap has not passed, or the store is closed.
 func (c *checkpointer) kick() {
-	if c == nil || time.Now().UnixNano() < c.next.Load() || !c.running.CompareAndSwap(false, true) {
+	if c == nil || time.Now().UnixNano() < c.next.Load() || !c.mu.TryLock() {
+		return
+	}
+	if c.closed.Load() { // after the lock: close, which set it first, waits for the lock
+		c.mu.Unlock()
 		return
 	}
 	go c.run()
 }
 
-// run runs one PASSIVE checkpoint and sets when the next may start.
+// close starts no more checkpoints and waits for the one running.
+func (c *checkpointer) close() {
+	if c == nil {
+		return
+	}
+	c.closed.Store(true)
+	c.mu.Lock()
+	c.mu.Unlock() //nolint:staticcheck // an empty critical section: the wait for run
+}
+
+// run runs one PASSIVE checkpoint, sets when the next may start, and
+// unlocks c.mu, which its caller locked.
 func (c *checkpointer) run() {
-	defer c.running.Store(false)
+	defer c.mu.Unlock()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
 	defer cancel()
 	var busy, log, done int64
 	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
 	c.runs.Add(1)
-	// c.gap is run's alone: one run at a time, and the next starts after
-	// running is cleared.
 	switch {
 	case err == nil && log >= checkpointFew:
 		c.gap = checkpointGap

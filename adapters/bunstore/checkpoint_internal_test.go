@@ -2,10 +2,8 @@ package bunstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,21 +11,16 @@ import (
 	"github.com/cardcore/cardcore/events"
 	"github.com/cardcore/cardcore/storage"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
 )
 
-// openCheckpointed opens a migrated SQLite file with ModerncDSN and
-// checkpoints its log whole, so that its file holds every page.
+// openCheckpointed opens a migrated SQLite file (openForPlan: ModerncDSN)
+// and checkpoints its log whole, so that its file holds every page.
 func openCheckpointed(t *testing.T) (db *bun.DB, path string) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "ckpt.db")
-	sqldb, err := sql.Open("sqlite", ModerncDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db = bun.NewDB(sqldb, sqlitedialect.New())
-	t.Cleanup(func() { db.Close() })
-	if err := Migrate(t.Context(), db); err != nil {
+	db = openForPlan(t, "sqlite")
+	var seq int
+	var name string
+	if err := db.QueryRowContext(t.Context(), "PRAGMA database_list").Scan(&seq, &name, &path); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(t.Context(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
@@ -87,16 +80,18 @@ func TestCheckpointsAfterWrites(t *testing.T) {
 			}
 			saveCards(t, s, 0, 1000)
 			if on {
-				// The first write started a checkpoint at once; wait for it.
-				deadline := time.Now().Add(10 * time.Second)
-				for s.ckpt.runs.Load() == 0 || s.ckpt.running.Load() {
+				// The first write started a checkpoint at once; Close waits
+				// for one still running.
+				for deadline := time.Now().Add(10 * time.Second); s.ckpt.runs.Load() == 0; time.Sleep(time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatal("no checkpoint ran in 10 s after the writes")
 					}
-					time.Sleep(time.Millisecond)
 				}
 			} else {
 				time.Sleep(50 * time.Millisecond) // what a checkpoint would have had
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
 			}
 			grew := fileSize(t, path) > before
 			if grew != on {
@@ -115,9 +110,10 @@ func TestCheckpointGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCheckpointer(db.DB)
+	run := func() { c.mu.Lock(); c.run() } // as kick does, in the test's goroutine
 	for _, want := range []time.Duration{10, 20, 40} {
 		start := time.Now()
-		c.run()
+		run()
 		if c.gap != want*time.Millisecond {
 			t.Errorf("gap after a checkpoint of an empty log: %v, want %v", c.gap, want*time.Millisecond)
 		}
@@ -126,23 +122,23 @@ func TestCheckpointGap(t *testing.T) {
 		}
 	}
 	for range 20 {
-		c.run()
+		run()
 	}
 	if c.gap != checkpointIdle {
 		t.Errorf("gap after many checkpoints of an empty log: %v, want %v", c.gap, checkpointIdle)
 	}
 	saveCards(t, s, 0, 500)
-	c.run()
+	run()
 	if c.gap != checkpointGap {
 		t.Errorf("gap after a checkpoint of %d+ pages: %v, want %v", checkpointFew, c.gap, checkpointGap)
 	}
-	if c.running.Load() {
-		t.Error("running after run returned")
+	if busy(c) {
+		t.Error("busy after run returned")
 	}
 	c.next.Store(time.Now().Add(time.Hour).UnixNano())
 	c.kick() // within the gap: no checkpoint
-	if c.running.Load() || c.runs.Load() != 24 {
-		t.Errorf("kick within the gap: running %v, %d runs, want none after 24", c.running.Load(), c.runs.Load())
+	if busy(c) || c.runs.Load() != 24 {
+		t.Errorf("kick within the gap: busy %v, %d runs, want none after 24", busy(c), c.runs.Load())
 	}
 	c.next.Store(0)
 	c.kick() // past it: one, in a goroutine of its own
@@ -150,5 +146,46 @@ func TestCheckpointGap(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("kick past the gap: %d runs after 10 s, want 25", c.runs.Load())
 		}
+	}
+}
+
+// busy reports whether a checkpoint of c runs.
+func busy(c *checkpointer) bool {
+	if c.mu.TryLock() {
+		c.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// Close waits for the checkpoint running, and no kick starts one after it.
+func TestCloseWaitsForTheCheckpoint(t *testing.T) {
+	db, _ := openCheckpointed(t)
+	s, err := New(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ckpt.mu.Lock() // a checkpoint running, as kick locks for one
+	closed := make(chan struct{})
+	go func() {
+		_ = s.Close()
+		close(closed)
+	}()
+	for !s.ckpt.closed.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a checkpoint ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.ckpt.run() // the checkpoint ends, and unlocks
+	<-closed
+	runs := s.ckpt.runs.Load()
+	s.ckpt.next.Store(0)
+	saveCards(t, s, 0, 50) // the store still writes, and its writes kick
+	s.ckpt.kick()
+	if busy(s.ckpt) || s.ckpt.runs.Load() != runs {
+		t.Errorf("after Close: busy %v, %d runs, want none after %d", busy(s.ckpt), s.ckpt.runs.Load(), runs)
 	}
 }

@@ -38,6 +38,7 @@ func TestCheckpointFailuresAreHarmless(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = s.Close() })
 			db.Plan.Start(&faultdb.Fault{Kind: faultdb.Statement, N: 1, Mode: mode})
 			gap, ok := bunstore.RunCheckpoint(s)
 			run := db.Plan.Stop()

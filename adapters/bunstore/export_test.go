@@ -9,6 +9,7 @@ func RunCheckpoint(s *Store) (gap time.Duration, ok bool) {
 	if s.ckpt == nil {
 		return 0, false
 	}
+	s.ckpt.mu.Lock() // as kick does; run unlocks
 	s.ckpt.run()
 	return s.ckpt.gap, true
 }

@@ -128,6 +128,19 @@ func checkSQLite(ctx context.Context, db *bun.DB) (time.Duration, bool, error) {
 	return time.Duration(timeout) * time.Millisecond, mode == "wal", nil
 }
 
+// Close stops the store's work in the background, SQLite's checkpoints
+// (WithCheckpoints): it waits for the one running, and starts no more. The
+// host calls it before it closes the database, which the store does not
+// own; the store reads and writes after Close as before. A store bound by
+// InTx shares its checkpoints with the store it came from, whose Close
+// stops them.
+func (s *Store) Close() error {
+	if s.host == nil {
+		s.ckpt.close()
+	}
+	return nil
+}
+
 // write waits for the store's SQLite write slot and returns the function
 // that gives it back, and then lets a checkpoint start (checkpoint.go);
 // on PostgreSQL it returns at once. A wait longer than

@@ -58,6 +58,7 @@ func TestFailedTransactionReleasesConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	boom := errors.New("boom")
 	for range 3 {
 		err := s.Update(t.Context(), func(ctx context.Context, tx storage.Tx) error { return boom })

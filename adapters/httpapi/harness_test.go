@@ -70,6 +70,7 @@ func newEnv(tb testing.TB, db *bun.DB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = core.Close() })
 	key := newClientKey(tb, "client-1")
 	e := &env{core: core, key: key, cfg: Config{
 		Secret: testSecret, Logger: slog.New(slog.DiscardHandler),

@@ -51,6 +51,7 @@ func newObservedEnv(t *testing.T, db *bun.DB) *observedEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = core.Close() })
 	o.handler, err = New(core, Config{Secret: testSecret, Logger: slog.New(slog.NewJSONHandler(o.log, nil)),
 		ClientKeys:     map[string]ed25519.PublicKey{o.key.id: o.key.pub},
 		TracerProvider: tp, MeterProvider: mp})

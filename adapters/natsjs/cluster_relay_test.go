@@ -69,6 +69,7 @@ func clusterRelay(t *testing.T, db *bun.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = core.Close() })
 	c := startCluster(t)
 	leader := c.createStream(ctx, t)
 	admin := connect(t, c.nodes[c.other(leader)].ClientURL())

@@ -216,6 +216,7 @@ func runBench(ctx context.Context, out io.Writer, log *slog.Logger, cfg benchCon
 	if err != nil {
 		return err
 	}
+	defer core.Close() // before the database's Close, deferred earlier
 	b.store, b.cards, b.reissue, b.noname = core.Store, core.Cards, core.Reissue, core.Noname
 	log.Info("bench", "db", desc, "workloads", cfg.workloads, "duration", cfg.duration)
 	enc := json.NewEncoder(out)

@@ -88,6 +88,7 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, target string
 	if d.core, err = cardcore.New(ctx, db, cardcore.WithClock(d.clock.Now), cardcore.WithLogger(log)); err != nil {
 		return err
 	}
+	defer d.core.Close() // before the database's Close, deferred earlier
 	fmt.Fprintf(out, "  tables ready; applied migrations are recorded in %s\n", bunstore.MigrationTable)
 
 	cs, err := d.create(ctx)

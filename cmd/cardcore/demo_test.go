@@ -40,6 +40,7 @@ func TestDemoLeavesOtherOrgsAlone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = core.Close() })
 
 			const org, relay = "acme", "acme-relay"
 			// Expires long before the demo's cards, which the demo's clock

@@ -74,6 +74,7 @@ func setupPurge(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		defer core.Close() // before the database's Close, deferred earlier
 		log.Info("purging", "db", desc, "retention", cfg.retention.String(), "keys_retention", cfg.keysRetention.String())
 		res, err := cfg.run(ctx, core.Store)
 		// A purge that failed may have deleted earlier batches: report them.

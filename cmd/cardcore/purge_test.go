@@ -126,5 +126,6 @@ func migratedFile(t *testing.T, path string) *cardcore.Core {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = core.Close() })
 	return core
 }

@@ -93,6 +93,7 @@ func setupRelay(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		defer core.Close() // before the database's Close, deferred earlier
 		log.Info("relaying", "db", desc, "holder", cfg.holder)
 		if cfg.purge.every > 0 {
 			purgeCtx, stopPurge := context.WithCancel(ctx)

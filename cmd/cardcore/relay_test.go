@@ -147,6 +147,7 @@ func TestRelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = core.Close() })
 		makeChanges(t, core, "acme", 10)
 		cfg := &relayConfig{natsURL: ns.ClientURL(), stream: "RELAY_TEST", prefix: "cardcore", replicas: 1,
 			holder: "test", lease: 2 * time.Second, progress: 100 * time.Millisecond, endpointsEvery: time.Second}
@@ -176,6 +177,7 @@ func TestRelayKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = core.Close() })
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "relay", "--db", path, "--nats", ns.ClientURL(), "--lease", "1s", "--progress-every", "0")
 		if testing.Verbose() {

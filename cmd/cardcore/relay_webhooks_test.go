@@ -161,6 +161,7 @@ func TestRelayWebhooks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = core.Close() })
 		strict, err := httpapi.New(core, httpapi.Config{Secret: relaySecret, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
@@ -282,6 +283,7 @@ func TestRelayWebhookEnabledAgainRetriesAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = core.Close() })
 		api, err := httpapi.New(core, httpapi.Config{Secret: relaySecret, Logger: slog.New(slog.DiscardHandler), WebhooksAllowPrivate: true})
 		if err != nil {
 			t.Fatal(err)

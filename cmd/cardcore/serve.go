@@ -103,6 +103,7 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		defer core.Close() // before the database's Close, deferred earlier
 		api, err := httpapi.New(core, httpapi.Config{Secret: secret, Logger: log,
 			ClientKeys: clientKeys, PublicOrigin: *publicOrigin, WebhooksAllowPrivate: relayCfg.allowPrivate,
 			TracerProvider: tel.tracers, MeterProvider: tel.meters})

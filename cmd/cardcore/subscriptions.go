@@ -22,6 +22,7 @@ func setupSubscriptions(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		defer core.Close() // before the database's Close, deferred earlier
 		if *drop != "" {
 			if err := core.Store.Drop(ctx, *drop); err != nil {
 				return err

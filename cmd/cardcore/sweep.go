@@ -24,6 +24,7 @@ func setupSweep(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		defer core.Close() // before the database's Close, deferred earlier
 		log.Info("sweeping", "db", desc, "batch", *batch)
 		res, err := core.Cards.Sweep(ctx)
 		if err != nil && res == (lifecycle.SweepResult{}) {

@@ -21,6 +21,7 @@ var T0 = time.Date(2026, time.March, 15, 10, 20, 30, 123456000, time.UTC)
 type TB interface {
 	Helper()
 	Fatalf(format string, args ...any)
+	Cleanup(func())
 }
 
 // Clock is a controllable clock: the use cases read it, the test moves it.
@@ -108,6 +109,7 @@ func New(t TB, db *bun.DB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("cardcore: %v", err)
 	}
+	t.Cleanup(func() { core.Close() }) // before the database's cleanup, registered earlier
 	return &Env{Core: core, DB: db, Clock: clk}
 }
 

@@ -37,14 +37,17 @@ func DB() (db *bun.DB, done func()) {
 }
 
 // Open returns cardcore, migrated, over a new SQLite file (DB), logging
-// nothing unless opts say otherwise; done closes the database and removes
-// the file. It stops the example on an error.
+// nothing unless opts say otherwise; done closes cardcore and the
+// database and removes the file. It stops the example on an error.
 func Open(opts ...cardcore.Option) (cc *cardcore.Core, done func()) {
-	db, done := DB()
+	db, closeDB := DB()
 	opts = append([]cardcore.Option{cardcore.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	cc, err := cardcore.New(context.Background(), db, opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
-	return cc, done
+	return cc, func() {
+		cc.Close()
+		closeDB()
+	}
 }
